@@ -1,0 +1,68 @@
+// Reading JSON documents with errors that name the path of the offending value. Internal to the
+// engine: the error is thrown inside a parse and turned into a Result at the parse's boundary.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loyalty/engine/time.hpp"
+
+namespace loyalty::engine::detail {
+
+using nlohmann::json;
+
+struct JsonError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, std::string_view rule);
+
+// Parses text; a syntax error (or invalid UTF-8) is a JsonError naming the byte.
+json parse_json(std::string_view text, std::string_view what);
+
+std::string index_path(const std::string& path, std::size_t i);
+
+std::int64_t as_integer(const json& j, const std::string& path, std::int64_t lo, std::int64_t hi);
+std::string as_string(const json& j, const std::string& path, bool allow_empty = false);
+bool as_bool(const json& j, const std::string& path);
+Instant as_instant(const json& j, const std::string& path);
+const json& as_array(const json& j, const std::string& path);
+std::vector<std::string> as_string_array(const json& j, const std::string& path);
+
+// The members of one JSON object, each read at most once; finish() rejects any key nobody read.
+class ObjectReader {
+ public:
+  ObjectReader(const json& j, std::string path);
+
+  const json& required(std::string_view key);
+  const json* optional(std::string_view key);  // absent or null: nullptr
+  void skip(std::string_view key);              // a key that is allowed and not read
+  std::string path_of(std::string_view key) const;
+  void finish() const;
+
+  std::int64_t integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
+    return as_integer(required(key), path_of(key), lo, hi);
+  }
+  std::string string(std::string_view key, bool allow_empty = false) {
+    return as_string(required(key), path_of(key), allow_empty);
+  }
+  Instant instant(std::string_view key) { return as_instant(required(key), path_of(key)); }
+  std::optional<Instant> optional_instant(std::string_view key) {
+    const json* j = optional(key);
+    return j ? std::optional<Instant>(as_instant(*j, path_of(key))) : std::nullopt;
+  }
+  std::vector<std::string> strings(std::string_view key) {
+    return as_string_array(required(key), path_of(key));
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+  std::vector<std::string_view> seen_;
+};
+
+}  // namespace loyalty::engine::detail
