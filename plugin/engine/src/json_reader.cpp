@@ -30,7 +30,8 @@ std::int64_t as_integer(const json& j, const std::string& path, std::int64_t lo,
   if (j.is_number_unsigned()) {
     const auto u = j.get<std::uint64_t>();
     if (hi < 0 || u > static_cast<std::uint64_t>(hi)) fail(path, range);
-    return static_cast<std::int64_t>(u);
+    if (const auto v = static_cast<std::int64_t>(u); v >= lo) return v;
+    fail(path, range);
   }
   const auto v = j.get<std::int64_t>();
   if (v < lo || v > hi) fail(path, range);
