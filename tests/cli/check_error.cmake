@@ -1,0 +1,18 @@
+# Runs `loyalty-till quote` on invalid input: a non-zero exit and one line on stderr saying why.
+execute_process(COMMAND "${TILL}" quote --rules "${RULES}" --scenario "${SCENARIO}"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "loyalty-till accepted invalid input and printed: ${out}")
+endif()
+if(NOT out STREQUAL "")
+  message(FATAL_ERROR "loyalty-till printed a result for invalid input: ${out}")
+endif()
+string(REGEX MATCHALL "\n" newlines "${err}")
+list(LENGTH newlines lines)
+if(NOT lines EQUAL 1 OR NOT err MATCHES "^loyalty-till: ")
+  message(FATAL_ERROR "expected one line starting with 'loyalty-till: ' on stderr, got: ${err}")
+endif()
+string(FIND "${err}" "${EXPECT}" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "stderr does not say \"${EXPECT}\": ${err}")
+endif()
