@@ -1,4 +1,5 @@
-# Runs `loyalty-till quote` on a scenario and compares its JSON with the scenario's "expect".
+# Runs `loyalty-till quote` on a scenario and compares its JSON with the scenario's "expect": the
+# same keys with the same values (string(JSON EQUAL) compares whole documents, keys unordered).
 execute_process(COMMAND "${TILL}" quote --rules "${RULES}" --scenario "${SCENARIO}"
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -10,13 +11,3 @@ string(JSON same EQUAL "${out}" "${expect}")
 if(NOT same)
   message(FATAL_ERROR "the quote differs from the scenario's expect\n got:      ${out}\n expected: ${expect}")
 endif()
-# The same keys in the same order.
-string(JSON n LENGTH "${expect}")
-math(EXPR last "${n} - 1")
-foreach(i RANGE ${last})
-  string(JSON want MEMBER "${expect}" ${i})
-  string(JSON got MEMBER "${out}" ${i})
-  if(NOT want STREQUAL got)
-    message(FATAL_ERROR "key ${i} is \"${got}\", expected \"${want}\"")
-  endif()
-endforeach()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that loyalty's build, tests and demo need. Run as root.
+# Idempotent: installs only what is missing, and says what it installed.
+set -euo pipefail
+
+packages=(
+  build-essential   # g++ 12, make, the C toolchain
+  cmake             # 3.25, with presets
+  ninja-build       # the presets' generator
+  git
+  ccache            # used by the build when present
+  pkg-config
+  nlohmann-json3-dev
+  libcli11-dev
+  catch2            # 2.13
+  libbenchmark-dev  # Google Benchmark
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: run as root (for example: sudo bash $0)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]%% *}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"
