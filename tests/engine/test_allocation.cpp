@@ -47,3 +47,13 @@ TEST_CASE("allocating nothing, or over no weight, gives zeros", "[money]") {
   CHECK(alloc(0, {4, 5}) == std::vector<Minor>{0, 0});
   CHECK(alloc(0, {0, 0}) == std::vector<Minor>{0, 0});
 }
+
+TEST_CASE("allocation refuses what it cannot do exactly, leaving zeros", "[money]") {
+  std::vector<Minor> out(3, 9);
+  CHECK_FALSE(allocate(1, std::vector<Wide>{-1, -1, 4}, out));
+  CHECK(out == std::vector<Minor>{0, 0, 0});
+  CHECK_FALSE(allocate(-5, std::vector<Wide>{1, 1, 1}, out));
+  CHECK_FALSE(allocate(5, std::vector<Wide>{0, 0, 0}, out));
+  CHECK_FALSE(allocate(5, std::vector<Wide>{1, 1}, out));
+  CHECK_FALSE(allocate(INT64_MAX, std::vector<Wide>{loyalty::engine::kMaxWeight, 1, 1}, out));
+}

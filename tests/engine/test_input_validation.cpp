@@ -141,3 +141,35 @@ TEST_CASE("malformed documents name the key that is wrong", "[input]") {
   CHECK(parse_error("[1,2]") == "(document): must be a JSON object");
   CHECK(parse_error(std::string(2'000'000, '[')).rfind("input: not valid JSON", 0) == 0);
 }
+
+TEST_CASE("text that is not UTF-8 is refused wherever it enters", "[input]") {
+  auto in = valid();
+  in.lines[0].id = "\xff";
+  CHECK(error_of(in) == "basket[0].id: must be valid UTF-8");
+  in = valid();
+  in.lines[1].category = "eco\xc3";
+  CHECK(error_of(in) == "basket[1].category: must be valid UTF-8");
+  in = valid();
+  in.member->id = "M\xed\xa0\x80";  // a surrogate
+  CHECK(error_of(in) == "member.id: must be valid UTF-8");
+  in = valid();
+  in.coupon = engine::CouponRequest{"\xc0\xaf", std::nullopt};  // an overlong '/'
+  CHECK(error_of(in) == "coupon.code: must be valid UTF-8");
+  in = valid();
+  in.lines[0].sku = "\xe6\x9c\x8d\xe8\xa3\x85";  // Chinese text is fine
+  CHECK(error_of(in) == "(quoted)");
+}
+
+TEST_CASE("instants outside years 0001..9999 are refused before any arithmetic", "[input]") {
+  auto in = valid();
+  in.now = engine::Instant{INT64_MAX, 0};
+  CHECK(error_of(in) == "now: must be an instant in years 0001..9999");
+  in = valid();
+  in.member->last_purchase_at = engine::Instant{INT64_MIN, 0};
+  CHECK(error_of(in) == "member.last_purchase_at: must be an instant in years 0001..9999");
+  in = valid();
+  in.now.offset_minutes = 5000;
+  CHECK(error_of(in) == "now: must be an instant in years 0001..9999");
+  CHECK(engine::valid_instant(at("9999-12-31T23:59:59-18:00")));
+  CHECK(engine::valid_instant(at("0001-01-01T00:00:00+18:00")));
+}

@@ -42,8 +42,9 @@ TEST_CASE("a whole refund returns the money paid and swaps the points back", "[r
   CHECK(r->points_taken_back == 734);
   CHECK(r->points_given_back == 2000);
   const auto after = engine::apply_refund(350 + 734, *r);  // balance after the sale: 2350 - 2000 + 734
-  CHECK(after.points == 2350);
-  CHECK_FALSE(after.negative);
+  REQUIRE(after.ok());
+  CHECK(after->points == 2350);
+  CHECK_FALSE(after->negative);
 }
 
 TEST_CASE("partial refunds shrink each line's leftovers and the last returns all that is left", "[refunds]") {
@@ -72,12 +73,13 @@ TEST_CASE("a refund after the points were spent may drive the balance negative, 
   auto r = engine::refund_all(engine::sale_lines(s.in, s.q));
   REQUIRE(r.ok());
   // The member spent the 734 points elsewhere: 350 left, then loses 734 and gets 2000 back.
-  CHECK(engine::apply_refund(0, *r).points == 1266);
+  CHECK(engine::apply_refund(0, *r)->points == 1266);
   engine::Refund earn_only;
   earn_only.points_taken_back = 500;
   const auto after = engine::apply_refund(120, earn_only);
-  CHECK(after.points == -380);
-  CHECK(after.negative);
+  REQUIRE(after.ok());
+  CHECK(after->points == -380);
+  CHECK(after->negative);
 }
 
 TEST_CASE("invalid refunds are refused and change nothing", "[refunds]") {
@@ -93,5 +95,10 @@ TEST_CASE("invalid refunds are refused and change nothing", "[refunds]") {
   const std::vector<engine::SaleLine> done{{"1", 0, 0, 0, 0}};
   CHECK(engine::refund_all(done).error().message == "sale: everything has been refunded already");
   const std::vector<engine::SaleLine> broken{{"1", 1, -5, 0, 0}};
-  CHECK_FALSE(engine::refund(broken, Items{{"1", 1}}).ok());
+  CHECK(engine::refund(broken, Items{{"1", 1}}).error().message == "sale.lines[0]: inconsistent remains of a sold line");
+  const std::vector<engine::SaleLine> huge{{"a", 1, INT64_MAX, 0, 0}, {"b", 1, INT64_MAX, 0, 0}};
+  CHECK(engine::refund_all(huge).error().message == "sale.lines[0]: inconsistent remains of a sold line");
+  engine::Refund back;
+  back.points_given_back = 1;
+  CHECK_FALSE(engine::apply_refund(INT64_MAX, back).ok());
 }

@@ -34,7 +34,7 @@ TEST_CASE("each invalid rule set is refused with an error naming its path and ru
       {"bad currency", "/currency", "yuan", "currency: must be a three-letter ISO 4217 code like \"CNY\""},
       {"bad utc offset", "/utc_offset", "+8", "utc_offset: must be an offset like \"+08:00\", within +-18:00"},
       {"zero minor per unit", "/minor_per_unit", 0, "minor_per_unit: must be within 1..1000000"},
-      {"fractional minor per unit", "/minor_per_unit", 100.5, "minor_per_unit: must be an integer within 1..1000000"},
+      {"fractional minor per unit", "/minor_per_unit", 100.5, "minor_per_unit: must be an integer"},
       {"no tiers", "/tiers", json::array(), "tiers: must name at least one tier"},
       {"tier discount above 100%", "/tiers/1/discount_bp", 10001, "tiers[1].discount_bp: must be within 0..10000"},
       {"negative tier discount", "/tiers/1/discount_bp", -1, "tiers[1].discount_bp: must be within 0..10000"},
@@ -80,6 +80,8 @@ TEST_CASE("each invalid rule set is refused with an error naming its path and ru
       {"section of the wrong type", "/earn", json::array(), "earn: must be a JSON object"},
       {"unknown top-level key", "/discounts", json::object(), "discounts: is not a known key"},
       {"value out of 64 bits", "/tiers/1/min_spend_minor", json(18446744073709551615ULL),
+       "tiers[1].min_spend_minor: must be an integer that fits in 64 bits"},
+      {"spend beyond the limit", "/tiers/1/min_spend_minor", json(1'000'000'000'000'000'001LL),
        "tiers[1].min_spend_minor: must be within 0..1000000000000000000"},
   };
   REQUIRE(cases.size() >= 20);
@@ -113,4 +115,33 @@ TEST_CASE("optional bonus bounds may be left out, and only those", "[rules]") {
   CHECK_FALSE(r->earn_bonus[1].valid_from.has_value());
   doc["earn"].erase("bonus");
   CHECK(load_error(doc) == "earn.bonus: is required");
+}
+
+TEST_CASE("a key given twice is refused, naming its path, rather than the last one winning", "[rules]") {
+  std::string text = test::read_file(test::data_dir() / "rules" / "demo-chain.json");
+  const std::string needle = "\"discount_bp\": 500,";
+  const auto at = text.find(needle);
+  REQUIRE(at != std::string::npos);
+  text.insert(at, "\"discount_bp\": 20000, ");
+  CHECK(engine::load_rules(text).error().message == "tiers[1].discount_bp: duplicate key");
+  CHECK(engine::load_rules(R"({"version": "a", "version": "b"})").error().message == "version: duplicate key");
+  CHECK(engine::load_rules(R"({"x": [1, {"k": 1}, {"k": 2, "k": 3}]})").error().message == "x[2].k: duplicate key");
+}
+
+TEST_CASE("a rule set changed in code is checked again before any quote", "[rules]") {
+  engine::RuleSet rules = test::demo_rules();
+  engine::QuoteInput in;
+  in.now = test::at("2026-07-10T12:00:00+08:00");
+  in.member = test::member("gold", 5, 1000);
+  in.lines = {test::line("1", "apparel", 1000)};
+  in.redeem_points = 100;
+  rules.redeem.step_points = 0;
+  CHECK(engine::quote(rules, in).error().message == "rules: redeem.step_points: must be within 1..1000000000000");
+  rules = test::demo_rules();
+  rules.tiers[1].discount_bp = 15000;
+  CHECK(engine::quote(rules, in).error().message == "rules: tiers[1].discount_bp: must be within 0..10000");
+  rules = test::demo_rules();
+  rules.minor_per_unit = 0;
+  CHECK_FALSE(engine::quote(rules, in).ok());
+  CHECK(engine::check_rules(test::demo_rules()) == std::nullopt);
 }

@@ -1,6 +1,8 @@
 #include "json_reader.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <unordered_set>
 
 namespace loyalty::engine::detail {
 
@@ -8,9 +10,61 @@ void fail(const std::string& path, std::string_view rule) {
   throw JsonError{(path.empty() ? std::string("(document)") : path) + ": " + std::string(rule)};
 }
 
+namespace {
+
+// Tracks where the parser is, so that a repeated key can be named by its path: nlohmann keeps the
+// last of two equal keys, and a rule set or a sale must never lose a value that way.
+class DuplicateKeyGuard {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: frames_.emplace_back().array = false; break;
+      case json::parse_event_t::array_start: frames_.emplace_back().array = true; break;
+      case json::parse_event_t::key: {
+        Frame& f = frames_.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) fail(path(), "duplicate key");
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+        break;
+      case json::parse_event_t::value:
+        if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    std::size_t index = 0;
+    std::string key;
+    std::unordered_set<std::string> keys;
+  };
+  std::string path() const {
+    std::string p;
+    for (const Frame& f : frames_) {
+      if (f.array) {
+        p += "[" + std::to_string(f.index) + "]";
+      } else {
+        p += (p.empty() ? "" : ".") + f.key;
+      }
+    }
+    return p;
+  }
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
 json parse_json(std::string_view text, std::string_view what) {
   try {
-    return json::parse(text.begin(), text.end());
+    DuplicateKeyGuard guard;
+    return json::parse(text.begin(), text.end(), std::ref(guard));
   } catch (const json::parse_error& e) {
     std::string msg = e.what();
     // nlohmann's text is "[json.exception.parse_error.101] parse error at ...": keep the useful part.
@@ -24,9 +78,10 @@ std::string index_path(const std::string& path, std::size_t i) {
 }
 
 std::int64_t as_integer(const json& j, const std::string& path, std::int64_t lo, std::int64_t hi) {
+  const bool any = lo == INT64_MIN && hi == INT64_MAX;
   const std::string bounds = std::to_string(lo) + ".." + std::to_string(hi);
-  const std::string range = "must be within " + bounds;
-  if (!j.is_number_integer()) fail(path, "must be an integer within " + bounds);
+  const std::string range = any ? "must be an integer that fits in 64 bits" : "must be within " + bounds;
+  if (!j.is_number_integer()) fail(path, any ? "must be an integer" : "must be an integer within " + bounds);
   if (j.is_number_unsigned()) {
     const auto u = j.get<std::uint64_t>();
     if (hi < 0 || u > static_cast<std::uint64_t>(hi)) fail(path, range);

@@ -17,8 +17,15 @@ std::string_view to_string(PromptCode c) noexcept {
 
 Result<std::vector<Prompt>> prompts(const RuleSet& rules, const Member& member,
                                     const PromptContext& ctx) {
+  if (auto broken = check_rules(rules)) return Error{"rules: " + broken->message};
+  if (auto invalid = validate_member(rules, member)) return std::move(*invalid);
+  if (!valid_instant(ctx.now)) return Error{"now: must be an instant in years 0001..9999"};
+  if (ctx.last_sync_at && !valid_instant(*ctx.last_sync_at))
+    return Error{"last_sync_at: must be an instant in years 0001..9999"};
+  if (ctx.pending_points < -kMaxPoints || ctx.pending_points > kMaxPoints)
+    return Error{"context.pending_points: must be within " + std::to_string(-kMaxPoints) + ".." +
+                 std::to_string(kMaxPoints)};
   const Tier* tier = rules.find_tier(member.tier);
-  if (!tier) return Error{"member.tier: unknown tier \"" + member.tier + "\" in rules " + rules.version};
   std::vector<Prompt> out;
   const auto add = [&out](PromptCode code) -> Prompt& {
     out.emplace_back().code = code;

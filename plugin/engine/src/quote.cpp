@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "loyalty/engine/text.hpp"
+
 namespace loyalty::engine {
 namespace {
 
@@ -24,7 +26,33 @@ std::string within(std::int64_t lo, std::int64_t hi) {
   return "must be within " + std::to_string(lo) + ".." + std::to_string(hi);
 }
 
+}  // namespace
+
+std::optional<Error> validate_member(const RuleSet& rules, const Member& m) {
+  if (m.id.empty()) return invalid("member.id", "must not be empty");
+  if (!is_valid_utf8(m.id)) return invalid("member.id", "must be valid UTF-8");
+  if (!rules.find_tier(m.tier)) {
+    if (!is_valid_utf8(m.tier)) return invalid("member.tier", "must be valid UTF-8");
+    return invalid("member.tier", "unknown tier \"" + m.tier + "\" in rules " + rules.version);
+  }
+  if (m.purchases < 0) return invalid("member.purchases", "must not be negative");
+  if (m.points < -kMaxPoints || m.points > kMaxPoints) return invalid("member.points", within(-kMaxPoints, kMaxPoints));
+  if (m.last_purchase_at && !valid_instant(*m.last_purchase_at))
+    return invalid("member.last_purchase_at", "must be an instant in years 0001..9999");
+  if (m.next_expiry && (!valid_instant(m.next_expiry->at) || m.next_expiry->points < 0 ||
+                        m.next_expiry->points > kMaxPoints))
+    return invalid("member.next_expiry", "must be an instant in years 0001..9999 with 0.." +
+                                             std::to_string(kMaxPoints) + " points");
+  if (m.next_tier && (!is_valid_utf8(m.next_tier->tier) || m.next_tier->spend_needed_minor < 0))
+    return invalid("member.next_tier", "must be a UTF-8 tier id with a spend that is not negative");
+  return std::nullopt;
+}
+
+namespace {
+
 std::optional<Error> validate(const RuleSet& rules, const QuoteInput& in) {
+  if (auto broken = check_rules(rules)) return Error{"rules: " + broken->message};
+  if (!valid_instant(in.now)) return invalid("now", "must be an instant in years 0001..9999");
   if (in.lines.empty()) return invalid("basket", "must have at least one line");
   if (in.lines.size() > kMaxLines)
     return invalid("basket", "must have at most " + std::to_string(kMaxLines) + " lines");
@@ -33,6 +61,9 @@ std::optional<Error> validate(const RuleSet& rules, const QuoteInput& in) {
   for (std::size_t i = 0; i < in.lines.size(); ++i) {
     const Line& l = in.lines[i];
     if (l.id.empty()) return invalid(line_path(i, "id"), "must not be empty");
+    if (!is_valid_utf8(l.id)) return invalid(line_path(i, "id"), "must be valid UTF-8");
+    if (!is_valid_utf8(l.sku)) return invalid(line_path(i, "sku"), "must be valid UTF-8");
+    if (!is_valid_utf8(l.category)) return invalid(line_path(i, "category"), "must be valid UTF-8");
     bool duplicate = false;
     if (many) {
       duplicate = !ids.insert(l.id).second;
@@ -53,7 +84,13 @@ std::optional<Error> validate(const RuleSet& rules, const QuoteInput& in) {
     return invalid("context.redeemed_today_offline", within(0, kMaxPoints));
   if (in.coupon) {
     if (in.coupon->code.empty()) return invalid("coupon.code", "must not be empty");
+    if (!is_valid_utf8(in.coupon->code)) return invalid("coupon.code", "must be valid UTF-8");
     if (const auto& cp = in.coupon->coupon) {
+      if ((cp->valid_from && !valid_instant(*cp->valid_from)) || (cp->valid_to && !valid_instant(*cp->valid_to)))
+        return invalid("coupon", "validity bounds must be instants in years 0001..9999");
+      for (std::size_t i = 0; i < cp->categories.size(); ++i)
+        if (!is_valid_utf8(cp->categories[i]))
+          return invalid("coupon.categories[" + std::to_string(i) + "]", "must be valid UTF-8");
       if (cp->kind == CouponKind::percent && (cp->value < 0 || cp->value > 10'000))
         return invalid("coupon.value", "must be within 0..10000 basis points for a percent coupon");
       if (cp->kind == CouponKind::amount && cp->value < 0)
@@ -61,14 +98,7 @@ std::optional<Error> validate(const RuleSet& rules, const QuoteInput& in) {
       if (cp->min_spend_minor < 0) return invalid("coupon.min_spend_minor", "must not be negative");
     }
   }
-  if (const auto& m = in.member) {
-    if (m->id.empty()) return invalid("member.id", "must not be empty");
-    if (!rules.find_tier(m->tier))
-      return invalid("member.tier", "unknown tier \"" + m->tier + "\" in rules " + rules.version);
-    if (m->purchases < 0) return invalid("member.purchases", "must not be negative");
-    if (m->points < -kMaxPoints || m->points > kMaxPoints)
-      return invalid("member.points", within(-kMaxPoints, kMaxPoints));
-  }
+  if (in.member) return validate_member(rules, *in.member);
   return std::nullopt;
 }
 
@@ -84,6 +114,8 @@ std::int32_t bonus_pct(const RuleSet& rules, std::string_view category, const In
   }
   return best.value_or(100);
 }
+
+Error out_of_range() { return invalid("basket", "the figures of this quote exceed the supported range"); }
 
 bool mul(Wide a, Wide b, Wide& out) { return !__builtin_mul_overflow(a, b, &out); }
 
@@ -106,7 +138,6 @@ std::string_view to_string(CouponRefusal r) noexcept {
     case CouponRefusal::coupon_not_yet_valid: return "coupon_not_yet_valid";
     case CouponRefusal::coupon_expired: return "coupon_expired";
     case CouponRefusal::min_spend_not_met: return "min_spend_not_met";
-    case CouponRefusal::no_eligible_lines: return "no_eligible_lines";
     case CouponRefusal::coupons_not_allowed: return "coupons_not_allowed";
     case CouponRefusal::member_required: return "member_required";
   }
@@ -144,11 +175,7 @@ DiscountChoice choose_member_discount(const RuleSet& rules, const Tier& tier, co
 
 bool in_birthday_window(const RuleSet& rules, const MonthDay& birthday, const Instant& now) noexcept {
   const LocalDate d = local_date(now);
-  if (d.month != birthday.month) return false;
-  if (rules.birthday_window == BirthdayWindow::month) return true;
-  if (d.day == birthday.day) return true;
-  const bool leap = (d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0;
-  return birthday.month == 2 && birthday.day == 29 && !leap && d.day == 28;
+  return d.month == birthday.month && (rules.birthday_window == BirthdayWindow::month || d.day == birthday.day);
 }
 
 bool is_offline(const RuleSet& rules, const std::optional<Instant>& last_sync_at,
@@ -198,7 +225,7 @@ Result<Quote> quote(const RuleSet& rules, const QuoteInput& in) {
     q.member_discount_reason = choice.reason;
     q.member_discount_bp = choice.rate_bp;
   }
-  allocate(q.member_discount_minor, weight, share);
+  if (!allocate(q.member_discount_minor, weight, share)) return out_of_range();
   for (std::size_t i = 0; i < n; ++i) {
     q.lines[i].member_discount_minor = share[i];
     q.lines[i].net_minor -= share[i];
@@ -220,12 +247,11 @@ Result<Quote> quote(const RuleSet& rules, const QuoteInput& in) {
     else if (c->valid_from && in.now < *c->valid_from) q.coupon_rejected = CouponRefusal::coupon_not_yet_valid;
     else if (c->valid_to && *c->valid_to <= in.now) q.coupon_rejected = CouponRefusal::coupon_expired;
     else if (base < c->min_spend_minor) q.coupon_rejected = CouponRefusal::min_spend_not_met;
-    else if (base == 0) q.coupon_rejected = CouponRefusal::no_eligible_lines;
     if (!q.coupon_rejected) {
       const Wide value = c->kind == CouponKind::percent ? round_half_up(base * c->value, kBpDenominator)
                                                         : std::min<Wide>(c->value, base);
       q.coupon_discount_minor = static_cast<Minor>(value);
-      allocate(q.coupon_discount_minor, weight, share);
+      if (!allocate(q.coupon_discount_minor, weight, share)) return out_of_range();
       for (std::size_t i = 0; i < n; ++i) {
         q.lines[i].coupon_discount_minor = share[i];
         q.lines[i].net_minor -= share[i];
@@ -260,13 +286,13 @@ Result<Quote> quote(const RuleSet& rules, const QuoteInput& in) {
     if (!q.redeem_rejected) {
       q.redeem_points = p;
       q.redeem_value_minor = static_cast<Minor>(value);
-      allocate(q.redeem_value_minor, weight, share);
+      if (!allocate(q.redeem_value_minor, weight, share)) return out_of_range();
       for (std::size_t i = 0; i < n; ++i) {
         q.lines[i].redeem_value_minor = share[i];
         q.lines[i].net_minor -= share[i];
         weight[i] = share[i];
       }
-      allocate(q.redeem_points, weight, share);
+      if (!allocate(q.redeem_points, weight, share)) return out_of_range();
       for (std::size_t i = 0; i < n; ++i) q.lines[i].points_redeemed = share[i];
     }
   }
@@ -292,7 +318,7 @@ Result<Quote> quote(const RuleSet& rules, const QuoteInput& in) {
   const Wide points = numerator / (Wide{rules.minor_per_unit} * 1'000'000);
   if (points > kMaxPoints) return invalid("basket", "the points earned exceed the supported range");
   q.points_earned = static_cast<std::int64_t>(points);
-  allocate(q.points_earned, weight, share);
+  if (!allocate(q.points_earned, weight, share)) return out_of_range();
   for (std::size_t i = 0; i < n; ++i) q.lines[i].points_earned = share[i];
   return q;
 }

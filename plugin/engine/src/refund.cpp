@@ -29,7 +29,9 @@ Result<Refund> refund(std::span<const SaleLine> left, std::span<const RefundItem
   if (items.empty()) return Error{"items: a refund must return at least one unit"};
   for (std::size_t i = 0; i < left.size(); ++i) {
     const SaleLine& l = left[i];
-    if (l.units < 0 || l.net_minor < 0 || l.points_earned < 0 || l.points_redeemed < 0 ||
+    if (l.units < 0 || l.units > kMaxQty || l.net_minor < 0 || l.net_minor > kMaxLineAmount ||
+        l.points_earned < 0 || l.points_earned > kMaxPoints || l.points_redeemed < 0 ||
+        l.points_redeemed > kMaxPoints ||
         (l.units == 0 && (l.net_minor != 0 || l.points_earned != 0 || l.points_redeemed != 0)))
       return Error{"sale.lines[" + std::to_string(i) + "]: inconsistent remains of a sold line"};
   }
@@ -55,9 +57,10 @@ Result<Refund> refund(std::span<const SaleLine> left, std::span<const RefundItem
     line->net_minor -= back.net_minor;
     line->points_earned -= back.points_earned;
     line->points_redeemed -= back.points_redeemed;
-    r.amount_minor += back.net_minor;
-    r.points_taken_back += back.points_earned;
-    r.points_given_back += back.points_redeemed;
+    if (__builtin_add_overflow(r.amount_minor, back.net_minor, &r.amount_minor) ||
+        __builtin_add_overflow(r.points_taken_back, back.points_earned, &r.points_taken_back) ||
+        __builtin_add_overflow(r.points_given_back, back.points_redeemed, &r.points_given_back))
+      return Error{"items: the refund's totals exceed the supported range"};
     r.returned.push_back(std::move(back));
   }
   return r;
@@ -71,9 +74,11 @@ Result<Refund> refund_all(std::span<const SaleLine> left) {
   return refund(left, items);
 }
 
-BalanceAfterRefund apply_refund(std::int64_t balance, const Refund& refund) noexcept {
-  const std::int64_t points = balance - refund.points_taken_back + refund.points_given_back;
-  return {points, points < 0};
+Result<BalanceAfterRefund> apply_refund(std::int64_t balance, const Refund& refund) {
+  const Wide points = Wide{balance} - refund.points_taken_back + refund.points_given_back;
+  if (balance < -kMaxPoints || balance > kMaxPoints || points < -kMaxPoints || points > kMaxPoints)
+    return Error{"balance: must stay within " + std::to_string(-kMaxPoints) + ".." + std::to_string(kMaxPoints)};
+  return BalanceAfterRefund{static_cast<std::int64_t>(points), points < 0};
 }
 
 }  // namespace loyalty::engine

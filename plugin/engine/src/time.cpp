@@ -27,7 +27,17 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return q;
 }
 
+// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z (the offset moves a local 0001-01-01 or
+// 9999-12-31 up to 18 hours outside; that stays well inside int64 microseconds).
+constexpr std::int64_t kMinMicros = -62'135'596'800LL * kMicrosPerSecond - 18LL * 3600 * kMicrosPerSecond;
+constexpr std::int64_t kMaxMicros = 253'402'300'800LL * kMicrosPerSecond + 18LL * 3600 * kMicrosPerSecond;
+
 }  // namespace
+
+bool valid_instant(const Instant& t) noexcept {
+  return t.utc_micros >= kMinMicros && t.utc_micros < kMaxMicros && t.offset_minutes >= -kMaxOffsetMinutes &&
+         t.offset_minutes <= kMaxOffsetMinutes;
+}
 
 std::optional<std::int32_t> parse_utc_offset(std::string_view s) {
   if (s == "Z") return 0;

@@ -93,7 +93,6 @@ enum class CouponRefusal {
   coupon_not_yet_valid,
   coupon_expired,
   min_spend_not_met,
-  no_eligible_lines,    // no line of the basket is covered, so the coupon would be spent on nothing
   coupons_not_allowed,  // coupons.max_per_sale is 0
   member_required,      // anonymous sale
 };
@@ -151,13 +150,18 @@ DiscountChoice choose_member_discount(const RuleSet& rules, const Tier& tier, co
                                       const Instant& now) noexcept;
 
 // True when `now` falls in the member's birthday window (month, or month and day), read in the offset
-// of `now`. A 02-29 birthday is celebrated on 02-28 in a year without 29 February.
+// of `now`. As RULES.md says, the day window needs the same month and day: a 02-29 birthday falls in
+// it only in leap years.
 bool in_birthday_window(const RuleSet& rules, const MonthDay& birthday, const Instant& now) noexcept;
 
 // True when the till's last successful sync is older than redeem.offline_after_minutes, or when the
 // till has never synced.
 bool is_offline(const RuleSet& rules, const std::optional<Instant>& last_sync_at,
                 const Instant& now) noexcept;
+
+// Checks a member record: a known tier, counts and points within the engine's limits, valid instants,
+// UTF-8 text. The error names the path under "member".
+std::optional<Error> validate_member(const RuleSet& rules, const Member& member);
 
 // Quotes a basket. An error for invalid input (it names the input's path), never undefined
 // behaviour; a refused coupon or redemption is part of a successful quote.

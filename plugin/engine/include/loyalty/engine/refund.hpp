@@ -48,11 +48,11 @@ Result<Refund> refund(std::span<const SaleLine> left, std::span<const RefundItem
 Result<Refund> refund_all(std::span<const SaleLine> left);
 
 // The member's balance after a refund. It may go below zero; such a member is flagged and cannot
-// redeem until the balance is positive again.
+// redeem until the balance is positive again. An error when a balance leaves the engine's limits.
 struct BalanceAfterRefund {
   std::int64_t points = 0;
   bool negative = false;
 };
-BalanceAfterRefund apply_refund(std::int64_t balance, const Refund& refund) noexcept;
+Result<BalanceAfterRefund> apply_refund(std::int64_t balance, const Refund& refund);
 
 }  // namespace loyalty::engine

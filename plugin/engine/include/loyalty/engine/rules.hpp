@@ -73,6 +73,11 @@ struct RuleSet {
   const Tier* find_tier(std::string_view id) const noexcept;
 };
 
+// Checks every rule a rule set must keep (ranges, order, uniqueness), naming the path of the first one
+// broken. load_rules applies it; quote() and prompts() apply it too, so that a rule set built or
+// changed in code can never take the engine outside exact arithmetic.
+std::optional<Error> check_rules(const RuleSet& rules);
+
 // Parses and validates a rule set. Every key is required unless RULES.md makes it optional (a bonus's
 // or validity bound); unknown keys are errors too, so a misspelt key never passes silently. The error
 // names the JSON path and the rule broken: "tiers[1].discount_bp: must be within 0..10000".

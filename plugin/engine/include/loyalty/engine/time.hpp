@@ -30,6 +30,10 @@ struct MonthDay {
   unsigned day = 1;
 };
 
+// True for an instant in years 0001..9999 (UTC) with an offset within +-18:00: every instant
+// parse_instant makes, and the only ones the engine does arithmetic on.
+bool valid_instant(const Instant& t) noexcept;
+
 // "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)", years 0001..9999, offsets within +-18:00.
 // Fractions beyond microseconds are truncated. Anything else (no offset, 24:00, Feb 30) is nullopt.
 std::optional<Instant> parse_instant(std::string_view text);
