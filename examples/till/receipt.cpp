@@ -67,8 +67,11 @@ std::string render_receipt(const engine::RuleSet& rules, const engine::QuoteInpu
   out << std::string(48, '-') << "\n";
   out << pad("Gross", money(q.gross_minor));
   if (q.member_discount_minor) {
-    out << pad("Member discount (" + std::string(engine::to_string(q.member_discount_reason)) + ", " +
-                   rate(q.member_discount_bp) + ")",
+    const engine::Tier* tier = rules.find_tier(in.member->tier);
+    const std::string why = q.member_discount_reason == engine::DiscountReason::tier ? (tier ? tier->name : "tier") + " card"
+                            : q.member_discount_reason == engine::DiscountReason::first_purchase ? "first purchase"
+                                                                                                 : "welcome back";
+    out << pad("Member discount (" + why + " " + rate(q.member_discount_bp) + ")",
                money(-q.member_discount_minor));
   }
   if (in.coupon) {

@@ -62,6 +62,12 @@ TEST_CASE("duplicate line ids are found in long baskets too", "[input]") {
   CHECK(error_of(in) == "basket[500].id: duplicate line id \"250\"");
 }
 
+TEST_CASE("a basket of 10,000 lines with one id is refused at its second line", "[input]") {
+  auto in = valid();
+  in.lines.assign(10'000, line("same", "apparel", 10));
+  CHECK(error_of(in) == "basket[1].id: duplicate line id \"same\"");
+}
+
 TEST_CASE("totals too large for exact arithmetic are refused, not wrapped", "[input]") {
   auto in = valid();
   in.lines.clear();

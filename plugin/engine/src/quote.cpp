@@ -1,9 +1,10 @@
 #include "loyalty/engine/quote.hpp"
 
 #include <algorithm>
-#include <unordered_set>
+#include <functional>
 
 #include "loyalty/engine/text.hpp"
+#include "scratch.hpp"
 
 namespace loyalty::engine {
 namespace {
@@ -50,27 +51,42 @@ std::optional<Error> validate_member(const RuleSet& rules, const Member& m) {
 
 namespace {
 
+// The index of the first line whose id an earlier line has, by sorting hashes (n log n integer
+// comparisons, strings compared only when hashes are equal).
+std::optional<std::size_t> first_duplicate_id(const std::vector<Line>& lines) {
+  std::vector<std::pair<std::size_t, std::size_t>> keyed(lines.size());  // (hash, index)
+  for (std::size_t i = 0; i < lines.size(); ++i) keyed[i] = {std::hash<std::string_view>{}(lines[i].id), i};
+  std::sort(keyed.begin(), keyed.end());
+  std::optional<std::size_t> first;
+  for (std::size_t group = 0, end = 0; group < keyed.size(); group = end) {
+    while (end < keyed.size() && keyed[end].first == keyed[group].first) ++end;
+    // Within a group of equal hashes, indices ascend: the first earlier match makes b a duplicate.
+    for (std::size_t b = group + 1; b < end; ++b) {
+      for (std::size_t a = group; a < b; ++a) {
+        if (lines[keyed[a].second].id == lines[keyed[b].second].id) {
+          if (!first || keyed[b].second < *first) first = keyed[b].second;
+          break;
+        }
+      }
+    }
+  }
+  return first;
+}
+
 std::optional<Error> validate(const RuleSet& rules, const QuoteInput& in) {
   if (auto broken = check_rules(rules)) return Error{"rules: " + broken->message};
   if (!valid_instant(in.now)) return invalid("now", "must be an instant in years 0001..9999");
   if (in.lines.empty()) return invalid("basket", "must have at least one line");
   if (in.lines.size() > kMaxLines)
     return invalid("basket", "must have at most " + std::to_string(kMaxLines) + " lines");
-  std::unordered_set<std::string_view> ids;
-  const bool many = in.lines.size() > 32;
+  if (auto dup = first_duplicate_id(in.lines))
+    return invalid(line_path(*dup, "id"), "duplicate line id \"" + in.lines[*dup].id + "\"");
   for (std::size_t i = 0; i < in.lines.size(); ++i) {
     const Line& l = in.lines[i];
     if (l.id.empty()) return invalid(line_path(i, "id"), "must not be empty");
     if (!is_valid_utf8(l.id)) return invalid(line_path(i, "id"), "must be valid UTF-8");
     if (!is_valid_utf8(l.sku)) return invalid(line_path(i, "sku"), "must be valid UTF-8");
     if (!is_valid_utf8(l.category)) return invalid(line_path(i, "category"), "must be valid UTF-8");
-    bool duplicate = false;
-    if (many) {
-      duplicate = !ids.insert(l.id).second;
-    } else {
-      for (std::size_t j = 0; j < i && !duplicate; ++j) duplicate = in.lines[j].id == l.id;
-    }
-    if (duplicate) return invalid(line_path(i, "id"), "duplicate line id \"" + l.id + "\"");
     if (l.qty <= 0 || l.qty > kMaxQty) return invalid(line_path(i, "qty"), within(1, kMaxQty));
     if (l.amount_minor < 0 || l.amount_minor > kMaxLineAmount)
       return invalid(line_path(i, "amount_minor"), within(0, kMaxLineAmount));
@@ -207,9 +223,9 @@ Result<Quote> quote(const RuleSet& rules, const QuoteInput& in) {
   const Member& member = *in.member;
   const Tier& tier = *rules.find_tier(member.tier);
 
-  std::vector<char> discountable(n);
-  std::vector<Wide> weight(n);
-  std::vector<Minor> share(n);
+  detail::Scratch<char> discountable(n);
+  detail::Scratch<Wide> weight(n);
+  detail::Scratch<Minor> share(n);
   for (std::size_t i = 0; i < n; ++i)
     discountable[i] = !contains(rules.discount_excluded_categories, in.lines[i].category);
 

@@ -7,7 +7,7 @@ bool is_valid_utf8(std::string_view s) noexcept {
   const auto* end = p + s.size();
   while (p < end) {
     const unsigned char c = *p;
-    if (c < 0x80) {
+    if (c < 0x80) {  // ASCII, the common case
       ++p;
       continue;
     }

@@ -11,6 +11,7 @@ using Minor = std::int64_t;
 
 // 128-bit intermediate for products of amounts, rates and multipliers.
 __extension__ typedef __int128 Wide;
+__extension__ typedef unsigned __int128 UWide;
 
 // round_half_up(n / d) for n >= 0 and d > 0: (2n + d) div (2d).
 constexpr Wide round_half_up(Wide n, Wide d) { return (2 * n + d) / (2 * d); }
