@@ -16,7 +16,11 @@ namespace {
 // last of two equal keys, and a rule set or a sale must never lose a value that way.
 class DuplicateKeyGuard {
  public:
-  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+  // Every document of the engine is a few levels deep; a deeper one is refused before it costs memory.
+  static constexpr int kMaxDepth = 32;
+
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    if (depth > kMaxDepth) fail(path(), "nested deeper than " + std::to_string(kMaxDepth) + " levels");
     switch (event) {
       case json::parse_event_t::object_start: frames_.emplace_back().array = false; break;
       case json::parse_event_t::array_start: frames_.emplace_back().array = true; break;
