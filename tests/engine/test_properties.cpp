@@ -63,10 +63,16 @@ engine::Minor sum_lines(const engine::Quote& q, F field) {
 
 TEST_CASE("random baskets: allocations sum exactly and payable is gross less the three reductions", "[properties]") {
   Gen g{std::mt19937_64{20261123}};
+  int coupons = 0, redemptions = 0, winbacks = 0, first_purchases = 0, birthdays = 0;
   for (int round = 0; round < 5000; ++round) {
     const auto in = random_input(g);
     INFO("round " << round);
     const auto q = test::must_quote(in);
+    coupons += q.coupon_discount_minor > 0;
+    redemptions += q.redeem_points > 0;
+    winbacks += q.member_discount_reason == engine::DiscountReason::winback;
+    first_purchases += q.member_discount_reason == engine::DiscountReason::first_purchase;
+    birthdays += q.birthday;
     CHECK(sum_lines(q, [](auto& l) { return l.member_discount_minor; }) == q.member_discount_minor);
     CHECK(sum_lines(q, [](auto& l) { return l.coupon_discount_minor; }) == q.coupon_discount_minor);
     CHECK(sum_lines(q, [](auto& l) { return l.redeem_value_minor; }) == q.redeem_value_minor);
@@ -92,6 +98,12 @@ TEST_CASE("random baskets: allocations sum exactly and payable is gross less the
       CHECK(test::must_quote(more).redeem_rejected.has_value());
     }
   }
+  // The random baskets reach every part of a quote, so the properties above are not vacuous.
+  CHECK(coupons > 500);
+  CHECK(redemptions > 500);
+  CHECK(winbacks > 300);
+  CHECK(first_purchases > 300);
+  CHECK(birthdays > 150);
 }
 
 TEST_CASE("random baskets: a quote is deterministic", "[properties]") {
