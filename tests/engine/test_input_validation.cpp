@@ -97,6 +97,11 @@ TEST_CASE("invalid members, redemptions and contexts are refused", "[input]") {
   in.member->purchases = -1;
   CHECK(error_of(in) == "member.purchases: must not be negative");
   in = valid();
+  in.member->birthday = engine::MonthDay{2, 30};
+  CHECK(error_of(in) == "member.birthday: must be a real month and day");
+  in.member->birthday = engine::MonthDay{2, 29};
+  CHECK(error_of(in) == "(quoted)");
+  in = valid();
   in.redeem_points = -100;
   CHECK(error_of(in) == "redeem_points: must be within 0..1000000000000000");
   in = valid();

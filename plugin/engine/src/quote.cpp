@@ -1,6 +1,7 @@
 #include "loyalty/engine/quote.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 
 #include "loyalty/engine/text.hpp"
@@ -37,6 +38,11 @@ std::optional<Error> validate_member(const RuleSet& rules, const Member& m) {
     return invalid("member.tier", "unknown tier \"" + m.tier + "\" in rules " + rules.version);
   }
   if (m.purchases < 0) return invalid("member.purchases", "must not be negative");
+  if (m.birthday) {
+    const std::chrono::year_month_day leap_year{std::chrono::year{2000}, std::chrono::month{m.birthday->month},
+                                                std::chrono::day{m.birthday->day}};
+    if (!leap_year.ok()) return invalid("member.birthday", "must be a real month and day");
+  }
   if (m.points < -kMaxPoints || m.points > kMaxPoints) return invalid("member.points", within(-kMaxPoints, kMaxPoints));
   if (m.last_purchase_at && !valid_instant(*m.last_purchase_at))
     return invalid("member.last_purchase_at", "must be an instant in years 0001..9999");
