@@ -10,6 +10,8 @@ packages=(
   git
   ccache            # used by the build when present
   pkg-config
+  libssl-dev        # OpenSSL 3.0: code hashing, enrollment sealing, TLS
+  libsqlite3-dev    # SQLite 3.40: the till's database
   nlohmann-json3-dev
   libcli11-dev
   catch2            # 2.13

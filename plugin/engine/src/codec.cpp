@@ -1,19 +1,26 @@
 #include "loyalty/engine/codec.hpp"
 
-#include "json_reader.hpp"
+#include <cstdio>
+
+#include "loyalty/engine/json_reader.hpp"
 
 namespace loyalty::engine {
 namespace {
 
+using detail::as_bool;
 using detail::fail;
+using detail::guarded;
 using detail::index_path;
 using detail::json;
 using detail::ObjectReader;
 
 constexpr std::int64_t kAnyInt = INT64_MAX;
 
-Member read_member(const json& j, const std::string& path) {
-  ObjectReader r(j, path);
+}  // namespace
+
+namespace detail {
+
+Member read_member_fields(ObjectReader& r) {
   Member m;
   m.id = r.string("id");
   m.tier = r.string("tier");
@@ -35,6 +42,66 @@ Member read_member(const json& j, const std::string& path) {
     m.next_tier = NextTier{tr.string("tier"), tr.integer("spend_minor", 0, kAnyInt)};
     tr.finish();
   }
+  return m;
+}
+
+Coupon read_coupon_fields(ObjectReader& r, std::string code) {
+  Coupon c;
+  c.code = std::move(code);
+  const std::string kind = r.string("kind");
+  if (kind == "percent") {
+    c.kind = CouponKind::percent;
+    c.value = r.integer("value", 0, 10'000);
+  } else if (kind == "amount") {
+    c.kind = CouponKind::amount;
+    c.value = r.integer("value", 0, kAnyInt);
+  } else {
+    fail(r.path_of("kind"), "must be \"percent\" or \"amount\", not \"" + kind + "\"");
+  }
+  c.min_spend_minor = r.integer("min_spend_minor", 0, kAnyInt);
+  if (r.optional("categories")) c.categories = r.strings("categories");
+  c.valid_from = r.optional_instant("valid_from");
+  c.valid_to = r.optional_instant("valid_to");
+  if (const json* used = r.optional("used")) c.used = as_bool(*used, r.path_of("used"));
+  return c;
+}
+
+void write_member_fields(nlohmann::ordered_json& j, const Member& m) {
+  j["id"] = m.id;
+  j["tier"] = m.tier;
+  if (m.birthday) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%02u-%02u", m.birthday->month % 100, m.birthday->day % 100);
+    j["birthday"] = buf;
+  }
+  j["purchases"] = m.purchases;
+  if (m.last_purchase_at) j["last_purchase_at"] = format_instant(*m.last_purchase_at);
+  j["points"] = m.points;
+  if (m.next_expiry) j["next_expiry"] = {{"points", m.next_expiry->points}, {"at", format_instant(m.next_expiry->at)}};
+  if (m.next_tier) j["next_tier"] = {{"tier", m.next_tier->tier}, {"spend_minor", m.next_tier->spend_needed_minor}};
+}
+
+void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c) {
+  j["code"] = c.code;
+  j["kind"] = c.kind == CouponKind::percent ? "percent" : "amount";
+  j["value"] = c.value;
+  j["min_spend_minor"] = c.min_spend_minor;
+  if (!c.categories.empty()) j["categories"] = c.categories;
+  if (c.valid_from) j["valid_from"] = format_instant(*c.valid_from);
+  if (c.valid_to) j["valid_to"] = format_instant(*c.valid_to);
+  j["used"] = c.used;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::read_coupon_fields;
+using detail::read_member_fields;
+
+Member read_member(const json& j, const std::string& path) {
+  ObjectReader r(j, path);
+  Member m = read_member_fields(r);
   r.finish();
   return m;
 }
@@ -56,25 +123,8 @@ CouponRequest read_coupon(const json& j, const std::string& path) {
   CouponRequest req;
   req.code = r.string("code");
   if (j.size() == 1) return req;  // a code alone: not a coupon the till knows
-  Coupon c;
-  c.code = req.code;
-  const std::string kind = r.string("kind");
-  if (kind == "percent") {
-    c.kind = CouponKind::percent;
-    c.value = r.integer("value", 0, 10'000);
-  } else if (kind == "amount") {
-    c.kind = CouponKind::amount;
-    c.value = r.integer("value", 0, kAnyInt);
-  } else {
-    fail(r.path_of("kind"), "must be \"percent\" or \"amount\", not \"" + kind + "\"");
-  }
-  c.min_spend_minor = r.integer("min_spend_minor", 0, kAnyInt);
-  if (r.optional("categories")) c.categories = r.strings("categories");
-  c.valid_from = r.optional_instant("valid_from");
-  c.valid_to = r.optional_instant("valid_to");
-  if (const json* used = r.optional("used")) c.used = detail::as_bool(*used, r.path_of("used"));
+  req.coupon = read_coupon_fields(r, req.code);
   r.finish();
-  req.coupon = std::move(c);
   return req;
 }
 
@@ -104,17 +154,6 @@ QuoteInput read_input(const json& doc) {
   }
   r.finish();
   return in;
-}
-
-template <class F>
-auto guarded(F&& f) -> Result<decltype(f())> {
-  try {
-    return f();
-  } catch (const detail::JsonError& e) {
-    return Error{e.message};
-  } catch (const std::exception& e) {
-    return Error{std::string("(document): ") + e.what()};
-  }
 }
 
 json nullable(std::optional<std::string_view> s) { return s ? json(*s) : json(nullptr); }

@@ -1,4 +1,4 @@
-#include "json_reader.hpp"
+#include "loyalty/engine/json_reader.hpp"
 
 #include <algorithm>
 #include <functional>

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "json_reader.hpp"
+#include "loyalty/engine/json_reader.hpp"
 
 namespace loyalty::engine {
 namespace {

@@ -1,5 +1,6 @@
-// Reading JSON documents with errors that name the path of the offending value. Internal to the
-// engine: the error is thrown inside a parse and turned into a Result at the parse's boundary.
+// Reading JSON documents with errors that name the path of the offending value, for the engine's
+// documents and the wire's. Inside a parse a JsonError is thrown; each parse turns it into a Result at
+// its boundary (see guarded()), so it never reaches a caller.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "loyalty/engine/quote.hpp"
+#include "loyalty/engine/result.hpp"
 #include "loyalty/engine/time.hpp"
 
 namespace loyalty::engine::detail {
@@ -64,5 +67,26 @@ class ObjectReader {
   std::string path_;
   std::vector<std::string_view> seen_;
 };
+
+// The fields of a member record (the scenario format's "member") from a reader, which the caller
+// finishes: documents that embed a member add keys of their own.
+Member read_member_fields(ObjectReader& r);
+// The fields of a coupon definition (kind, value, min_spend_minor, categories, valid_from, valid_to,
+// used) for the coupon `code`.
+Coupon read_coupon_fields(ObjectReader& r, std::string code);
+void write_member_fields(nlohmann::ordered_json& j, const Member& m);
+void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c);
+
+// Runs a parse, turning a JsonError (or any other exception of the parse) into an Error.
+template <class F>
+auto guarded(F&& f) -> Result<decltype(f())> {
+  try {
+    return f();
+  } catch (const JsonError& e) {
+    return Error{e.message};
+  } catch (const std::exception& e) {
+    return Error{std::string("(document): ") + e.what()};
+  }
+}
 
 }  // namespace loyalty::engine::detail

@@ -1,0 +1,263 @@
+#include "loyalty/store/store.hpp"
+
+#include "loyalty/engine/json_reader.hpp"
+
+namespace loyalty::store {
+namespace {
+
+// Schema 1. Instants are stored as UTC microseconds with the offset they were written in.
+const char* const kSchema1 = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE members(
+  rowid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  version INTEGER NOT NULL,
+  tier TEXT NOT NULL,
+  masked_name TEXT NOT NULL,
+  birthday INTEGER,
+  purchases INTEGER NOT NULL,
+  last_purchase_us INTEGER,
+  last_purchase_off INTEGER,
+  points INTEGER NOT NULL,
+  expiry_points INTEGER,
+  expiry_us INTEGER,
+  expiry_off INTEGER,
+  next_tier TEXT,
+  next_tier_spend INTEGER);
+CREATE TABLE member_codes(hash BLOB PRIMARY KEY, member INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX member_codes_member ON member_codes(member);
+CREATE TABLE coupons(
+  code TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  member_id TEXT,
+  definition TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE outbox(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  txn_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  member_id TEXT,
+  points_delta INTEGER NOT NULL DEFAULT 0,
+  body TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0,
+  acked_version INTEGER,
+  reason TEXT);
+CREATE INDEX outbox_member ON outbox(member_id) WHERE member_id IS NOT NULL;
+CREATE INDEX outbox_unsent ON outbox(seq) WHERE state = 0;
+)sql";
+
+}  // namespace
+
+Store::Store(const std::string& path) : db_(path) {
+  migrate();
+  by_code_.emplace(db_,
+                   "SELECT m.id, m.version, m.tier, m.masked_name, m.birthday, m.purchases, m.last_purchase_us, "
+                   "m.last_purchase_off, m.points, m.expiry_points, m.expiry_us, m.expiry_off, m.next_tier, "
+                   "m.next_tier_spend FROM member_codes c JOIN members m ON m.rowid = c.member WHERE c.hash = ?1");
+  by_id_.emplace(db_,
+                 "SELECT id, version, tier, masked_name, birthday, purchases, last_purchase_us, last_purchase_off, "
+                 "points, expiry_points, expiry_us, expiry_off, next_tier, next_tier_spend FROM members WHERE id = ?1");
+  // An effect stops being pending once the member record that includes it has arrived: acked with
+  // the member's version after applying, and the cache at that version or later. Rejected entries
+  // were never applied.
+  pending_.emplace(db_,
+                   "SELECT COALESCE(SUM(points_delta), 0) FROM outbox WHERE member_id = ?1 AND state != 2 AND "
+                   "(acked_version IS NULL OR acked_version > "
+                   "COALESCE((SELECT version FROM members WHERE id = ?1), 0))");
+  coupon_.emplace(db_, "SELECT version, member_id, definition FROM coupons WHERE code = ?1");
+  member_version_.emplace(db_, "SELECT rowid, version FROM members WHERE id = ?1");
+  insert_member_.emplace(db_,
+                         "INSERT INTO members(id, version, tier, masked_name, birthday, purchases, last_purchase_us, "
+                         "last_purchase_off, points, expiry_points, expiry_us, expiry_off, next_tier, next_tier_spend) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+                         "ON CONFLICT(id) DO UPDATE SET version = excluded.version, tier = excluded.tier, "
+                         "masked_name = excluded.masked_name, birthday = excluded.birthday, "
+                         "purchases = excluded.purchases, last_purchase_us = excluded.last_purchase_us, "
+                         "last_purchase_off = excluded.last_purchase_off, points = excluded.points, "
+                         "expiry_points = excluded.expiry_points, expiry_us = excluded.expiry_us, "
+                         "expiry_off = excluded.expiry_off, next_tier = excluded.next_tier, "
+                         "next_tier_spend = excluded.next_tier_spend RETURNING rowid");
+  delete_codes_.emplace(db_, "DELETE FROM member_codes WHERE member = ?1");
+  insert_code_.emplace(db_, "INSERT INTO member_codes(hash, member) VALUES(?1, ?2) "
+                            "ON CONFLICT(hash) DO UPDATE SET member = excluded.member");
+  coupon_version_.emplace(db_, "SELECT version FROM coupons WHERE code = ?1");
+  upsert_coupon_.emplace(db_, "INSERT INTO coupons(code, version, member_id, definition) VALUES(?1, ?2, ?3, ?4) "
+                              "ON CONFLICT(code) DO UPDATE SET version = excluded.version, "
+                              "member_id = excluded.member_id, definition = excluded.definition");
+  get_meta_.emplace(db_, "SELECT value FROM meta WHERE key = ?1");
+  set_meta_.emplace(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+}
+
+void Store::migrate() {
+  const std::int64_t v = db_.user_version();
+  if (v > kSchemaVersion)
+    throw StorageError("the database has schema " + std::to_string(v) + ", newer than this library's " +
+                       std::to_string(kSchemaVersion) + ": use a newer libloyalty");
+  if (v == kSchemaVersion) return;
+  Transaction t(db_);
+  if (v < 1) db_.exec(kSchema1);
+  db_.set_user_version(kSchemaVersion);
+  t.commit();
+}
+
+std::optional<std::string> Store::rules_json() {
+  get_meta_->bind(1, "rules_json");
+  std::optional<std::string> out;
+  if (get_meta_->step()) out = get_meta_->text(0);
+  get_meta_->reset();
+  return out;
+}
+
+bool Store::save_rules(const std::string& version, std::string_view json) {
+  Transaction t(db_);
+  get_meta_->bind(1, "rules_version");
+  const bool same = get_meta_->step() && get_meta_->text(0) == version;
+  get_meta_->reset();
+  if (same) return false;
+  set_meta_->bind(1, "rules_version").bind(2, version).run();
+  set_meta_->bind(1, "rules_json").bind(2, json).run();
+  t.commit();
+  return true;
+}
+
+CachedMember Store::read_member(Statement& s) {
+  CachedMember c;
+  engine::Member& m = c.member;
+  m.id = s.text(0);
+  c.version = s.integer(1);
+  m.tier = s.text(2);
+  c.masked_name = s.text(3);
+  if (const auto b = s.optional_integer(4))
+    m.birthday = engine::MonthDay{static_cast<unsigned>(*b / 100), static_cast<unsigned>(*b % 100)};
+  m.purchases = s.integer(5);
+  if (const auto us = s.optional_integer(6))
+    m.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(s.integer(7))};
+  m.points = s.integer(8);
+  if (const auto p = s.optional_integer(9))
+    m.next_expiry = engine::PointsExpiry{*p, engine::Instant{s.integer(10), static_cast<std::int32_t>(s.integer(11))}};
+  if (const auto t = s.optional_text(12)) m.next_tier = engine::NextTier{*t, s.integer(13)};
+  return c;
+}
+
+std::optional<CachedMember> Store::member_by_code(const protocol::CodeHash& code) {
+  by_code_->bind_blob(1, code.data(), code.size());
+  std::optional<CachedMember> out;
+  if (by_code_->step()) out = read_member(*by_code_);
+  by_code_->reset();
+  return out;
+}
+
+std::optional<CachedMember> Store::member_by_id(std::string_view id) {
+  by_id_->bind(1, id);
+  std::optional<CachedMember> out;
+  if (by_id_->step()) out = read_member(*by_id_);
+  by_id_->reset();
+  return out;
+}
+
+std::int64_t Store::pending_points(std::string_view member_id) {
+  pending_->bind(1, member_id);
+  const std::int64_t p = pending_->step() ? pending_->integer(0) : 0;
+  pending_->reset();
+  return p;
+}
+
+void Store::upsert_member(const protocol::MemberRecord& rec) {
+  const engine::Member& m = rec.member;
+  Statement& s = *insert_member_;
+  s.bind(1, m.id).bind(2, rec.version).bind(3, m.tier).bind(4, rec.masked_name);
+  if (m.birthday) s.bind(5, std::int64_t{m.birthday->month * 100 + m.birthday->day}); else s.bind_null(5);
+  s.bind(6, m.purchases);
+  if (m.last_purchase_at) s.bind(7, m.last_purchase_at->utc_micros).bind(8, std::int64_t{m.last_purchase_at->offset_minutes});
+  else s.bind_null(7).bind_null(8);
+  s.bind(9, m.points);
+  if (m.next_expiry) {
+    s.bind(10, m.next_expiry->points).bind(11, m.next_expiry->at.utc_micros)
+        .bind(12, std::int64_t{m.next_expiry->at.offset_minutes});
+  } else {
+    s.bind_null(10).bind_null(11).bind_null(12);
+  }
+  if (m.next_tier) s.bind(13, m.next_tier->tier).bind(14, m.next_tier->spend_needed_minor);
+  else s.bind_null(13).bind_null(14);
+  if (!s.step()) throw StorageError("member upsert returned no row");
+  const std::int64_t rowid = s.integer(0);
+  s.reset();
+  delete_codes_->bind(1, rowid).run();
+  for (const protocol::CodeHash& h : rec.codes) insert_code_->bind_blob(1, h.data(), h.size()).bind(2, rowid).run();
+}
+
+Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
+  Applied applied;
+  Transaction t(db_);
+  for (const protocol::MemberRecord& rec : doc.members) {
+    member_version_->bind(1, rec.member.id);
+    const bool newer = !member_version_->step() || member_version_->integer(1) < rec.version;
+    member_version_->reset();
+    if (!newer) {
+      ++applied.skipped;
+      continue;
+    }
+    upsert_member(rec);
+    ++applied.members;
+  }
+  for (const protocol::CouponRecord& c : doc.coupons) {
+    coupon_version_->bind(1, c.coupon.code);
+    const bool newer = !coupon_version_->step() || coupon_version_->integer(0) < c.version;
+    coupon_version_->reset();
+    if (!newer) continue;
+    nlohmann::ordered_json def;
+    engine::detail::write_coupon_fields(def, c.coupon);
+    upsert_coupon_->bind(1, c.coupon.code).bind(2, c.version).bind(3, c.member_id).bind(4, def.dump()).run();
+    ++applied.coupons;
+  }
+  set_meta_->bind(1, "cursor").bind(2, doc.next).run();
+  t.commit();
+  return applied;
+}
+
+std::optional<protocol::CouponRecord> Store::coupon(std::string_view code) {
+  coupon_->bind(1, code);
+  std::optional<protocol::CouponRecord> out;
+  if (coupon_->step()) {
+    protocol::CouponRecord rec;
+    rec.version = coupon_->integer(0);
+    rec.member_id = coupon_->optional_text(1);
+    const std::string def = coupon_->text(2);
+    coupon_->reset();
+    auto j = engine::detail::parse_json(def, "coupon");
+    engine::detail::ObjectReader r(j, "coupon");
+    rec.coupon = engine::detail::read_coupon_fields(r, std::string(r.string("code")));
+    out = std::move(rec);
+  }
+  coupon_->reset();
+  return out;
+}
+
+StoreStatus Store::status() {
+  StoreStatus st;
+  Statement depth(db_, "SELECT COUNT(*), MIN(created_us) FROM outbox WHERE state = 0");
+  if (depth.step()) {
+    st.outbox_depth = depth.integer(0);
+    st.oldest_unsynced_us = depth.optional_integer(1);
+  }
+  Statement members(db_, "SELECT COUNT(*) FROM members");
+  if (members.step()) st.members = members.integer(0);
+  const auto meta = [&](const char* key) {
+    get_meta_->bind(1, key);
+    std::optional<std::int64_t> v;
+    std::optional<std::string> t;
+    if (get_meta_->step()) {
+      v = get_meta_->optional_integer(0);
+      t = get_meta_->optional_text(0);
+    }
+    get_meta_->reset();
+    return std::make_pair(v, t);
+  };
+  st.cursor = meta("cursor").first.value_or(0);
+  st.last_sync_us = meta("last_sync_us").first;
+  st.rules_version = meta("rules_version").second.value_or("");
+  return st;
+}
+
+}  // namespace loyalty::store

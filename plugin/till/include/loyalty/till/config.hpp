@@ -1,0 +1,28 @@
+// The till's configuration file (docs/configuration.md), validated in full when the till opens.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "loyalty/engine/result.hpp"
+
+namespace loyalty::till {
+
+struct TillConfig {
+  std::filesystem::path data_dir;
+  std::string store_id;
+  std::string till_id;
+  std::vector<std::uint8_t> code_key;  // the chain's key for hashing member codes (>= 32 bytes)
+  std::string hq_url;                  // https://host[:port]
+  std::filesystem::path hq_ca_file, hq_cert_file, hq_key_file;
+  std::filesystem::path enrollment_key_file;  // headquarters' public key (PEM, RSA) for enrollments
+  std::int32_t sync_interval_seconds = 30;    // 0: no background sync
+};
+
+// Reads and validates the configuration at `path`. Relative paths in it are read from the file's own
+// folder. Every file it names must be readable now. Errors name the key: "hq.ca_file: cannot be read".
+engine::Result<TillConfig> load_config(const std::filesystem::path& path);
+
+}  // namespace loyalty::till

@@ -1,0 +1,54 @@
+#include "loyalty/till/member_code.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <stdexcept>
+
+namespace loyalty::till {
+
+std::optional<std::string> normalise_code(std::string_view s) {
+  if (s.size() > kMaxScannedBytes) return std::nullopt;
+  std::string out;
+  for (char c : s) {
+    if (c == ' ' || c == '-' || c == '\t') continue;
+    out.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+  }
+  if (out.rfind("+86", 0) == 0) out.erase(0, 3);
+  if (out.empty() || out.size() > kMaxCodeChars) return std::nullopt;
+  for (char c : out)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))) return std::nullopt;
+  return out;
+}
+
+protocol::CodeHash hash_code(std::span<const std::uint8_t> key, std::string_view normalised) {
+  protocol::CodeHash out{};
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(normalised.data()), normalised.size(), out.data(), &len) ||
+      len != out.size())
+    throw std::runtime_error("HMAC-SHA256 failed");
+  return out;
+}
+
+std::string mask_name(std::string_view name) {
+  std::string out;
+  bool word_start = true;
+  for (std::size_t i = 0; i < name.size();) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const std::size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    const std::string_view ch = name.substr(i, len);
+    i += len;
+    if (ch == " ") {
+      if (!word_start) out += ' ';
+      word_start = true;
+      continue;
+    }
+    out += word_start ? std::string(ch) : std::string("*");
+    word_start = false;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+}  // namespace loyalty::till

@@ -1,0 +1,112 @@
+#include "loyalty/till/till.hpp"
+
+#include <chrono>
+#include <ctime>
+
+#include "loyalty/engine/text.hpp"
+#include "loyalty/till/member_code.hpp"
+
+namespace loyalty::till {
+namespace {
+
+std::filesystem::path database_path(const TillConfig& c) {
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir, ec);
+  if (ec) throw TillError(LOY_E_STORAGE, "data_dir " + c.data_dir.string() + ": " + ec.message());
+  return c.data_dir / "till.db";
+}
+
+}  // namespace
+
+engine::Instant local_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
+  std::tm local{};
+  localtime_r(&secs, &local);
+  return engine::Instant{us, static_cast<std::int32_t>(local.tm_gmtoff / 60)};
+}
+
+Till::Till(TillConfig config, Logger log)
+    : config_(std::move(config)), log_(log), store_(database_path(config_).string()) {
+  if (auto json = store_.rules_json()) {
+    auto rules = engine::load_rules(*json);
+    if (rules) {
+      rules_ = std::make_shared<const engine::RuleSet>(std::move(rules).value());
+    } else {
+      log_(LOY_LOG_ERROR, "the stored rule set is invalid and is ignored: " + rules.error().message);
+    }
+  }
+  log_(LOY_LOG_INFO, "till " + config_.store_id + "/" + config_.till_id + " opened" +
+                         (rules_ ? ", rules " + rules_->version : ", no rules yet"));
+}
+
+void Till::apply_rules(std::string_view json) {
+  if (json.size() > kMaxRulesBytes) throw TillError(LOY_E_TOO_LARGE, "a rule set is at most 1 MiB");
+  auto rules = engine::load_rules(json);
+  if (!rules) throw TillError(LOY_E_RULES, rules.error().message);
+  std::lock_guard lock(mu_);
+  if (store_.save_rules(rules->version, json)) {
+    log_(LOY_LOG_INFO, "rules " + rules->version + " installed");
+    rules_ = std::make_shared<const engine::RuleSet>(std::move(rules).value());
+  }
+}
+
+store::Store::Applied Till::apply_changes(std::string_view json) {
+  if (json.size() > kMaxDocumentBytes) throw TillError(LOY_E_TOO_LARGE, "a changes document is at most 64 MiB");
+  auto doc = protocol::parse_changes(json);
+  if (!doc) throw TillError(LOY_E_DOCUMENT, doc.error().message);
+  std::lock_guard lock(mu_);
+  const auto applied = store_.apply_changes(*doc);
+  log_(LOY_LOG_INFO, "changes applied: " + std::to_string(applied.members) + " members, " +
+                         std::to_string(applied.skipped) + " older records skipped, " +
+                         std::to_string(applied.coupons) + " coupons; cursor " + std::to_string(doc->next));
+  return applied;
+}
+
+std::shared_ptr<const engine::RuleSet> Till::rules_locked() {
+  if (!rules_) throw TillError(LOY_E_NO_RULES, "the till has no rule set yet: apply one first");
+  return rules_;
+}
+
+MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& now) {
+  const auto rules = rules_locked();
+  MemberView v;
+  v.pending_points = store_.pending_points(cached.member.id);
+  const engine::Tier* tier = rules->find_tier(cached.member.tier);
+  v.tier_name = tier ? tier->name : cached.member.tier;
+  engine::PromptContext ctx;
+  ctx.now = now;
+  ctx.pending_points = v.pending_points;
+  if (const auto last = store_.status().last_sync_us) ctx.last_sync_at = engine::Instant{*last, now.offset_minutes};
+  auto prompts = engine::prompts(*rules, cached.member, ctx);
+  if (!prompts) throw TillError(LOY_E_DOCUMENT, "the cached member is not valid under rules " + rules->version + ": " +
+                                                    prompts.error().message);
+  v.prompts = std::move(prompts).value();
+  v.cached = std::move(cached);
+  return v;
+}
+
+MemberView Till::lookup(std::string_view scanned) {
+  if (scanned.size() > kMaxScannedBytes)
+    throw TillError(LOY_E_TOO_LARGE, "a scanned code is at most " + std::to_string(kMaxScannedBytes) + " bytes");
+  if (!engine::is_valid_utf8(scanned)) throw TillError(LOY_E_UTF8, "the scanned code is not valid UTF-8");
+  const auto code = normalise_code(scanned);
+  if (!code)
+    throw TillError(LOY_E_INVALID_ARGUMENT,
+                    "a member code is 1..64 digits and letters (spaces, dashes and a leading +86 are ignored)");
+  const auto hash = hash_code(config_.code_key, *code);
+  const auto now = local_now();
+  std::lock_guard lock(mu_);
+  rules_locked();
+  auto cached = store_.member_by_code(hash);
+  if (!cached) throw TillError(LOY_E_NOT_FOUND, "no member has this code");
+  return view_locked(std::move(*cached), now);
+}
+
+store::StoreStatus Till::status() {
+  std::lock_guard lock(mu_);
+  return store_.status();
+}
+
+}  // namespace loyalty::till
