@@ -181,6 +181,174 @@ typedef struct loy_till_status {
 /* Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
 LOY_API loy_status loy_till_status_get(loy_till *till, loy_till_status *out);
 
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Checkout                                                                                         */
+
+typedef struct loy_checkout loy_checkout;
+
+/* Begins a checkout on `till`. *out is freed with loy_checkout_free(), which abandons a sale that was
+ * not committed. A checkout keeps its till alive: loy_till_close() may come first.
+ * Returns LOY_OK or LOY_E_INVALID_ARGUMENT. */
+LOY_API loy_status loy_checkout_begin(loy_till *till, loy_checkout **out);
+
+/* Frees a checkout. NULL is allowed. */
+LOY_API void loy_checkout_free(loy_checkout *checkout);
+
+/* The detail of the last failed call on `checkout` ("" when none), valid until the next call on it. */
+LOY_API const char *loy_checkout_last_error(const loy_checkout *checkout);
+
+/* Sets the sale's time, ISO-8601 with its offset ("2026-05-03T10:00:00+08:00"); by default a quote
+ * and a commit use the till's clock. Returns LOY_OK, LOY_E_INVALID_ARGUMENT or LOY_E_STATE. */
+LOY_API loy_status loy_checkout_set_time(loy_checkout *checkout, const char *iso8601);
+
+/* Identifies the member from scanned text (as loy_till_lookup) for this sale, and fills *out when it is
+ * not NULL. Returns the statuses of loy_till_lookup, or LOY_E_STATE after a commit. */
+LOY_API loy_status loy_checkout_identify(loy_checkout *checkout, const char *scanned, loy_member_info *out);
+
+/* One line of the basket. Strings are copied. */
+typedef struct loy_line {
+  uint32_t struct_size;  /* sizeof(loy_line) */
+  const char *id;        /* unique in the sale, 1..63 bytes */
+  const char *sku;
+  const char *category;
+  int64_t qty;           /* > 0 */
+  int64_t amount_minor;  /* >= 0: the line's price after the POS's own pricing, qty included */
+} loy_line;
+
+/* Adds a line. Returns LOY_OK, LOY_E_INVALID_ARGUMENT (NULL, qty <= 0, negative amount, duplicate id),
+ * LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE (more than 10,000 lines) or LOY_E_STATE. */
+LOY_API loy_status loy_checkout_add_line(loy_checkout *checkout, const loy_line *line);
+
+/* Presents a coupon code (NULL removes it). Whether it applies is part of the quote.
+ * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8 or LOY_E_STATE. */
+LOY_API loy_status loy_checkout_set_coupon(loy_checkout *checkout, const char *code);
+
+/* Asks to pay with `points` (0: none). Whether it is accepted is part of the quote.
+ * Returns LOY_OK, LOY_E_INVALID_ARGUMENT (negative) or LOY_E_STATE. */
+LOY_API loy_status loy_checkout_redeem(loy_checkout *checkout, int64_t points);
+
+#define LOY_REASON_NONE 0
+#define LOY_REASON_TIER 1
+#define LOY_REASON_FIRST_PURCHASE 2
+#define LOY_REASON_WINBACK 3
+
+/* Why a coupon was not applied (0: it was, or none was presented). */
+#define LOY_COUPON_UNKNOWN 1
+#define LOY_COUPON_USED 2
+#define LOY_COUPON_NOT_YET_VALID 3
+#define LOY_COUPON_EXPIRED 4
+#define LOY_COUPON_MIN_SPEND_NOT_MET 5
+#define LOY_COUPON_NOT_ALLOWED 6
+#define LOY_COUPON_MEMBER_REQUIRED 7
+
+/* Why a redemption was refused (0: it was accepted, or none was asked for). */
+#define LOY_REDEEM_NOT_MULTIPLE_OF_STEP 1
+#define LOY_REDEEM_BELOW_MIN 2
+#define LOY_REDEEM_INSUFFICIENT_POINTS 3
+#define LOY_REDEEM_OFFLINE_LIMIT 4
+#define LOY_REDEEM_EXCEEDS_MAX_SHARE 5
+#define LOY_REDEEM_MEMBER_REQUIRED 6
+
+/* Static names of the codes above ("coupon_expired", "offline_limit"); "" for 0. */
+LOY_API const char *loy_coupon_refusal_str(int32_t code);
+LOY_API const char *loy_redeem_refusal_str(int32_t code);
+
+typedef struct loy_quote {
+  uint32_t struct_size;            /* sizeof(loy_quote) */
+  int64_t gross_minor;
+  int64_t member_discount_minor;
+  int32_t member_discount_reason;  /* LOY_REASON_* */
+  int32_t member_discount_bp;
+  int64_t coupon_discount_minor;
+  int32_t coupon_rejected;         /* LOY_COUPON_* or 0 */
+  int32_t redeem_rejected;         /* LOY_REDEEM_* or 0 */
+  int64_t redeem_points;
+  int64_t redeem_value_minor;
+  int64_t max_redeemable_points;
+  int64_t payable_minor;
+  int64_t points_earned;
+  int32_t birthday;                /* 1 in the member's birthday window */
+  uint32_t line_count;
+  int32_t replayed;                /* commit: 1 when the receipt id was committed before (its first result) */
+  int32_t reserved;
+} loy_quote;
+
+typedef struct loy_line_quote {
+  uint32_t struct_size; /* sizeof(loy_line_quote) */
+  char id[64];
+  int64_t member_discount_minor;
+  int64_t coupon_discount_minor;
+  int64_t redeem_value_minor;
+  int64_t net_minor;
+  int64_t points_earned;   /* the line's share of the points earned */
+  int64_t points_redeemed; /* the line's share of the points redeemed */
+} loy_line_quote;
+
+/* Quotes the checkout as it stands (RULES.md) into *out. A refused coupon or redemption is still a
+ * quote. Returns LOY_OK, LOY_E_STATE (no lines), LOY_E_INVALID_ARGUMENT, LOY_E_NO_RULES,
+ * LOY_E_NOT_FOUND (the member left the cache), LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
+LOY_API loy_status loy_checkout_quote(loy_checkout *checkout, loy_quote *out);
+
+/* Line `index` (0 .. line_count-1) of the last quote or of the committed sale. Returns LOY_OK,
+ * LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STATE (nothing quoted yet). */
+LOY_API loy_status loy_checkout_line_quote(loy_checkout *checkout, uint32_t index, loy_line_quote *out);
+
+/* Commits the sale under the POS's `receipt_id` (1..63 bytes) once payment is taken, and returns only
+ * when it is durable (one SQLite transaction, one fsync). Fills *out (may be NULL) with the committed
+ * quote. Committing a receipt id that was committed before, from any checkout, returns that first
+ * result with replayed = 1 and makes no second sale. After a commit the checkout only answers
+ * loy_checkout_line_quote; a second commit is LOY_E_STATE.
+ * Returns LOY_OK, LOY_E_STATE, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_NO_RULES or LOY_E_STORAGE. */
+LOY_API loy_status loy_checkout_commit(loy_checkout *checkout, const char *receipt_id, loy_quote *out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Refunds and enrollments                                                                          */
+
+typedef struct loy_refund_item {
+  uint32_t struct_size; /* sizeof(loy_refund_item) */
+  const char *line_id;
+  int64_t units;        /* 1 .. units of the line not yet refunded */
+} loy_refund_item;
+
+typedef struct loy_refund_result {
+  uint32_t struct_size;       /* sizeof(loy_refund_result) */
+  int64_t amount_minor;       /* money back to the customer */
+  int64_t points_taken_back;  /* earned points the member loses */
+  int64_t points_given_back;  /* redeemed points the member gets back */
+  int64_t balance_after;      /* the member's available points after the refund */
+  int32_t negative_balance;   /* 1: the balance is below zero; the member cannot redeem until it is not */
+  int32_t replayed;           /* 1: the refund id was committed before; this is its first result */
+} loy_refund_result;
+
+/* Refunds part of a sale committed at this till (`items`, `count` > 0) or all that is left of it
+ * (items NULL, count 0), committed like a sale under the POS's `refund_id`. A refund id used before
+ * for the same receipt returns that first result. Fills *out (may be NULL).
+ * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_NOT_FOUND (receipt or
+ * line), LOY_E_STATE (nothing left to refund), LOY_E_CONFLICT (refund id used for another receipt)
+ * or LOY_E_STORAGE. */
+LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
+                                   const loy_refund_item *items, size_t count, loy_refund_result *out);
+
+typedef struct loy_enrollment {
+  uint32_t struct_size;  /* sizeof(loy_enrollment) */
+  const char *phone;     /* required */
+  const char *name;      /* may be NULL */
+  const char *birthday;  /* "MM-DD", may be NULL */
+  const char *consent;   /* required: the POS's record of the customer's consent */
+} loy_enrollment;
+
+/* Enrolls a new member at the till. The member is usable at once (a first purchase gets its offer);
+ * the personal fields are sealed to headquarters' public key before they touch the disk, and the
+ * enrollment is queued for headquarters like a sale. Fills *out (may be NULL) with the new member.
+ * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_CONSENT,
+ * LOY_E_CONFLICT (the phone is already a member), LOY_E_TOO_LARGE, LOY_E_NO_RULES or LOY_E_STORAGE. */
+LOY_API loy_status loy_till_enroll(loy_till *till, const loy_enrollment *enrollment, loy_member_info *out);
+
+/* Enrolls (as loy_till_enroll) and identifies the new member in this checkout. */
+LOY_API loy_status loy_checkout_enroll(loy_checkout *checkout, const loy_enrollment *enrollment,
+                                       loy_member_info *out);
+
 #ifdef __cplusplus
 }
 #endif

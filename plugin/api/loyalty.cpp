@@ -3,6 +3,8 @@
 #include "loyalty/loyalty.h"
 
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -12,7 +14,14 @@
 #include "loyalty/till/till.hpp"
 
 struct loy_till {
-  std::unique_ptr<loyalty::till::Till> core;
+  std::shared_ptr<loyalty::till::Till> core;
+};
+
+struct loy_checkout {
+  std::shared_ptr<loyalty::till::Till> core;  // keeps the till alive while the checkout lives
+  loyalty::till::CheckoutState state;
+  std::optional<loyalty::engine::Quote> quote;  // the last quote, or the committed one
+  bool committed = false;
 };
 
 namespace {
@@ -112,6 +121,102 @@ void fill_member(const loyalty::till::MemberView& v, loy_member_info* out) {
   }
 }
 
+std::int32_t reason_code(loyalty::engine::DiscountReason r) {
+  using loyalty::engine::DiscountReason;
+  switch (r) {
+    case DiscountReason::tier: return LOY_REASON_TIER;
+    case DiscountReason::first_purchase: return LOY_REASON_FIRST_PURCHASE;
+    case DiscountReason::winback: return LOY_REASON_WINBACK;
+    case DiscountReason::none: break;
+  }
+  return LOY_REASON_NONE;
+}
+
+std::int32_t coupon_code(const std::optional<loyalty::engine::CouponRefusal>& r) {
+  using loyalty::engine::CouponRefusal;
+  if (!r) return 0;
+  switch (*r) {
+    case CouponRefusal::coupon_unknown: return LOY_COUPON_UNKNOWN;
+    case CouponRefusal::coupon_used: return LOY_COUPON_USED;
+    case CouponRefusal::coupon_not_yet_valid: return LOY_COUPON_NOT_YET_VALID;
+    case CouponRefusal::coupon_expired: return LOY_COUPON_EXPIRED;
+    case CouponRefusal::min_spend_not_met: return LOY_COUPON_MIN_SPEND_NOT_MET;
+    case CouponRefusal::coupons_not_allowed: return LOY_COUPON_NOT_ALLOWED;
+    case CouponRefusal::member_required: return LOY_COUPON_MEMBER_REQUIRED;
+  }
+  return 0;
+}
+
+std::int32_t redeem_code(const std::optional<loyalty::engine::RedeemRefusal>& r) {
+  using loyalty::engine::RedeemRefusal;
+  if (!r) return 0;
+  switch (*r) {
+    case RedeemRefusal::not_multiple_of_step: return LOY_REDEEM_NOT_MULTIPLE_OF_STEP;
+    case RedeemRefusal::below_min: return LOY_REDEEM_BELOW_MIN;
+    case RedeemRefusal::insufficient_points: return LOY_REDEEM_INSUFFICIENT_POINTS;
+    case RedeemRefusal::offline_limit: return LOY_REDEEM_OFFLINE_LIMIT;
+    case RedeemRefusal::exceeds_max_share: return LOY_REDEEM_EXCEEDS_MAX_SHARE;
+    case RedeemRefusal::member_required: return LOY_REDEEM_MEMBER_REQUIRED;
+  }
+  return 0;
+}
+
+void fill_quote(const loyalty::engine::Quote& q, bool replayed, loy_quote* out) {
+  const std::uint32_t size = out->struct_size;
+  std::memset(out, 0, sizeof *out);
+  out->struct_size = size;
+  out->gross_minor = q.gross_minor;
+  out->member_discount_minor = q.member_discount_minor;
+  out->member_discount_reason = reason_code(q.member_discount_reason);
+  out->member_discount_bp = q.member_discount_bp;
+  out->coupon_discount_minor = q.coupon_discount_minor;
+  out->coupon_rejected = coupon_code(q.coupon_rejected);
+  out->redeem_rejected = redeem_code(q.redeem_rejected);
+  out->redeem_points = q.redeem_points;
+  out->redeem_value_minor = q.redeem_value_minor;
+  out->max_redeemable_points = q.max_redeemable_points;
+  out->payable_minor = q.payable_minor;
+  out->points_earned = q.points_earned;
+  out->birthday = q.birthday ? 1 : 0;
+  out->line_count = static_cast<std::uint32_t>(q.lines.size());
+  out->replayed = replayed ? 1 : 0;
+}
+
+loy_status struct_size_error(const void* handle, const char* what) {
+  set_error(handle, (std::string(what) + "->struct_size is smaller than this library's struct").c_str());
+  return LOY_E_STRUCT_SIZE;
+}
+
+// A C string argument: not NULL, at most `max` bytes (read no further), valid UTF-8.
+std::string_view text_arg(const char* s, std::size_t max, const char* what) {
+  if (!s) throw TillError(LOY_E_INVALID_ARGUMENT, std::string(what) + " is NULL");
+  const std::size_t n = strnlen(s, max + 1);
+  if (n > max) throw TillError(LOY_E_TOO_LARGE, std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+  const std::string_view v(s, n);
+  if (!loyalty::engine::is_valid_utf8(v)) throw TillError(LOY_E_UTF8, std::string(what) + " is not valid UTF-8");
+  return v;
+}
+
+loy_status not_after_commit(const loy_checkout* c) {
+  if (!c->committed) return LOY_OK;
+  set_error(c, "the checkout is committed: begin a new one");
+  return LOY_E_STATE;
+}
+
+loyalty::till::Enrollment read_enrollment(const loy_enrollment* e) {
+  loyalty::till::Enrollment en;
+  en.phone = text_arg(e->phone, loyalty::till::kMaxScannedBytes, "enrollment->phone");
+  if (e->name) en.name = text_arg(e->name, 128, "enrollment->name");
+  if (e->birthday) {
+    const auto md = loyalty::engine::parse_month_day(text_arg(e->birthday, 5, "enrollment->birthday"));
+    if (!md) throw TillError(LOY_E_INVALID_ARGUMENT, "enrollment->birthday must be \"MM-DD\"");
+    en.birthday = md;
+  }
+  if (!e->consent) throw TillError(LOY_E_CONSENT, "enrollment->consent is NULL: the customer's consent is required");
+  en.consent = text_arg(e->consent, 1024, "enrollment->consent");
+  return en;
+}
+
 }  // namespace
 
 extern "C" {
@@ -165,7 +270,7 @@ loy_status loy_till_open(const char* config_path, const loy_till_options* option
     auto config = loyalty::till::load_config(config_path);
     if (!config) return report(LOY_E_CONFIG, config.error().message);
     auto till = std::make_unique<loy_till>();
-    till->core = std::make_unique<loyalty::till::Till>(std::move(config).value(), log);
+    till->core = std::make_shared<loyalty::till::Till>(std::move(config).value(), log);
     *out = till.release();
     return LOY_OK;
   } catch (const TillError& e) {
@@ -244,6 +349,241 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
     out->last_sync_unix = st.last_sync_us ? *st.last_sync_us / 1'000'000 : -1;
     out->members = st.members;
     copy_text(out->rules_version, st.rules_version);
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_begin(loy_till* till, loy_checkout** out) {
+  if (!till) return LOY_E_INVALID_ARGUMENT;
+  return guarded(till, [&] {
+    if (!out) return invalid(till, "out is NULL");
+    *out = nullptr;
+    auto c = std::make_unique<loy_checkout>();
+    c->core = till->core;
+    *out = c.release();
+    return LOY_OK;
+  });
+}
+
+void loy_checkout_free(loy_checkout* checkout) {
+  if (!checkout) return;
+  t_errors.erase(checkout);
+  delete checkout;
+}
+
+const char* loy_checkout_last_error(const loy_checkout* checkout) {
+  if (!checkout) return "";
+  const auto it = t_errors.find(checkout);
+  return it == t_errors.end() ? "" : it->second.c_str();
+}
+
+loy_status loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    const auto t = loyalty::engine::parse_instant(text_arg(iso8601, 64, "iso8601"));
+    if (!t) return invalid(c, "the time must be ISO-8601 with an offset, like 2026-05-03T10:00:00+08:00");
+    c->state.at = *t;
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_identify(loy_checkout* c, const char* scanned, loy_member_info* out) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    if (!scanned) return invalid(c, "scanned is NULL");
+    if (out && !sized(out)) return struct_size_error(c, "out");
+    const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
+    const auto view = c->core->lookup(std::string_view(scanned, n));
+    c->state.member_id = view.cached.member.id;
+    if (out) fill_member(view, out);
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment, loy_member_info* out) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    if (!enrollment) return invalid(c, "enrollment is NULL");
+    if (!sized(enrollment)) return struct_size_error(c, "enrollment");
+    if (out && !sized(out)) return struct_size_error(c, "out");
+    const auto view = c->core->enroll(read_enrollment(enrollment));
+    c->state.member_id = view.cached.member.id;
+    if (out) fill_member(view, out);
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    if (!line) return invalid(c, "line is NULL");
+    if (!sized(line)) return struct_size_error(c, "line");
+    if (c->state.lines.size() >= loyalty::engine::kMaxLines)
+      throw TillError(LOY_E_TOO_LARGE, "a sale has at most 10000 lines");
+    loyalty::engine::Line l;
+    l.id = text_arg(line->id, loyalty::till::kMaxIdBytes, "line->id");
+    if (l.id.empty()) return invalid(c, "line->id is empty");
+    l.sku = text_arg(line->sku, 256, "line->sku");
+    l.category = text_arg(line->category, 256, "line->category");
+    if (line->qty <= 0 || line->qty > loyalty::engine::kMaxQty) return invalid(c, "line->qty must be 1..1000000000");
+    if (line->amount_minor < 0 || line->amount_minor > loyalty::engine::kMaxLineAmount)
+      return invalid(c, "line->amount_minor must be 0..10^15");
+    for (const auto& existing : c->state.lines)
+      if (existing.id == l.id) return invalid(c, "a line with this id is already in the sale");
+    l.qty = line->qty;
+    l.amount_minor = line->amount_minor;
+    c->state.lines.push_back(std::move(l));
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_set_coupon(loy_checkout* c, const char* code) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    if (!code) {
+      c->state.coupon_code.reset();
+      return LOY_OK;
+    }
+    const auto v = text_arg(code, 64, "code");
+    if (v.empty()) return invalid(c, "code is empty: pass NULL to remove the coupon");
+    c->state.coupon_code = std::string(v);
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_redeem(loy_checkout* c, int64_t points) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    if (points < 0 || points > loyalty::engine::kMaxPoints) return invalid(c, "points must be 0..10^15");
+    c->state.redeem_points = points;
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_quote(loy_checkout* c, loy_quote* out) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (const loy_status s = not_after_commit(c)) return s;
+    if (!out) return invalid(c, "out is NULL");
+    if (!sized(out)) return struct_size_error(c, "out");
+    auto priced = c->core->price(c->state);
+    fill_quote(priced.quote, false, out);
+    c->quote = std::move(priced.quote);
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy_line_quote* out) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (!out) return invalid(c, "out is NULL");
+    if (!sized(out)) return struct_size_error(c, "out");
+    if (!c->quote) {
+      set_error(c, "nothing has been quoted yet");
+      return LOY_E_STATE;
+    }
+    if (index >= c->quote->lines.size()) return invalid(c, "index is beyond the quote's lines");
+    const auto& l = c->quote->lines[index];
+    const std::uint32_t size = out->struct_size;
+    std::memset(out, 0, sizeof *out);
+    out->struct_size = size;
+    copy_text(out->id, l.id);
+    out->member_discount_minor = l.member_discount_minor;
+    out->coupon_discount_minor = l.coupon_discount_minor;
+    out->redeem_value_minor = l.redeem_value_minor;
+    out->net_minor = l.net_minor;
+    out->points_earned = l.points_earned;
+    out->points_redeemed = l.points_redeemed;
+    return LOY_OK;
+  });
+}
+
+loy_status loy_checkout_commit(loy_checkout* c, const char* receipt_id, loy_quote* out) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    if (c->committed) {
+      set_error(c, "the checkout is committed already");
+      return LOY_E_STATE;
+    }
+    if (out && !sized(out)) return struct_size_error(c, "out");
+    const auto id = text_arg(receipt_id, loyalty::till::kMaxIdBytes, "receipt_id");
+    auto committed = c->core->commit(c->state, id);
+    if (out) fill_quote(committed.quote, committed.replayed, out);
+    c->quote = std::move(committed.quote);
+    c->committed = true;
+    return LOY_OK;
+  });
+}
+
+const char* loy_coupon_refusal_str(int32_t code) {
+  switch (code) {
+    case LOY_COUPON_UNKNOWN: return "coupon_unknown";
+    case LOY_COUPON_USED: return "coupon_used";
+    case LOY_COUPON_NOT_YET_VALID: return "coupon_not_yet_valid";
+    case LOY_COUPON_EXPIRED: return "coupon_expired";
+    case LOY_COUPON_MIN_SPEND_NOT_MET: return "min_spend_not_met";
+    case LOY_COUPON_NOT_ALLOWED: return "coupons_not_allowed";
+    case LOY_COUPON_MEMBER_REQUIRED: return "member_required";
+    default: return "";
+  }
+}
+
+const char* loy_redeem_refusal_str(int32_t code) {
+  switch (code) {
+    case LOY_REDEEM_NOT_MULTIPLE_OF_STEP: return "not_multiple_of_step";
+    case LOY_REDEEM_BELOW_MIN: return "below_min";
+    case LOY_REDEEM_INSUFFICIENT_POINTS: return "insufficient_points";
+    case LOY_REDEEM_OFFLINE_LIMIT: return "offline_limit";
+    case LOY_REDEEM_EXCEEDS_MAX_SHARE: return "exceeds_max_share";
+    case LOY_REDEEM_MEMBER_REQUIRED: return "member_required";
+    default: return "";
+  }
+}
+
+loy_status loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id, const loy_refund_item* items,
+                           size_t count, loy_refund_result* out) {
+  if (!till) return LOY_E_INVALID_ARGUMENT;
+  return guarded(till, [&] {
+    if (out && !sized(out)) return struct_size_error(till, "out");
+    if (count > 0 && !items) return invalid(till, "items is NULL with a count above 0");
+    if (count > loyalty::engine::kMaxLines) throw TillError(LOY_E_TOO_LARGE, "a refund names at most 10000 lines");
+    std::vector<loyalty::engine::RefundItem> list;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!sized(&items[i])) return struct_size_error(till, "items[i]");
+      list.push_back({std::string(text_arg(items[i].line_id, loyalty::till::kMaxIdBytes, "items[i].line_id")),
+                      items[i].units});
+    }
+    const auto r = till->core->refund(text_arg(refund_id, loyalty::till::kMaxIdBytes, "refund_id"),
+                                      text_arg(receipt_id, loyalty::till::kMaxIdBytes, "receipt_id"), list);
+    if (out) {
+      const std::uint32_t size = out->struct_size;
+      std::memset(out, 0, sizeof *out);
+      out->struct_size = size;
+      out->amount_minor = r.amount_minor;
+      out->points_taken_back = r.points_taken_back;
+      out->points_given_back = r.points_given_back;
+      out->balance_after = r.balance_after;
+      out->negative_balance = r.negative_balance ? 1 : 0;
+      out->replayed = r.replayed ? 1 : 0;
+    }
+    return LOY_OK;
+  });
+}
+
+loy_status loy_till_enroll(loy_till* till, const loy_enrollment* enrollment, loy_member_info* out) {
+  if (!till) return LOY_E_INVALID_ARGUMENT;
+  return guarded(till, [&] {
+    if (!enrollment) return invalid(till, "enrollment is NULL");
+    if (!sized(enrollment)) return struct_size_error(till, "enrollment");
+    if (out && !sized(out)) return struct_size_error(till, "out");
+    const auto view = till->core->enroll(read_enrollment(enrollment));
+    if (out) fill_member(view, out);
     return LOY_OK;
   });
 }

@@ -1,9 +1,10 @@
 # Runs the C consumer on a fresh till: configuration, the demo rules and a one-member changes document.
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
-foreach(f ca.pem store.pem store.key hq-enroll.pem)
+foreach(f ca.pem store.pem store.key)
   file(WRITE "${WORK}/${f}" "placeholder\n")
 endforeach()
+configure_file("${DATA}/test-hq-enroll-public.pem" "${WORK}/hq-enroll.pem" COPYONLY)
 file(WRITE "${WORK}/till.json" [=[{
   "data_dir": "data", "store_id": "S001", "till_id": "T01",
   "code_key": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",

@@ -66,7 +66,8 @@ class TempDir {
 
 // A configuration whose files exist; `edit` may change it before it is written.
 inline std::filesystem::path write_config(const std::filesystem::path& dir, nlohmann::json* edit = nullptr) {
-  for (const char* f : {"ca.pem", "store.pem", "store.key", "hq-enroll.pem"}) write_text(dir / f, "placeholder\n");
+  for (const char* f : {"ca.pem", "store.pem", "store.key"}) write_text(dir / f, "placeholder\n");
+  write_text(dir / "hq-enroll.pem", read_text(std::filesystem::path(LOYALTY_TILL_TEST_DATA) / "test-hq-enroll-public.pem"));
   nlohmann::json c = {
       {"data_dir", "data"},
       {"store_id", "S001"},

@@ -7,7 +7,10 @@
 namespace loyalty::engine {
 namespace {
 
+using detail::as_array;
 using detail::as_bool;
+using detail::as_integer;
+using detail::as_string;
 using detail::fail;
 using detail::guarded;
 using detail::index_path;
@@ -92,6 +95,131 @@ void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c) {
   j["used"] = c.used;
 }
 
+
+nlohmann::ordered_json quote_json(const Quote& q, bool detailed) {
+  const auto nullable = [](auto reason) {
+    return reason ? nlohmann::ordered_json(to_string(*reason)) : nlohmann::ordered_json(nullptr);
+  };
+  nlohmann::ordered_json j;
+  j["gross_minor"] = q.gross_minor;
+  j["member_discount_minor"] = q.member_discount_minor;
+  j["member_discount_reason"] = q.member_discount_reason == DiscountReason::none
+                                    ? nlohmann::ordered_json(nullptr)
+                                    : nlohmann::ordered_json(to_string(q.member_discount_reason));
+  if (detailed) j["member_discount_bp"] = q.member_discount_bp;
+  j["coupon_discount_minor"] = q.coupon_discount_minor;
+  j["coupon_rejected"] = nullable(q.coupon_rejected);
+  j["redeem_points"] = q.redeem_points;
+  j["redeem_value_minor"] = q.redeem_value_minor;
+  j["redeem_rejected"] = nullable(q.redeem_rejected);
+  j["max_redeemable_points"] = q.max_redeemable_points;
+  j["payable_minor"] = q.payable_minor;
+  j["points_earned"] = q.points_earned;
+  j["birthday"] = q.birthday;
+  auto& lines = j["lines"] = nlohmann::ordered_json::array();
+  for (const LineQuote& l : q.lines) {
+    nlohmann::ordered_json o;
+    o["id"] = l.id;
+    o["member_discount_minor"] = l.member_discount_minor;
+    o["coupon_discount_minor"] = l.coupon_discount_minor;
+    o["redeem_value_minor"] = l.redeem_value_minor;
+    o["net_minor"] = l.net_minor;
+    if (detailed) {
+      o["points_earned"] = l.points_earned;
+      o["points_redeemed"] = l.points_redeemed;
+    }
+    lines.push_back(std::move(o));
+  }
+  return j;
+}
+
+namespace {
+
+template <class E, std::size_t N>
+std::optional<E> reason_named(const json& j, const std::string& path, const E (&all)[N]) {
+  if (j.is_null()) return std::nullopt;
+  const std::string name = as_string(j, path);
+  for (E e : all)
+    if (to_string(e) == name) return e;
+  fail(path, "unknown reason \"" + name + "\"");
+}
+
+}  // namespace
+
+Quote read_quote(const json& j, const std::string& path) {
+  ObjectReader r(j, path);
+  Quote q;
+  q.gross_minor = r.integer("gross_minor", 0, kAnyInt);
+  q.member_discount_minor = r.integer("member_discount_minor", 0, kAnyInt);
+  static const DiscountReason kReasons[] = {DiscountReason::tier, DiscountReason::first_purchase, DiscountReason::winback};
+  q.member_discount_reason = reason_named(r.required("member_discount_reason"), r.path_of("member_discount_reason"), kReasons)
+                                 .value_or(DiscountReason::none);
+  if (const json* bp = r.optional("member_discount_bp"))
+    q.member_discount_bp = static_cast<std::int32_t>(as_integer(*bp, r.path_of("member_discount_bp"), 0, 10'000));
+  q.coupon_discount_minor = r.integer("coupon_discount_minor", 0, kAnyInt);
+  static const CouponRefusal kCoupon[] = {CouponRefusal::coupon_unknown, CouponRefusal::coupon_used,
+                                          CouponRefusal::coupon_not_yet_valid, CouponRefusal::coupon_expired,
+                                          CouponRefusal::min_spend_not_met, CouponRefusal::coupons_not_allowed,
+                                          CouponRefusal::member_required};
+  q.coupon_rejected = reason_named(r.required("coupon_rejected"), r.path_of("coupon_rejected"), kCoupon);
+  q.redeem_points = r.integer("redeem_points", 0, kMaxPoints);
+  q.redeem_value_minor = r.integer("redeem_value_minor", 0, kAnyInt);
+  static const RedeemRefusal kRedeem[] = {RedeemRefusal::not_multiple_of_step, RedeemRefusal::below_min,
+                                          RedeemRefusal::insufficient_points, RedeemRefusal::offline_limit,
+                                          RedeemRefusal::exceeds_max_share, RedeemRefusal::member_required};
+  q.redeem_rejected = reason_named(r.required("redeem_rejected"), r.path_of("redeem_rejected"), kRedeem);
+  q.max_redeemable_points = r.integer("max_redeemable_points", 0, kMaxPoints);
+  q.payable_minor = r.integer("payable_minor", 0, kAnyInt);
+  q.points_earned = r.integer("points_earned", 0, kMaxPoints);
+  q.birthday = as_bool(r.required("birthday"), r.path_of("birthday"));
+  const json& lines = as_array(r.required("lines"), r.path_of("lines"));
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    ObjectReader l(lines[i], index_path(r.path_of("lines"), i));
+    LineQuote lq;
+    lq.id = l.string("id");
+    lq.member_discount_minor = l.integer("member_discount_minor", 0, kAnyInt);
+    lq.coupon_discount_minor = l.integer("coupon_discount_minor", 0, kAnyInt);
+    lq.redeem_value_minor = l.integer("redeem_value_minor", 0, kAnyInt);
+    lq.net_minor = l.integer("net_minor", 0, kAnyInt);
+    if (const json* p = l.optional("points_earned")) lq.points_earned = as_integer(*p, l.path_of("points_earned"), 0, kMaxPoints);
+    if (const json* p = l.optional("points_redeemed"))
+      lq.points_redeemed = as_integer(*p, l.path_of("points_redeemed"), 0, kMaxPoints);
+    l.finish();
+    q.lines.push_back(std::move(lq));
+  }
+  r.finish();
+  return q;
+}
+
+nlohmann::ordered_json quote_input_json(const QuoteInput& in) {
+  nlohmann::ordered_json j;
+  j["now"] = format_instant(in.now);
+  if (in.member) {
+    nlohmann::ordered_json m;
+    write_member_fields(m, *in.member);
+    j["member"] = std::move(m);
+  } else {
+    j["member"] = nullptr;
+  }
+  auto& basket = j["basket"] = nlohmann::ordered_json::array();
+  for (const Line& l : in.lines)
+    basket.push_back({{"id", l.id}, {"sku", l.sku}, {"category", l.category}, {"qty", l.qty}, {"amount_minor", l.amount_minor}});
+  if (in.redeem_points) j["redeem_points"] = in.redeem_points;
+  if (in.coupon) {
+    nlohmann::ordered_json c;
+    if (in.coupon->coupon) {
+      write_coupon_fields(c, *in.coupon->coupon);
+    } else {
+      c["code"] = in.coupon->code;
+    }
+    j["coupon"] = std::move(c);
+  }
+  j["context"] = {{"pending_points", in.context.pending_points}, {"offline", in.context.offline},
+                  {"redeemed_today_offline", in.context.redeemed_today_offline}};
+  return j;
+}
+
+
 }  // namespace detail
 
 namespace {
@@ -156,9 +284,22 @@ QuoteInput read_input(const json& doc) {
   return in;
 }
 
-json nullable(std::optional<std::string_view> s) { return s ? json(*s) : json(nullptr); }
 
 }  // namespace
+
+namespace detail {
+QuoteInput read_quote_input(const json& j, const std::string& path) {
+  if (!path.empty()) {
+    // Inputs embedded in other documents are read as at the top; their errors are prefixed below.
+    try {
+      return read_input(j);
+    } catch (const JsonError& e) {
+      throw JsonError{path + "." + e.message};
+    }
+  }
+  return read_input(j);
+}
+}  // namespace detail
 
 Result<QuoteInput> parse_quote_input(std::string_view text) {
   return guarded([&] { return read_input(detail::parse_json(text, "input")); });
@@ -168,33 +309,16 @@ Result<Member> parse_member(std::string_view text) {
   return guarded([&] { return read_member(detail::parse_json(text, "member"), ""); });
 }
 
-std::string quote_to_json(const Quote& q) {
-  nlohmann::ordered_json j;
-  j["gross_minor"] = q.gross_minor;
-  j["member_discount_minor"] = q.member_discount_minor;
-  j["member_discount_reason"] = q.member_discount_reason == DiscountReason::none
-                                    ? json(nullptr)
-                                    : json(to_string(q.member_discount_reason));
-  j["coupon_discount_minor"] = q.coupon_discount_minor;
-  j["coupon_rejected"] = nullable(q.coupon_rejected ? std::optional(to_string(*q.coupon_rejected)) : std::nullopt);
-  j["redeem_points"] = q.redeem_points;
-  j["redeem_value_minor"] = q.redeem_value_minor;
-  j["redeem_rejected"] = nullable(q.redeem_rejected ? std::optional(to_string(*q.redeem_rejected)) : std::nullopt);
-  j["max_redeemable_points"] = q.max_redeemable_points;
-  j["payable_minor"] = q.payable_minor;
-  j["points_earned"] = q.points_earned;
-  j["birthday"] = q.birthday;
-  auto& lines = j["lines"] = nlohmann::ordered_json::array();
-  for (const LineQuote& l : q.lines) {
-    nlohmann::ordered_json o;
-    o["id"] = l.id;
-    o["member_discount_minor"] = l.member_discount_minor;
-    o["coupon_discount_minor"] = l.coupon_discount_minor;
-    o["redeem_value_minor"] = l.redeem_value_minor;
-    o["net_minor"] = l.net_minor;
-    lines.push_back(std::move(o));
-  }
-  return j.dump();
+std::string quote_to_json(const Quote& q) { return detail::quote_json(q, false).dump(); }
+
+std::string quote_to_json_detailed(const Quote& q) { return detail::quote_json(q, true).dump(); }
+
+Result<Quote> parse_quote(std::string_view text) {
+  return guarded([&] { return detail::read_quote(detail::parse_json(text, "quote"), ""); });
+}
+
+std::string quote_input_to_json(const QuoteInput& in) {
+  return detail::quote_input_json(in).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string prompts_to_json(const std::vector<Prompt>& prompts) {

@@ -37,12 +37,31 @@ CREATE TABLE outbox(
   kind TEXT NOT NULL,
   member_id TEXT,
   points_delta INTEGER NOT NULL DEFAULT 0,
+  at_us INTEGER,
   body TEXT NOT NULL,
   created_us INTEGER NOT NULL,
   state INTEGER NOT NULL DEFAULT 0,
   acked_version INTEGER,
   reason TEXT);
 CREATE INDEX outbox_member ON outbox(member_id) WHERE member_id IS NOT NULL;
+CREATE TABLE sales(
+  receipt_id TEXT PRIMARY KEY,
+  txn_id TEXT NOT NULL UNIQUE,
+  member_id TEXT,
+  at_us INTEGER NOT NULL,
+  local_day INTEGER NOT NULL,
+  offline INTEGER NOT NULL,
+  redeemed_points INTEGER NOT NULL,
+  coupon_code TEXT,
+  quote TEXT NOT NULL,
+  lines TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX sales_offline_day ON sales(member_id, local_day) WHERE offline = 1;
+CREATE INDEX sales_coupon ON sales(coupon_code) WHERE coupon_code IS NOT NULL;
+CREATE TABLE refunds(
+  refund_id TEXT PRIMARY KEY,
+  receipt_id TEXT NOT NULL,
+  txn_id TEXT NOT NULL UNIQUE,
+  result TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX outbox_unsent ON outbox(seq) WHERE state = 0;
 )sql";
 
@@ -61,9 +80,21 @@ Store::Store(const std::string& path) : db_(path) {
   // the member's version after applying, and the cache at that version or later. Rejected entries
   // were never applied.
   pending_.emplace(db_,
-                   "SELECT COALESCE(SUM(points_delta), 0) FROM outbox WHERE member_id = ?1 AND state != 2 AND "
+                   "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
+                   "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox WHERE member_id = ?1 AND state != 2 AND "
                    "(acked_version IS NULL OR acked_version > "
                    "COALESCE((SELECT version FROM members WHERE id = ?1), 0))");
+  redeemed_offline_.emplace(db_, "SELECT COALESCE(SUM(redeemed_points), 0) FROM sales "
+                                 "WHERE member_id = ?1 AND local_day = ?2 AND offline = 1");
+  coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
+  sale_.emplace(db_, "SELECT receipt_id, txn_id, member_id, at_us, quote, lines FROM sales WHERE receipt_id = ?1");
+  insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, txn_id, member_id, at_us, local_day, offline, "
+                            "redeemed_points, coupon_code, quote, lines) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?2 WHERE receipt_id = ?1");
+  insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, body, created_us) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  refund_.emplace(db_, "SELECT receipt_id, result FROM refunds WHERE refund_id = ?1");
+  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, receipt_id, txn_id, result) VALUES(?1, ?2, ?3, ?4)");
   coupon_.emplace(db_, "SELECT version, member_id, definition FROM coupons WHERE code = ?1");
   member_version_.emplace(db_, "SELECT rowid, version FROM members WHERE id = ?1");
   insert_member_.emplace(db_,
@@ -156,11 +187,79 @@ std::optional<CachedMember> Store::member_by_id(std::string_view id) {
   return out;
 }
 
-std::int64_t Store::pending_points(std::string_view member_id) {
+PendingEffects Store::pending(std::string_view member_id) {
   pending_->bind(1, member_id);
-  const std::int64_t p = pending_->step() ? pending_->integer(0) : 0;
+  PendingEffects p;
+  if (pending_->step()) {
+    p.points = pending_->integer(0);
+    p.sales = pending_->integer(1);
+    p.last_sale_us = pending_->optional_integer(2);
+  }
   pending_->reset();
   return p;
+}
+
+std::int64_t Store::redeemed_offline(std::string_view member_id, std::int64_t local_day) {
+  redeemed_offline_->bind(1, member_id).bind(2, local_day);
+  const std::int64_t r = redeemed_offline_->step() ? redeemed_offline_->integer(0) : 0;
+  redeemed_offline_->reset();
+  return r;
+}
+
+bool Store::coupon_used_here(std::string_view code) {
+  coupon_used_->bind(1, code);
+  const bool used = coupon_used_->step();
+  coupon_used_->reset();
+  return used;
+}
+
+std::optional<StoredSale> Store::sale(std::string_view receipt_id) {
+  sale_->bind(1, receipt_id);
+  std::optional<StoredSale> out;
+  if (sale_->step())
+    out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->integer(3), sale_->text(4),
+                     sale_->text(5)};
+  sale_->reset();
+  return out;
+}
+
+void Store::add_outbox(const OutboxEntry& e) {
+  insert_outbox_->bind(1, e.txn_id).bind(2, e.kind).bind(3, e.member_id).bind(4, e.points_delta).bind(5, e.at_us)
+      .bind(6, e.body).bind(7, e.created_us).run();
+}
+
+void Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
+  Transaction t(db_);
+  insert_sale_->bind(1, s.receipt_id).bind(2, s.txn_id).bind(3, s.member_id).bind(4, s.at_us).bind(5, s.local_day)
+      .bind(6, std::int64_t{s.offline}).bind(7, s.redeemed_points).bind(8, s.coupon_code).bind(9, s.quote)
+      .bind(10, s.lines).run();
+  add_outbox(e);
+  t.commit();
+}
+
+std::optional<StoredRefund> Store::refund(std::string_view refund_id) {
+  refund_->bind(1, refund_id);
+  std::optional<StoredRefund> out;
+  if (refund_->step()) out = StoredRefund{refund_->text(0), refund_->text(1)};
+  refund_->reset();
+  return out;
+}
+
+void Store::commit_refund(const std::string& refund_id, const std::string& receipt_id, const std::string& lines_left,
+                          const std::string& result, const OutboxEntry& e) {
+  Transaction t(db_);
+  update_sale_lines_->bind(1, receipt_id).bind(2, lines_left).run();
+  if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
+  insert_refund_->bind(1, refund_id).bind(2, receipt_id).bind(3, e.txn_id).bind(4, result).run();
+  add_outbox(e);
+  t.commit();
+}
+
+void Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e) {
+  Transaction t(db_);
+  upsert_member(member);
+  add_outbox(e);
+  t.commit();
 }
 
 void Store::upsert_member(const protocol::MemberRecord& rec) {
@@ -258,6 +357,18 @@ StoreStatus Store::status() {
   st.last_sync_us = meta("last_sync_us").first;
   st.rules_version = meta("rules_version").second.value_or("");
   return st;
+}
+
+}  // namespace loyalty::store
+
+namespace loyalty::store {
+
+std::optional<std::int64_t> Store::last_sync_us() {
+  get_meta_->bind(1, "last_sync_us");
+  std::optional<std::int64_t> v;
+  if (get_meta_->step()) v = get_meta_->optional_integer(0);
+  get_meta_->reset();
+  return v;
 }
 
 }  // namespace loyalty::store

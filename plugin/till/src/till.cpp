@@ -28,7 +28,10 @@ engine::Instant local_now() {
 }
 
 Till::Till(TillConfig config, Logger log)
-    : config_(std::move(config)), log_(log), store_(database_path(config_).string()) {
+    : config_(std::move(config)),
+      log_(log),
+      store_(database_path(config_).string()),
+      sealing_key_(SealingKey::from_pem_file(config_.enrollment_key_file.string())) {
   if (auto json = store_.rules_json()) {
     auto rules = engine::load_rules(*json);
     if (rules) {
@@ -72,13 +75,13 @@ std::shared_ptr<const engine::RuleSet> Till::rules_locked() {
 MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& now) {
   const auto rules = rules_locked();
   MemberView v;
-  v.pending_points = store_.pending_points(cached.member.id);
+  v.pending_points = store_.pending(cached.member.id).points;
   const engine::Tier* tier = rules->find_tier(cached.member.tier);
   v.tier_name = tier ? tier->name : cached.member.tier;
   engine::PromptContext ctx;
   ctx.now = now;
   ctx.pending_points = v.pending_points;
-  if (const auto last = store_.status().last_sync_us) ctx.last_sync_at = engine::Instant{*last, now.offset_minutes};
+  ctx.last_sync_at = last_sync_locked();
   auto prompts = engine::prompts(*rules, cached.member, ctx);
   if (!prompts) throw TillError(LOY_E_DOCUMENT, "the cached member is not valid under rules " + rules->version + ": " +
                                                     prompts.error().message);
@@ -102,6 +105,11 @@ MemberView Till::lookup(std::string_view scanned) {
   auto cached = store_.member_by_code(hash);
   if (!cached) throw TillError(LOY_E_NOT_FOUND, "no member has this code");
   return view_locked(std::move(*cached), now);
+}
+
+std::optional<engine::Instant> Till::last_sync_locked() {
+  if (const auto last = store_.last_sync_us()) return engine::Instant{*last, 0};
+  return std::nullopt;
 }
 
 store::StoreStatus Till::status() {

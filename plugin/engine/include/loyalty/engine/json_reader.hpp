@@ -76,6 +76,10 @@ Member read_member_fields(ObjectReader& r);
 Coupon read_coupon_fields(ObjectReader& r, std::string code);
 void write_member_fields(nlohmann::ordered_json& j, const Member& m);
 void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c);
+nlohmann::ordered_json quote_json(const Quote& q, bool detailed);
+nlohmann::ordered_json quote_input_json(const QuoteInput& in);
+Quote read_quote(const json& j, const std::string& path);
+QuoteInput read_quote_input(const json& j, const std::string& path);
 
 // Runs a parse, turning a JsonError (or any other exception of the parse) into an Error.
 template <class F>

@@ -17,6 +17,53 @@ struct CachedMember {
   std::string masked_name;
 };
 
+// This till's effects on a member that headquarters has not confirmed yet: points earned less
+// redeemed, and the sales themselves (for the purchase count and the last purchase).
+struct PendingEffects {
+  std::int64_t points = 0;
+  std::int64_t sales = 0;
+  std::optional<std::int64_t> last_sale_us;
+};
+
+// A committed sale as stored: its quote (detailed JSON) and what is left of its lines (JSON).
+struct StoredSale {
+  std::string receipt_id;
+  std::string txn_id;
+  std::optional<std::string> member_id;
+  std::int64_t at_us = 0;
+  std::string quote;
+  std::string lines;
+};
+
+struct StoredRefund {
+  std::string receipt_id;
+  std::string result;  // JSON
+};
+
+struct NewSale {
+  std::string receipt_id;
+  std::string txn_id;
+  std::optional<std::string> member_id;
+  std::int64_t at_us = 0;
+  std::int64_t local_day = 0;  // days since 1970-01-01 in the sale's own offset
+  bool offline = false;
+  std::int64_t redeemed_points = 0;
+  std::optional<std::string> coupon_code;  // an accepted coupon
+  std::string quote;
+  std::string lines;
+};
+
+// One transaction for headquarters, queued until it is synced.
+struct OutboxEntry {
+  std::string txn_id;
+  std::string kind;  // sale, refund, enrollment
+  std::optional<std::string> member_id;
+  std::int64_t points_delta = 0;
+  std::optional<std::int64_t> at_us;
+  std::string body;  // the transaction as sent (docs/protocol.md)
+  std::int64_t created_us = 0;
+};
+
 struct StoreStatus {
   std::int64_t outbox_depth = 0;
   std::optional<std::int64_t> oldest_unsynced_us;  // created_us of the oldest unsynced entry
@@ -49,11 +96,29 @@ class Store {
   std::optional<CachedMember> member_by_id(std::string_view id);
 
   // This till's effects on the member that headquarters has not confirmed yet (RULES.md: pending).
-  std::int64_t pending_points(std::string_view member_id);
+  // An effect stops counting once the member record that includes it has arrived.
+  PendingEffects pending(std::string_view member_id);
+  // Points this member redeemed at this till on that day while offline.
+  std::int64_t redeemed_offline(std::string_view member_id, std::int64_t local_day);
+  // True when a sale at this till has used the coupon (headquarters may not know yet).
+  bool coupon_used_here(std::string_view code);
+
+  std::optional<StoredSale> sale(std::string_view receipt_id);
+  // The sale and its outbox entry in one transaction (one fsync).
+  void commit_sale(const NewSale& sale, const OutboxEntry& entry);
+
+  std::optional<StoredRefund> refund(std::string_view refund_id);
+  // What is left of the sale, the refund and its outbox entry in one transaction.
+  void commit_refund(const std::string& refund_id, const std::string& receipt_id, const std::string& lines_left,
+                     const std::string& result, const OutboxEntry& entry);
+
+  // A member enrolled at this till and its outbox entry in one transaction.
+  void commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& entry);
 
   std::optional<protocol::CouponRecord> coupon(std::string_view code);
 
   StoreStatus status();
+  std::optional<std::int64_t> last_sync_us();
 
   Database& database() { return db_; }
 
@@ -63,8 +128,11 @@ class Store {
   void upsert_member(const protocol::MemberRecord& m);
 
   Database db_;
+  void add_outbox(const OutboxEntry& e);
+
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
-      insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_;
+      insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
+      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_;
 };
 
 }  // namespace loyalty::store

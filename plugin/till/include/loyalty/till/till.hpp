@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -12,10 +13,12 @@
 #include <vector>
 
 #include "loyalty/engine/prompts.hpp"
+#include "loyalty/engine/refund.hpp"
 #include "loyalty/engine/rules.hpp"
 #include "loyalty/loyalty.h"
 #include "loyalty/store/store.hpp"
 #include "loyalty/till/config.hpp"
+#include "loyalty/till/seal.hpp"
 
 namespace loyalty::till {
 
@@ -41,6 +44,46 @@ struct Logger {
 // The wall clock as an instant in the machine's local offset: the till's "now".
 engine::Instant local_now();
 
+// What a checkout has gathered: the POS's lines, the member, a coupon and points to redeem.
+struct CheckoutState {
+  std::optional<engine::Instant> at;  // the sale's time; the till's clock when absent
+  std::optional<std::string> member_id;
+  std::vector<engine::Line> lines;
+  std::optional<std::string> coupon_code;
+  std::int64_t redeem_points = 0;
+};
+
+// A quote and the input it was computed from.
+struct Priced {
+  engine::QuoteInput input;
+  engine::Quote quote;
+  std::string rules_version;
+};
+
+struct Committed {
+  engine::Quote quote;
+  std::string rules_version;
+  bool replayed = false;  // the receipt id was committed before: this is that first result
+};
+
+struct RefundOutcome {
+  engine::Minor amount_minor = 0;
+  std::int64_t points_taken_back = 0;
+  std::int64_t points_given_back = 0;
+  std::int64_t balance_after = 0;  // the member's available points after it (0 for anonymous sales)
+  bool negative_balance = false;
+  bool replayed = false;
+};
+
+struct Enrollment {
+  std::string phone;
+  std::string name;                         // may be empty
+  std::optional<engine::MonthDay> birthday;
+  std::string consent;                      // the POS's record of the customer's consent
+};
+
+inline constexpr std::size_t kMaxIdBytes = 63;
+
 struct MemberView {
   store::CachedMember cached;
   std::string tier_name;
@@ -57,16 +100,32 @@ class Till {
   MemberView lookup(std::string_view scanned);
   store::StoreStatus status();
 
+  // The quote of a checkout as it stands, with this till's pending effects on the member.
+  Priced price(const CheckoutState& checkout);
+  // Commits the checkout's sale under `receipt_id` durably (one transaction, one fsync). A receipt id
+  // committed before returns that first result.
+  Committed commit(const CheckoutState& checkout, std::string_view receipt_id);
+  // Refunds `items` (all that is left when empty) of the sale `receipt_id` under `refund_id`,
+  // committed like a sale. A refund id used before returns that first result.
+  RefundOutcome refund(std::string_view refund_id, std::string_view receipt_id,
+                       const std::vector<engine::RefundItem>& items);
+  // Enrolls a new member: usable at once, sealed for headquarters, queued like a sale.
+  MemberView enroll(const Enrollment& enrollment);
+
   const TillConfig& config() const { return config_; }
 
  private:
   std::shared_ptr<const engine::RuleSet> rules_locked();
   MemberView view_locked(store::CachedMember cached, const engine::Instant& now);
+  Priced price_locked(const CheckoutState& checkout, const engine::Instant& now, bool& offline,
+                      std::int64_t& local_day);
+  std::optional<engine::Instant> last_sync_locked();
 
   std::mutex mu_;
   TillConfig config_;
   Logger log_;
   store::Store store_;
+  SealingKey sealing_key_;
   std::shared_ptr<const engine::RuleSet> rules_;
 };
 

@@ -1,0 +1,292 @@
+// Quotes, commits and refunds of the till: the engine's arithmetic over the till's own state.
+#include <openssl/rand.h>
+
+#include "loyalty/engine/codec.hpp"
+#include "loyalty/engine/json_reader.hpp"
+#include "loyalty/engine/text.hpp"
+#include "loyalty/till/member_code.hpp"
+#include "loyalty/till/till.hpp"
+
+namespace loyalty::till {
+namespace {
+
+using nlohmann::ordered_json;
+
+constexpr std::int64_t kMicrosPerDay = 86'400LL * 1'000'000;
+
+std::string random_id() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for a transaction id");
+  static const char* const digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::int64_t local_day(const engine::Instant& t) {
+  const std::int64_t local = t.utc_micros + std::int64_t{t.offset_minutes} * 60 * 1'000'000;
+  return local >= 0 ? local / kMicrosPerDay : -((-local + kMicrosPerDay - 1) / kMicrosPerDay);
+}
+
+void check_id(std::string_view id, const char* what) {
+  if (id.empty() || id.size() > kMaxIdBytes)
+    throw TillError(LOY_E_INVALID_ARGUMENT, std::string(what) + " must be 1.." + std::to_string(kMaxIdBytes) + " bytes");
+  if (!engine::is_valid_utf8(id)) throw TillError(LOY_E_UTF8, std::string(what) + " is not valid UTF-8");
+}
+
+std::string lines_json(const std::vector<engine::SaleLine>& lines) {
+  ordered_json a = ordered_json::array();
+  for (const auto& l : lines)
+    a.push_back({{"id", l.id}, {"units", l.units}, {"net_minor", l.net_minor}, {"points_earned", l.points_earned},
+                 {"points_redeemed", l.points_redeemed}});
+  return a.dump();
+}
+
+std::vector<engine::SaleLine> read_lines(const std::string& text) {
+  const auto a = nlohmann::json::parse(text);
+  std::vector<engine::SaleLine> out;
+  for (const auto& l : a)
+    out.push_back({l.at("id").get<std::string>(), l.at("units").get<std::int64_t>(), l.at("net_minor").get<std::int64_t>(),
+                   l.at("points_earned").get<std::int64_t>(), l.at("points_redeemed").get<std::int64_t>()});
+  return out;
+}
+
+}  // namespace
+
+Priced Till::price_locked(const CheckoutState& s, const engine::Instant& now, bool& offline, std::int64_t& day) {
+  const auto rules = rules_locked();
+  Priced p;
+  p.rules_version = rules->version;
+  engine::QuoteInput& in = p.input;
+  in.now = s.at.value_or(now);
+  in.lines = s.lines;
+  in.redeem_points = s.redeem_points;
+  offline = is_offline(*rules, last_sync_locked(), in.now);
+  day = local_day(in.now);
+  if (s.member_id) {
+    auto cached = store_.member_by_id(*s.member_id);
+    if (!cached) throw TillError(LOY_E_NOT_FOUND, "the identified member is no longer in the cache");
+    engine::Member m = std::move(cached->member);
+    const store::PendingEffects pending = store_.pending(m.id);
+    m.purchases += pending.sales;
+    if (pending.last_sale_us && (!m.last_purchase_at || m.last_purchase_at->utc_micros < *pending.last_sale_us))
+      m.last_purchase_at = engine::Instant{*pending.last_sale_us, in.now.offset_minutes};
+    in.context.pending_points = pending.points;
+    in.context.offline = offline;
+    in.context.redeemed_today_offline = offline ? store_.redeemed_offline(m.id, day) : 0;
+    in.member = std::move(m);
+  }
+  if (s.coupon_code) {
+    engine::CouponRequest req{*s.coupon_code, std::nullopt};
+    auto rec = store_.coupon(*s.coupon_code);
+    // A member's own coupon is unknown to anyone else.
+    if (rec && (!rec->member_id || (in.member && *rec->member_id == in.member->id))) {
+      req.coupon = std::move(rec->coupon);
+      if (store_.coupon_used_here(*s.coupon_code)) req.coupon->used = true;
+    }
+    in.coupon = std::move(req);
+  }
+  auto q = engine::quote(*rules, in);
+  if (!q) throw TillError(LOY_E_INVALID_ARGUMENT, q.error().message);
+  p.quote = std::move(q).value();
+  return p;
+}
+
+Priced Till::price(const CheckoutState& s) {
+  if (s.lines.empty()) throw TillError(LOY_E_STATE, "a quote needs at least one line");
+  const auto now = local_now();
+  std::lock_guard lock(mu_);
+  bool offline = false;
+  std::int64_t day = 0;
+  return price_locked(s, now, offline, day);
+}
+
+Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
+  check_id(receipt_id, "the receipt id");
+  const auto now = local_now();
+  std::lock_guard lock(mu_);
+  if (auto existing = store_.sale(receipt_id)) {
+    auto q = engine::parse_quote(existing->quote);
+    if (!q) throw TillError(LOY_E_INTERNAL, "stored sale " + std::string(receipt_id) + ": " + q.error().message);
+    log_(LOY_LOG_INFO, "receipt " + std::string(receipt_id) + " was committed before: returning its first result");
+    return Committed{std::move(q).value(), "", true};
+  }
+  if (s.lines.empty()) throw TillError(LOY_E_STATE, "a sale needs at least one line");
+  bool offline = false;
+  std::int64_t day = 0;
+  Priced p = price_locked(s, now, offline, day);
+  const engine::Quote& q = p.quote;
+
+  store::NewSale sale;
+  sale.receipt_id = std::string(receipt_id);
+  sale.txn_id = random_id();
+  sale.member_id = s.member_id;
+  sale.at_us = p.input.now.utc_micros;
+  sale.local_day = day;
+  sale.offline = offline;
+  sale.redeemed_points = q.redeem_points;
+  if (s.coupon_code && !q.coupon_rejected) sale.coupon_code = s.coupon_code;
+  sale.quote = engine::quote_to_json_detailed(q);
+  sale.lines = lines_json(engine::sale_lines(p.input, q));
+
+  ordered_json body;
+  body["txn_id"] = sale.txn_id;
+  body["kind"] = "sale";
+  body["store_id"] = config_.store_id;
+  body["till_id"] = config_.till_id;
+  body["receipt_id"] = sale.receipt_id;
+  body["at"] = engine::format_instant(p.input.now);
+  body["rules_version"] = p.rules_version;
+  body["member_id"] = s.member_id ? ordered_json(*s.member_id) : ordered_json(nullptr);
+  body["input"] = engine::detail::quote_input_json(p.input);
+  body["quote"] = engine::detail::quote_json(q, true);
+
+  store::OutboxEntry e;
+  e.txn_id = sale.txn_id;
+  e.kind = "sale";
+  e.member_id = s.member_id;
+  e.points_delta = q.points_earned - q.redeem_points;
+  e.at_us = sale.at_us;
+  e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  e.created_us = now.utc_micros;
+  store_.commit_sale(sale, e);
+  log_(LOY_LOG_INFO, "receipt " + sale.receipt_id + " committed: payable " + std::to_string(q.payable_minor) +
+                         ", points +" + std::to_string(q.points_earned) + " -" + std::to_string(q.redeem_points) +
+                         (offline ? " (offline)" : ""));
+  return Committed{q, p.rules_version, false};
+}
+
+RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_id,
+                           const std::vector<engine::RefundItem>& items) {
+  check_id(refund_id, "the refund id");
+  check_id(receipt_id, "the receipt id");
+  for (const auto& item : items) check_id(item.line_id, "a refunded line id");
+  const auto now = local_now();
+  std::lock_guard lock(mu_);
+  if (auto existing = store_.refund(refund_id)) {
+    if (existing->receipt_id != receipt_id)
+      throw TillError(LOY_E_CONFLICT, "refund id " + std::string(refund_id) + " was used for another receipt");
+    const auto j = nlohmann::json::parse(existing->result);
+    RefundOutcome r{j.at("amount_minor"), j.at("points_taken_back"), j.at("points_given_back"), j.at("balance_after"),
+                    j.at("negative_balance"), true};
+    return r;
+  }
+  auto sale = store_.sale(receipt_id);
+  if (!sale) throw TillError(LOY_E_NOT_FOUND, "no sale was committed at this till with receipt " + std::string(receipt_id));
+  const auto left = read_lines(sale->lines);
+  auto refunded = items.empty() ? engine::refund_all(left) : engine::refund(left, items);
+  if (!refunded) {
+    const std::string& m = refunded.error().message;
+    throw TillError(m.find("already") != std::string::npos ? LOY_E_STATE
+                    : m.find("has no line") != std::string::npos ? LOY_E_NOT_FOUND
+                                                                  : LOY_E_INVALID_ARGUMENT,
+                    m);
+  }
+  RefundOutcome out;
+  out.amount_minor = refunded->amount_minor;
+  out.points_taken_back = refunded->points_taken_back;
+  out.points_given_back = refunded->points_given_back;
+  const std::int64_t delta = out.points_given_back - out.points_taken_back;
+  if (sale->member_id) {
+    const auto cached = store_.member_by_id(*sale->member_id);
+    const std::int64_t before = (cached ? cached->member.points : 0) + store_.pending(*sale->member_id).points;
+    out.balance_after = before + delta;
+    out.negative_balance = out.balance_after < 0;
+  }
+  const std::string txn_id = random_id();
+  ordered_json returned = ordered_json::array();
+  for (const auto& l : refunded->returned)
+    returned.push_back({{"line_id", l.id}, {"units", l.units}, {"net_minor", l.net_minor},
+                        {"points_earned", l.points_earned}, {"points_redeemed", l.points_redeemed}});
+  ordered_json body;
+  body["txn_id"] = txn_id;
+  body["kind"] = "refund";
+  body["store_id"] = config_.store_id;
+  body["till_id"] = config_.till_id;
+  body["refund_id"] = std::string(refund_id);
+  body["receipt_id"] = std::string(receipt_id);
+  body["sale_txn_id"] = sale->txn_id;
+  body["at"] = engine::format_instant(now);
+  body["member_id"] = sale->member_id ? ordered_json(*sale->member_id) : ordered_json(nullptr);
+  body["lines"] = returned;
+  body["amount_minor"] = out.amount_minor;
+  body["points_taken_back"] = out.points_taken_back;
+  body["points_given_back"] = out.points_given_back;
+
+  const ordered_json result = {{"amount_minor", out.amount_minor}, {"points_taken_back", out.points_taken_back},
+                               {"points_given_back", out.points_given_back}, {"balance_after", out.balance_after},
+                               {"negative_balance", out.negative_balance}};
+  store::OutboxEntry e;
+  e.txn_id = txn_id;
+  e.kind = "refund";
+  e.member_id = sale->member_id;
+  e.points_delta = delta;
+  e.at_us = now.utc_micros;
+  e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  e.created_us = now.utc_micros;
+  store_.commit_refund(std::string(refund_id), std::string(receipt_id), lines_json(refunded->left), result.dump(), e);
+  log_(LOY_LOG_INFO, "refund " + std::string(refund_id) + " of receipt " + std::string(receipt_id) + " committed: " +
+                         std::to_string(out.amount_minor) + " back" + (out.negative_balance ? ", balance negative" : ""));
+  return out;
+}
+
+MemberView Till::enroll(const Enrollment& en) {
+  if (en.consent.empty())
+    throw TillError(LOY_E_CONSENT, "an enrollment needs the customer's recorded consent");
+  for (const std::string* s : {&en.phone, &en.name, &en.consent})
+    if (!engine::is_valid_utf8(*s)) throw TillError(LOY_E_UTF8, "an enrollment field is not valid UTF-8");
+  if (en.name.size() > 128 || en.consent.size() > 1024)
+    throw TillError(LOY_E_TOO_LARGE, "a name is at most 128 bytes and a consent record at most 1024");
+  const auto phone = normalise_code(en.phone);
+  if (!phone || phone->find_first_not_of("0123456789") != std::string::npos || phone->size() < 5)
+    throw TillError(LOY_E_INVALID_ARGUMENT, "a phone number is 5..64 digits (spaces, dashes and +86 are ignored)");
+  const auto hash = hash_code(config_.code_key, *phone);
+  const auto now = local_now();
+  std::lock_guard lock(mu_);
+  const auto rules = rules_locked();
+  if (store_.member_by_code(hash))
+    throw TillError(LOY_E_CONFLICT, "this phone number is already a member: identify them instead");
+
+  protocol::MemberRecord rec;
+  rec.member.id = "T-" + config_.store_id + "-" + config_.till_id + "-" + random_id().substr(0, 16);
+  rec.member.tier = rules->tiers.front().id;
+  rec.version = 0;  // any record from headquarters replaces it
+  rec.masked_name = mask_name(en.name);
+  rec.codes = {hash};
+
+  ordered_json personal = {{"phone", *phone}, {"name", en.name}, {"consent", en.consent},
+                           {"enrolled_at", engine::format_instant(now)}};
+  if (en.birthday) {
+    char bd[8];
+    std::snprintf(bd, sizeof bd, "%02u-%02u", en.birthday->month % 100, en.birthday->day % 100);
+    personal["birthday"] = bd;
+  }
+  const std::string txn_id = random_id();
+  ordered_json body;
+  body["txn_id"] = txn_id;
+  body["kind"] = "enrollment";
+  body["store_id"] = config_.store_id;
+  body["till_id"] = config_.till_id;
+  body["member_id"] = rec.member.id;
+  body["at"] = engine::format_instant(now);
+  body["code_hash"] = protocol::to_hex(hash);
+  body["masked_name"] = rec.masked_name;
+  body["tier"] = rec.member.tier;
+  body["sealed"] = ordered_json::parse(sealing_key_.seal(personal.dump()));
+
+  store::OutboxEntry e;
+  e.txn_id = txn_id;
+  e.kind = "enrollment";
+  e.member_id = rec.member.id;
+  e.at_us = now.utc_micros;
+  e.body = body.dump();
+  e.created_us = now.utc_micros;
+  store_.commit_enrollment(rec, e);
+  log_(LOY_LOG_INFO, "a member was enrolled at this till");
+  return view_locked(store::CachedMember{rec.member, rec.version, rec.masked_name}, now);
+}
+
+}  // namespace loyalty::till
