@@ -71,9 +71,7 @@ Priced Till::price_locked(const CheckoutState& s, const engine::Instant& now, bo
     if (!cached) throw TillError(LOY_E_NOT_FOUND, "the identified member is no longer in the cache");
     engine::Member m = std::move(cached->member);
     const store::PendingEffects pending = store_.pending(m.id);
-    m.purchases += pending.sales;
-    if (pending.last_sale_us && (!m.last_purchase_at || m.last_purchase_at->utc_micros < *pending.last_sale_us))
-      m.last_purchase_at = engine::Instant{*pending.last_sale_us, in.now.offset_minutes};
+    with_pending(m, pending, in.now.offset_minutes);
     in.context.pending_points = pending.points;
     in.context.offline = offline;
     in.context.redeemed_today_offline = offline ? store_.redeemed_offline(m.id, day) : 0;

@@ -72,17 +72,27 @@ std::shared_ptr<const engine::RuleSet> Till::rules_locked() {
   return rules_;
 }
 
+void with_pending(engine::Member& m, const store::PendingEffects& pending, std::int32_t offset_minutes) {
+  m.purchases += pending.sales;
+  if (pending.last_sale_us && (!m.last_purchase_at || m.last_purchase_at->utc_micros < *pending.last_sale_us))
+    m.last_purchase_at = engine::Instant{*pending.last_sale_us, offset_minutes};
+}
+
 MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& now) {
   const auto rules = rules_locked();
   MemberView v;
-  v.pending_points = store_.pending(cached.member.id).points;
+  const store::PendingEffects pending = store_.pending(cached.member.id);
+  v.pending_points = pending.points;
+  // Prompts see the member as the next sale will: this till's unsynced sales count.
+  engine::Member seen = cached.member;
+  with_pending(seen, pending, now.offset_minutes);
   const engine::Tier* tier = rules->find_tier(cached.member.tier);
   v.tier_name = tier ? tier->name : cached.member.tier;
   engine::PromptContext ctx;
   ctx.now = now;
   ctx.pending_points = v.pending_points;
   ctx.last_sync_at = last_sync_locked();
-  auto prompts = engine::prompts(*rules, cached.member, ctx);
+  auto prompts = engine::prompts(*rules, seen, ctx);
   if (!prompts) throw TillError(LOY_E_DOCUMENT, "the cached member is not valid under rules " + rules->version + ": " +
                                                     prompts.error().message);
   v.prompts = std::move(prompts).value();

@@ -41,6 +41,10 @@ struct Logger {
   }
 };
 
+// A member as this till sees them: the cached record with this till's unsynced sales counted in
+// (purchases, last purchase).
+void with_pending(engine::Member& m, const store::PendingEffects& pending, std::int32_t offset_minutes);
+
 // The wall clock as an instant in the machine's local offset: the till's "now".
 engine::Instant local_now();
 
