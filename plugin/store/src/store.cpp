@@ -372,3 +372,19 @@ std::optional<std::int64_t> Store::last_sync_us() {
 }
 
 }  // namespace loyalty::store
+
+namespace loyalty::store {
+
+void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us").bind(2, us).run(); }
+
+void Store::acknowledge(std::string_view txn_id, std::int64_t member_version) {
+  Statement s(db_, "UPDATE outbox SET state = 1, acked_version = ?2 WHERE txn_id = ?1");
+  s.bind(1, txn_id).bind(2, member_version).run();
+}
+
+void Store::reject(std::string_view txn_id, std::string_view reason) {
+  Statement s(db_, "UPDATE outbox SET state = 2, reason = ?2 WHERE txn_id = ?1");
+  s.bind(1, txn_id).bind(2, reason).run();
+}
+
+}  // namespace loyalty::store

@@ -119,6 +119,13 @@ class Store {
 
   StoreStatus status();
   std::optional<std::int64_t> last_sync_us();
+  void set_last_sync_us(std::int64_t us);
+
+  // Headquarters' answer for one outbox entry. Applied (or a duplicate of one applied): its effect is
+  // in the member record of `member_version` and later, and stops counting as pending once the cache
+  // holds such a record. Rejected: it was never applied and never counts; `reason` says why.
+  void acknowledge(std::string_view txn_id, std::int64_t member_version);
+  void reject(std::string_view txn_id, std::string_view reason);
 
   Database& database() { return db_; }
 
