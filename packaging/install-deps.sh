@@ -11,6 +11,7 @@ packages=(
   ccache            # used by the build when present
   pkg-config
   libssl-dev        # OpenSSL 3.0: code hashing, enrollment sealing, TLS
+  openssl           # the command line: demo and development keys
   libsqlite3-dev    # SQLite 3.40: the till's database
   nlohmann-json3-dev
   libcli11-dev

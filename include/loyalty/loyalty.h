@@ -176,6 +176,8 @@ typedef struct loy_till_status {
   int64_t last_sync_unix;         /* last successful sync, Unix seconds; -1 when never */
   int64_t members;                /* members in the cache */
   char rules_version[64];         /* "" when there is no rule set */
+  char currency[8];               /* the rule set's ISO 4217 code, "" without one */
+  int64_t minor_per_unit;         /* minor units in one currency unit (100 for CNY); 0 without rules */
 } loy_till_status;
 
 /* Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
@@ -203,7 +205,8 @@ LOY_API const char *loy_checkout_last_error(const loy_checkout *checkout);
 LOY_API loy_status loy_checkout_set_time(loy_checkout *checkout, const char *iso8601);
 
 /* Identifies the member from scanned text (as loy_till_lookup) for this sale, and fills *out when it is
- * not NULL. Returns the statuses of loy_till_lookup, or LOY_E_STATE after a commit. */
+ * not NULL; its prompts are read at the sale's time. Returns the statuses of loy_till_lookup, or
+ * LOY_E_STATE after a commit. */
 LOY_API loy_status loy_checkout_identify(loy_checkout *checkout, const char *scanned, loy_member_info *out);
 
 /* One line of the basket. Strings are copied. */

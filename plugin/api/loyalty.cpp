@@ -349,6 +349,10 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
     out->last_sync_unix = st.last_sync_us ? *st.last_sync_us / 1'000'000 : -1;
     out->members = st.members;
     copy_text(out->rules_version, st.rules_version);
+    if (const auto rules = till->core->rules()) {
+      copy_text(out->currency, rules->currency);
+      out->minor_per_unit = rules->minor_per_unit;
+    }
     return LOY_OK;
   });
 }
@@ -395,7 +399,7 @@ loy_status loy_checkout_identify(loy_checkout* c, const char* scanned, loy_membe
     if (!scanned) return invalid(c, "scanned is NULL");
     if (out && !sized(out)) return struct_size_error(c, "out");
     const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
-    const auto view = c->core->lookup(std::string_view(scanned, n));
+    const auto view = c->core->lookup(std::string_view(scanned, n), c->state.at);
     c->state.member_id = view.cached.member.id;
     if (out) fill_member(view, out);
     return LOY_OK;

@@ -100,7 +100,7 @@ MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& 
   return v;
 }
 
-MemberView Till::lookup(std::string_view scanned) {
+MemberView Till::lookup(std::string_view scanned, const std::optional<engine::Instant>& at) {
   if (scanned.size() > kMaxScannedBytes)
     throw TillError(LOY_E_TOO_LARGE, "a scanned code is at most " + std::to_string(kMaxScannedBytes) + " bytes");
   if (!engine::is_valid_utf8(scanned)) throw TillError(LOY_E_UTF8, "the scanned code is not valid UTF-8");
@@ -109,7 +109,7 @@ MemberView Till::lookup(std::string_view scanned) {
     throw TillError(LOY_E_INVALID_ARGUMENT,
                     "a member code is 1..64 digits and letters (spaces, dashes and a leading +86 are ignored)");
   const auto hash = hash_code(config_.code_key, *code);
-  const auto now = local_now();
+  const auto now = at.value_or(local_now());
   std::lock_guard lock(mu_);
   rules_locked();
   auto cached = store_.member_by_code(hash);
@@ -120,6 +120,11 @@ MemberView Till::lookup(std::string_view scanned) {
 std::optional<engine::Instant> Till::last_sync_locked() {
   if (const auto last = store_.last_sync_us()) return engine::Instant{*last, 0};
   return std::nullopt;
+}
+
+std::shared_ptr<const engine::RuleSet> Till::rules() {
+  std::lock_guard lock(mu_);
+  return rules_;
 }
 
 store::StoreStatus Till::status() {

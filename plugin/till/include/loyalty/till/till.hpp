@@ -101,8 +101,11 @@ class Till {
 
   void apply_rules(std::string_view json);
   store::Store::Applied apply_changes(std::string_view json);
-  MemberView lookup(std::string_view scanned);
+  // Looks a member up; prompts are read at `at` (a checkout's time) or at the till's clock.
+  MemberView lookup(std::string_view scanned, const std::optional<engine::Instant>& at = std::nullopt);
   store::StoreStatus status();
+  // The current rule set, or nullptr.
+  std::shared_ptr<const engine::RuleSet> rules();
 
   // The quote of a checkout as it stands, with this till's pending effects on the member.
   Priced price(const CheckoutState& checkout);
