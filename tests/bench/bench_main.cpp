@@ -1,17 +1,25 @@
-// loyalty-bench: runs the benchmarks, prints a table and writes bench-results.json, each figure with
-// the same machine's raw limit measured in the same run and their ratio.
+// loyalty-bench: runs the benchmarks, prints a table and writes bench-results.json: a list of
+// {name, value, unit, baseline, baseline_value, ratio}, each figure with this machine's raw limit
+// measured in the same run.
+//   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "bench_till.hpp"
+
 namespace {
 
-// Which benchmark is the baseline of which (by name, without arguments).
-const std::map<std::string, std::string> kBaselineOf = {
+using loyalty::bench::Figure;
+
+// Engine benchmarks (Google Benchmark) and their baselines, by function name.
+const std::vector<std::pair<std::string, std::string>> kEngineFigures = {
     {"quote_30_lines_coupon_redeem", "baseline_copy_30_line_results"},
     {"quote_1000_lines", "baseline_copy_1000_line_results"},
 };
@@ -29,18 +37,41 @@ class Collector : public benchmark::ConsoleReporter {
   std::map<std::string, double> ns_;
 };
 
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  return out;
+}
+
+// The size of libloyalty once stripped, as it ships.
+double stripped_library_bytes() {
+  const auto tmp = std::filesystem::temp_directory_path() / "loyalty-bench-libloyalty.so";
+  const std::string cmd = std::string("strip -o '") + tmp.string() + "' '" + LOYALTY_LIB_PATH + "'";
+  if (std::system(cmd.c_str()) != 0) return -1;
+  const auto size = static_cast<double>(std::filesystem::file_size(tmp));
+  std::filesystem::remove(tmp);
+  return size;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string out_path = "bench-results.json";
+  std::filesystem::path data = "bench-data";
+  bool quick = false, engine_only = false;
   std::vector<char*> args;
+  static char min_time[] = "--benchmark_min_time=0.05";
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--out=", 0) == 0) {
       out_path = a.substr(6);
+    } else if (a.rfind("--data=", 0) == 0) {
+      data = a.substr(7);
     } else if (a == "--quick") {
-      static char min_time[] = "--benchmark_min_time=0.05";
+      quick = true;
       args.push_back(min_time);
+    } else if (a == "--engine-only") {
+      engine_only = true;
     } else {
       args.push_back(argv[i]);
     }
@@ -52,22 +83,39 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::Shutdown();
 
-  std::printf("\n%-32s %12s %-34s %12s %8s\n", "figure", "ns", "baseline", "ns", "ratio");
-  std::ofstream json(out_path);
-  json << "[\n";
-  bool first = true;
-  for (const auto& [name, baseline] : kBaselineOf) {
+  std::vector<Figure> figures;
+  for (const auto& [name, baseline] : kEngineFigures) {
     const auto v = collector.ns().find(name);
     const auto b = collector.ns().find(baseline);
-    if (v == collector.ns().end() || b == collector.ns().end()) continue;
-    const double ratio = v->second / b->second;
-    std::printf("%-32s %12.1f %-34s %12.1f %8.2f\n", name.c_str(), v->second, baseline.c_str(), b->second, ratio);
-    json << (first ? "" : ",\n") << "  {\"name\": \"" << name << "\", \"value\": " << v->second
-         << ", \"unit\": \"ns\", \"baseline\": \"" << baseline << "\", \"baseline_value\": " << b->second
-         << ", \"ratio\": " << ratio << "}";
-    first = false;
+    if (v != collector.ns().end() && b != collector.ns().end()) figures.push_back({name, v->second, "ns", baseline, b->second});
   }
-  json << "\n]\n";
+  if (!engine_only) {
+    try {
+      for (auto& f : loyalty::bench::till_figures(data, quick)) figures.push_back(std::move(f));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "loyalty-bench: the till benchmarks failed: %s\n", e.what());
+      return 1;
+    }
+    figures.push_back({"libloyalty_stripped_size", stripped_library_bytes(), "bytes", "", 0});
+  }
+
+  std::printf("\n%-30s %12s %-6s %-30s %12s %7s\n", "figure", "value", "unit", "baseline (same run)", "value", "ratio");
+  std::ofstream json(out_path);
+  json << "[\n";
+  for (std::size_t i = 0; i < figures.size(); ++i) {
+    const Figure& f = figures[i];
+    const bool has_base = !f.baseline.empty() && f.baseline_value > 0;
+    const double ratio = has_base ? f.value / f.baseline_value : 0;
+    std::printf("%-30s %12.2f %-6s %-30s %12.2f %7s\n", f.name.c_str(), f.value, f.unit.c_str(),
+                has_base ? f.baseline.c_str() : "-", has_base ? f.baseline_value : 0.0,
+                has_base ? (std::to_string(ratio).substr(0, 5)).c_str() : "-");
+    json << "  {\"name\": \"" << json_escape(f.name) << "\", \"value\": " << f.value << ", \"unit\": \"" << f.unit
+         << "\", \"baseline\": " << (has_base ? "\"" + json_escape(f.baseline) + "\"" : std::string("null"))
+         << ", \"baseline_value\": " << (has_base ? std::to_string(f.baseline_value) : std::string("null"))
+         << ", \"ratio\": " << (has_base ? std::to_string(ratio) : std::string("null")) << "}"
+         << (i + 1 < figures.size() ? ",\n" : "\n");
+  }
+  json << "]\n";
   std::printf("written to %s\n", out_path.c_str());
   return 0;
 }

@@ -96,7 +96,7 @@ TEST_CASE("50 kills with SIGKILL while committing: every committed sale is there
     CHECK(text(db, "PRAGMA integrity_check") == "ok");
     const std::int64_t sales = count(db, "SELECT COUNT(*) FROM sales");
     CHECK(sales == count(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'sale'"));
-    CHECK(count(db, "SELECT COUNT(*) FROM sales s LEFT JOIN outbox o ON o.txn_id = s.txn_id WHERE o.seq IS NULL") == 0);
+    CHECK(count(db, "SELECT COUNT(*) FROM sales s LEFT JOIN outbox o ON o.seq = s.outbox_seq WHERE o.seq IS NULL") == 0);
     sqlite3_close(db);
     // Reported commits are all there; at most one more (killed after its commit, before reporting).
     CHECK(sales >= committed_total + static_cast<std::int64_t>(reported.size()));

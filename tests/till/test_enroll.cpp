@@ -122,6 +122,8 @@ TEST_CASE("an enrollment's personal fields reach headquarters sealed, and only i
   EnrollTill t;
   auto e = enrollment();
   REQUIRE(loy_till_enroll(t.till, &e, nullptr) == LOY_OK);
+  loy_till_close(t.till);  // the till holds its database exclusively while it is open
+  t.till = nullptr;
   const auto bodies = outbox(t.dir.path() / "data" / "till.db", "enrollment");
   REQUIRE(bodies.size() == 1);
   const json& body = bodies[0];

@@ -102,3 +102,14 @@ TEST_CASE("the log callback hears the till open, at the level asked for", "[till
   loy_till_close(till);
   CHECK(lines.empty());
 }
+
+TEST_CASE("a till's database belongs to one open till at a time", "[till]") {
+  test::TempDir dir;
+  const auto config = test::write_config(dir.path());
+  test::TestTill first(config);
+  loy_till* second = nullptr;
+  char error[512];
+  CHECK(loy_till_open(config.c_str(), nullptr, &second, error, sizeof error) == LOY_E_STORAGE);
+  CHECK(second == nullptr);
+  CHECK(std::string(error).find("locked") != std::string::npos);
+}

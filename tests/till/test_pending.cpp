@@ -21,12 +21,10 @@ protocol::ChangesDocument member_at(std::int64_t version, std::int64_t points, s
   return doc;
 }
 
-void sell(store::Store& s, const std::string& txn, std::int64_t delta) {
+std::int64_t sell(store::Store& s, const std::string& txn, std::int64_t delta) {
   store::NewSale sale;
   sale.receipt_id = "R-" + txn;
-  sale.txn_id = txn;
   sale.member_id = "M-1";
-  sale.quote = "{}";
   sale.lines = "[]";
   store::OutboxEntry e;
   e.txn_id = txn;
@@ -35,7 +33,7 @@ void sell(store::Store& s, const std::string& txn, std::int64_t delta) {
   e.points_delta = delta;
   e.at_us = 1;
   e.body = "{}";
-  s.commit_sale(sale, e);
+  return s.commit_sale(sale, e);
 }
 
 std::int64_t available(store::Store& s) { return s.member_by_id("M-1")->member.points + s.pending("M-1").points; }
@@ -46,13 +44,13 @@ TEST_CASE("a sale is pending until the member record that includes it arrives, t
   test::TempDir dir;
   store::Store s((dir.path() / "till.db").string());
   s.apply_changes(member_at(1, 100, 1));
-  sell(s, "t1", 50);
+  const auto t1 = sell(s, "t1", 50);
   CHECK(s.pending("M-1").points == 50);
   CHECK(s.pending("M-1").sales == 1);
   CHECK(available(s) == 150);
 
   // Headquarters answers first: applied, in the member's version 2.
-  s.acknowledge("t1", 2);
+  s.acknowledge(t1, 2);
   CHECK(available(s) == 150);  // the cache is still at version 1
   // Version 2 arrives with the sale in its balance: nothing is counted twice.
   s.apply_changes(member_at(2, 150, 2));
@@ -65,12 +63,12 @@ TEST_CASE("a newer member record without the sale leaves the sale pending", "[ti
   test::TempDir dir;
   store::Store s((dir.path() / "till.db").string());
   s.apply_changes(member_at(1, 100, 1));
-  sell(s, "t1", 50);
+  const auto t1 = sell(s, "t1", 50);
   // Another store's sale moved the member to version 2 before this till synced.
   s.apply_changes(member_at(2, 130, 2));
   CHECK(available(s) == 180);
   // Headquarters applies this till's sale at version 3; until version 3 arrives it stays pending.
-  s.acknowledge("t1", 3);
+  s.acknowledge(t1, 3);
   CHECK(available(s) == 180);
   s.apply_changes(member_at(3, 180, 3));
   CHECK(available(s) == 180);
@@ -84,10 +82,10 @@ TEST_CASE("a rejected entry never counts", "[till]") {
   test::TempDir dir;
   store::Store s((dir.path() / "till.db").string());
   s.apply_changes(member_at(1, 100, 1));
-  sell(s, "t1", 50);
+  const auto t1 = sell(s, "t1", 50);
   sell(s, "t2", -30);
   CHECK(available(s) == 120);
-  s.reject("t1", "store S9 may not post for this member");
+  s.reject(t1, "store S9 may not post for this member");
   CHECK(available(s) == 70);
   CHECK(s.status().outbox_depth == 1);
 }

@@ -32,8 +32,8 @@ CREATE TABLE coupons(
   member_id TEXT,
   definition TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE outbox(
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  txn_id TEXT NOT NULL UNIQUE,
+  seq INTEGER PRIMARY KEY,
+  txn_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   member_id TEXT,
   points_delta INTEGER NOT NULL DEFAULT 0,
@@ -46,23 +46,20 @@ CREATE TABLE outbox(
 CREATE INDEX outbox_member ON outbox(member_id) WHERE member_id IS NOT NULL;
 CREATE TABLE sales(
   receipt_id TEXT PRIMARY KEY,
-  txn_id TEXT NOT NULL UNIQUE,
+  outbox_seq INTEGER NOT NULL,
   member_id TEXT,
-  at_us INTEGER NOT NULL,
-  local_day INTEGER NOT NULL,
-  offline INTEGER NOT NULL,
-  redeemed_points INTEGER NOT NULL,
   coupon_code TEXT,
-  quote TEXT NOT NULL,
   lines TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX sales_offline_day ON sales(member_id, local_day) WHERE offline = 1;
 CREATE INDEX sales_coupon ON sales(coupon_code) WHERE coupon_code IS NOT NULL;
+CREATE TABLE offline_redeemed(
+  member_id TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  points INTEGER NOT NULL,
+  PRIMARY KEY(member_id, day)) WITHOUT ROWID;
 CREATE TABLE refunds(
   refund_id TEXT PRIMARY KEY,
   receipt_id TEXT NOT NULL,
-  txn_id TEXT NOT NULL UNIQUE,
   result TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX outbox_unsent ON outbox(seq) WHERE state = 0;
 )sql";
 
 }  // namespace
@@ -84,17 +81,19 @@ Store::Store(const std::string& path) : db_(path) {
                    "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox WHERE member_id = ?1 AND state != 2 AND "
                    "(acked_version IS NULL OR acked_version > "
                    "COALESCE((SELECT version FROM members WHERE id = ?1), 0))");
-  redeemed_offline_.emplace(db_, "SELECT COALESCE(SUM(redeemed_points), 0) FROM sales "
-                                 "WHERE member_id = ?1 AND local_day = ?2 AND offline = 1");
+  redeemed_offline_.emplace(db_, "SELECT points FROM offline_redeemed WHERE member_id = ?1 AND day = ?2");
+  add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
+                                     "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
   coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
-  sale_.emplace(db_, "SELECT receipt_id, txn_id, member_id, at_us, quote, lines FROM sales WHERE receipt_id = ?1");
-  insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, txn_id, member_id, at_us, local_day, offline, "
-                            "redeemed_points, coupon_code, quote, lines) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  sale_.emplace(db_, "SELECT s.receipt_id, o.txn_id, s.member_id, s.lines, o.body FROM sales s "
+                     "JOIN outbox o ON o.seq = s.outbox_seq WHERE s.receipt_id = ?1");
+  insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, outbox_seq, member_id, coupon_code, lines) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5)");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?2 WHERE receipt_id = ?1");
   insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, body, created_us) "
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   refund_.emplace(db_, "SELECT receipt_id, result FROM refunds WHERE refund_id = ?1");
-  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, receipt_id, txn_id, result) VALUES(?1, ?2, ?3, ?4)");
+  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, receipt_id, result) VALUES(?1, ?2, ?3)");
   coupon_.emplace(db_, "SELECT version, member_id, definition FROM coupons WHERE code = ?1");
   member_version_.emplace(db_, "SELECT rowid, version FROM members WHERE id = ?1");
   insert_member_.emplace(db_,
@@ -116,6 +115,8 @@ Store::Store(const std::string& path) : db_(path) {
                               "ON CONFLICT(code) DO UPDATE SET version = excluded.version, "
                               "member_id = excluded.member_id, definition = excluded.definition");
   get_meta_.emplace(db_, "SELECT value FROM meta WHERE key = ?1");
+  begin_.emplace(db_, "BEGIN");
+  commit_.emplace(db_, "COMMIT");
   set_meta_.emplace(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 }
@@ -216,25 +217,25 @@ bool Store::coupon_used_here(std::string_view code) {
 std::optional<StoredSale> Store::sale(std::string_view receipt_id) {
   sale_->bind(1, receipt_id);
   std::optional<StoredSale> out;
-  if (sale_->step())
-    out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->integer(3), sale_->text(4),
-                     sale_->text(5)};
+  if (sale_->step()) out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), sale_->text(4)};
   sale_->reset();
   return out;
 }
 
-void Store::add_outbox(const OutboxEntry& e) {
+std::int64_t Store::add_outbox(const OutboxEntry& e) {
   insert_outbox_->bind(1, e.txn_id).bind(2, e.kind).bind(3, e.member_id).bind(4, e.points_delta).bind(5, e.at_us)
       .bind(6, e.body).bind(7, e.created_us).run();
+  return db_.last_insert_rowid();
 }
 
-void Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
+std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
   Transaction t(db_);
-  insert_sale_->bind(1, s.receipt_id).bind(2, s.txn_id).bind(3, s.member_id).bind(4, s.at_us).bind(5, s.local_day)
-      .bind(6, std::int64_t{s.offline}).bind(7, s.redeemed_points).bind(8, s.coupon_code).bind(9, s.quote)
-      .bind(10, s.lines).run();
-  add_outbox(e);
+  const std::int64_t seq = add_outbox(e);
+  insert_sale_->bind(1, s.receipt_id).bind(2, seq).bind(3, s.member_id).bind(4, s.coupon_code).bind(5, s.lines).run();
+  if (s.offline && s.redeemed_points > 0 && s.member_id)
+    add_redeemed_offline_->bind(1, *s.member_id).bind(2, s.local_day).bind(3, s.redeemed_points).run();
   t.commit();
+  return seq;
 }
 
 std::optional<StoredRefund> Store::refund(std::string_view refund_id) {
@@ -245,21 +246,23 @@ std::optional<StoredRefund> Store::refund(std::string_view refund_id) {
   return out;
 }
 
-void Store::commit_refund(const std::string& refund_id, const std::string& receipt_id, const std::string& lines_left,
-                          const std::string& result, const OutboxEntry& e) {
+std::int64_t Store::commit_refund(const std::string& refund_id, const std::string& receipt_id,
+                                  const std::string& lines_left, const std::string& result, const OutboxEntry& e) {
   Transaction t(db_);
   update_sale_lines_->bind(1, receipt_id).bind(2, lines_left).run();
   if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
-  insert_refund_->bind(1, refund_id).bind(2, receipt_id).bind(3, e.txn_id).bind(4, result).run();
-  add_outbox(e);
+  insert_refund_->bind(1, refund_id).bind(2, receipt_id).bind(3, result).run();
+  const std::int64_t seq = add_outbox(e);
   t.commit();
+  return seq;
 }
 
-void Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e) {
+std::int64_t Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e) {
   Transaction t(db_);
   upsert_member(member);
-  add_outbox(e);
+  const std::int64_t seq = add_outbox(e);
   t.commit();
+  return seq;
 }
 
 void Store::upsert_member(const protocol::MemberRecord& rec) {
@@ -377,14 +380,27 @@ namespace loyalty::store {
 
 void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us").bind(2, us).run(); }
 
-void Store::acknowledge(std::string_view txn_id, std::int64_t member_version) {
-  Statement s(db_, "UPDATE outbox SET state = 1, acked_version = ?2 WHERE txn_id = ?1");
-  s.bind(1, txn_id).bind(2, member_version).run();
+void Store::acknowledge(std::int64_t seq, std::int64_t member_version) {
+  Statement s(db_, "UPDATE outbox SET state = 1, acked_version = ?2 WHERE seq = ?1");
+  s.bind(1, seq).bind(2, member_version).run();
 }
 
-void Store::reject(std::string_view txn_id, std::string_view reason) {
-  Statement s(db_, "UPDATE outbox SET state = 2, reason = ?2 WHERE txn_id = ?1");
-  s.bind(1, txn_id).bind(2, reason).run();
+void Store::reject(std::int64_t seq, std::string_view reason) {
+  Statement s(db_, "UPDATE outbox SET state = 2, reason = ?2 WHERE seq = ?1");
+  s.bind(1, seq).bind(2, reason).run();
+}
+
+}  // namespace loyalty::store
+
+namespace loyalty::store {
+
+ReadTransaction::ReadTransaction(Store& s) : s_(s) { s_.begin_->run(); }
+
+ReadTransaction::~ReadTransaction() {
+  try {
+    s_.commit_->run();
+  } catch (...) {  // a read transaction has nothing to lose; the next BEGIN would report a real problem
+  }
 }
 
 }  // namespace loyalty::store

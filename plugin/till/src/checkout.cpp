@@ -107,7 +107,8 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
   const auto now = local_now();
   std::lock_guard lock(mu_);
   if (auto existing = store_.sale(receipt_id)) {
-    auto q = engine::parse_quote(existing->quote);
+    const auto body = nlohmann::json::parse(existing->body);
+    auto q = engine::parse_quote(body.at("quote").dump());
     if (!q) throw TillError(LOY_E_INTERNAL, "stored sale " + std::string(receipt_id) + ": " + q.error().message);
     log_(LOY_LOG_INFO, "receipt " + std::string(receipt_id) + " was committed before: returning its first result");
     return Committed{std::move(q).value(), "", true};
@@ -120,18 +121,16 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
 
   store::NewSale sale;
   sale.receipt_id = std::string(receipt_id);
-  sale.txn_id = random_id();
   sale.member_id = s.member_id;
-  sale.at_us = p.input.now.utc_micros;
   sale.local_day = day;
   sale.offline = offline;
   sale.redeemed_points = q.redeem_points;
   if (s.coupon_code && !q.coupon_rejected) sale.coupon_code = s.coupon_code;
-  sale.quote = engine::quote_to_json_detailed(q);
   sale.lines = lines_json(engine::sale_lines(p.input, q));
 
+  const std::string txn_id = random_id();
   ordered_json body;
-  body["txn_id"] = sale.txn_id;
+  body["txn_id"] = txn_id;
   body["kind"] = "sale";
   body["store_id"] = config_.store_id;
   body["till_id"] = config_.till_id;
@@ -143,11 +142,11 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
   body["quote"] = engine::detail::quote_json(q, true);
 
   store::OutboxEntry e;
-  e.txn_id = sale.txn_id;
+  e.txn_id = txn_id;
   e.kind = "sale";
   e.member_id = s.member_id;
   e.points_delta = q.points_earned - q.redeem_points;
-  e.at_us = sale.at_us;
+  e.at_us = p.input.now.utc_micros;
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
   store_.commit_sale(sale, e);
@@ -241,7 +240,7 @@ MemberView Till::enroll(const Enrollment& en) {
   const auto phone = normalise_code(en.phone);
   if (!phone || phone->find_first_not_of("0123456789") != std::string::npos || phone->size() < 5)
     throw TillError(LOY_E_INVALID_ARGUMENT, "a phone number is 5..64 digits (spaces, dashes and +86 are ignored)");
-  const auto hash = hash_code(config_.code_key, *phone);
+  const auto hash = hasher_(*phone);
   const auto now = local_now();
   std::lock_guard lock(mu_);
   const auto rules = rules_locked();

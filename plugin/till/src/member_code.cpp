@@ -1,6 +1,7 @@
 #include "loyalty/till/member_code.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 
 #include <stdexcept>
@@ -28,6 +29,34 @@ protocol::CodeHash hash_code(std::span<const std::uint8_t> key, std::string_view
             reinterpret_cast<const unsigned char*>(normalised.data()), normalised.size(), out.data(), &len) ||
       len != out.size())
     throw std::runtime_error("HMAC-SHA256 failed");
+  return out;
+}
+
+CodeHasher::CodeHasher(std::span<const std::uint8_t> key) {
+  mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  keyed_ = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  if (!keyed_ || EVP_MAC_init(keyed_, key.data(), key.size(), params) != 1) {
+    EVP_MAC_CTX_free(keyed_);
+    EVP_MAC_free(mac_);
+    throw std::runtime_error("HMAC-SHA256 is not available");
+  }
+}
+
+CodeHasher::~CodeHasher() {
+  EVP_MAC_CTX_free(keyed_);
+  EVP_MAC_free(mac_);
+}
+
+protocol::CodeHash CodeHasher::operator()(std::string_view normalised) const {
+  protocol::CodeHash out{};
+  std::size_t len = 0;
+  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
+  const bool ok = c && EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(normalised.data()), normalised.size()) == 1 &&
+                  EVP_MAC_final(c, out.data(), &len, out.size()) == 1 && len == out.size();
+  EVP_MAC_CTX_free(c);
+  if (!ok) throw std::runtime_error("HMAC-SHA256 failed");
   return out;
 }
 

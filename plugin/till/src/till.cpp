@@ -31,7 +31,9 @@ Till::Till(TillConfig config, Logger log)
     : config_(std::move(config)),
       log_(log),
       store_(database_path(config_).string()),
-      sealing_key_(SealingKey::from_pem_file(config_.enrollment_key_file.string())) {
+      sealing_key_(SealingKey::from_pem_file(config_.enrollment_key_file.string())),
+      hasher_(config_.code_key),
+      last_sync_us_(store_.last_sync_us()) {
   if (auto json = store_.rules_json()) {
     auto rules = engine::load_rules(*json);
     if (rules) {
@@ -108,17 +110,18 @@ MemberView Till::lookup(std::string_view scanned, const std::optional<engine::In
   if (!code)
     throw TillError(LOY_E_INVALID_ARGUMENT,
                     "a member code is 1..64 digits and letters (spaces, dashes and a leading +86 are ignored)");
-  const auto hash = hash_code(config_.code_key, *code);
+  const auto hash = hasher_(*code);
   const auto now = at.value_or(local_now());
   std::lock_guard lock(mu_);
   rules_locked();
+  store::ReadTransaction read(store_);  // one snapshot, and one lock, for the member and its pending effects
   auto cached = store_.member_by_code(hash);
   if (!cached) throw TillError(LOY_E_NOT_FOUND, "no member has this code");
   return view_locked(std::move(*cached), now);
 }
 
 std::optional<engine::Instant> Till::last_sync_locked() {
-  if (const auto last = store_.last_sync_us()) return engine::Instant{*last, 0};
+  if (last_sync_us_) return engine::Instant{*last_sync_us_, 0};
   return std::nullopt;
 }
 

@@ -32,6 +32,7 @@ class Database {
   std::int64_t user_version();
   void set_user_version(std::int64_t v);
   std::int64_t changes() const;
+  std::int64_t last_insert_rowid() const;
   sqlite3* handle() const { return db_; }
 
  private:

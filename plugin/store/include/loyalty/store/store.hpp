@@ -25,14 +25,14 @@ struct PendingEffects {
   std::optional<std::int64_t> last_sale_us;
 };
 
-// A committed sale as stored: its quote (detailed JSON) and what is left of its lines (JSON).
+// A committed sale as stored: what is left of its lines (JSON) and its transaction for headquarters,
+// which holds the quote it was sold at.
 struct StoredSale {
   std::string receipt_id;
   std::string txn_id;
   std::optional<std::string> member_id;
-  std::int64_t at_us = 0;
-  std::string quote;
   std::string lines;
+  std::string body;
 };
 
 struct StoredRefund {
@@ -42,14 +42,11 @@ struct StoredRefund {
 
 struct NewSale {
   std::string receipt_id;
-  std::string txn_id;
   std::optional<std::string> member_id;
-  std::int64_t at_us = 0;
   std::int64_t local_day = 0;  // days since 1970-01-01 in the sale's own offset
   bool offline = false;
   std::int64_t redeemed_points = 0;
   std::optional<std::string> coupon_code;  // an accepted coupon
-  std::string quote;
   std::string lines;
 };
 
@@ -71,6 +68,21 @@ struct StoreStatus {
   std::optional<std::int64_t> last_sync_us;
   std::int64_t members = 0;
   std::string rules_version;
+};
+
+class Store;
+
+// Several reads as one read transaction: one consistent snapshot, and one lock instead of one per
+// statement.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Store& s);
+  ~ReadTransaction();
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Store& s_;
 };
 
 class Store {
@@ -104,16 +116,16 @@ class Store {
   bool coupon_used_here(std::string_view code);
 
   std::optional<StoredSale> sale(std::string_view receipt_id);
-  // The sale and its outbox entry in one transaction (one fsync).
-  void commit_sale(const NewSale& sale, const OutboxEntry& entry);
+  // The sale and its outbox entry in one transaction (one fsync); returns the entry's sequence number.
+  std::int64_t commit_sale(const NewSale& sale, const OutboxEntry& entry);
 
   std::optional<StoredRefund> refund(std::string_view refund_id);
   // What is left of the sale, the refund and its outbox entry in one transaction.
-  void commit_refund(const std::string& refund_id, const std::string& receipt_id, const std::string& lines_left,
-                     const std::string& result, const OutboxEntry& entry);
+  std::int64_t commit_refund(const std::string& refund_id, const std::string& receipt_id,
+                             const std::string& lines_left, const std::string& result, const OutboxEntry& entry);
 
   // A member enrolled at this till and its outbox entry in one transaction.
-  void commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& entry);
+  std::int64_t commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& entry);
 
   std::optional<protocol::CouponRecord> coupon(std::string_view code);
 
@@ -124,22 +136,23 @@ class Store {
   // Headquarters' answer for one outbox entry. Applied (or a duplicate of one applied): its effect is
   // in the member record of `member_version` and later, and stops counting as pending once the cache
   // holds such a record. Rejected: it was never applied and never counts; `reason` says why.
-  void acknowledge(std::string_view txn_id, std::int64_t member_version);
-  void reject(std::string_view txn_id, std::string_view reason);
+  void acknowledge(std::int64_t seq, std::int64_t member_version);
+  void reject(std::int64_t seq, std::string_view reason);
 
   Database& database() { return db_; }
 
  private:
+  friend class ReadTransaction;
   void migrate();
   CachedMember read_member(Statement& s);
   void upsert_member(const protocol::MemberRecord& m);
 
   Database db_;
-  void add_outbox(const OutboxEntry& e);
+  std::int64_t add_outbox(const OutboxEntry& e);
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
-      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_;
+      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_;
 };
 
 }  // namespace loyalty::store

@@ -18,6 +18,7 @@
 #include "loyalty/loyalty.h"
 #include "loyalty/store/store.hpp"
 #include "loyalty/till/config.hpp"
+#include "loyalty/till/member_code.hpp"
 #include "loyalty/till/seal.hpp"
 
 namespace loyalty::till {
@@ -133,6 +134,8 @@ class Till {
   Logger log_;
   store::Store store_;
   SealingKey sealing_key_;
+  CodeHasher hasher_;
+  std::optional<std::int64_t> last_sync_us_;  // the store's, kept in memory for every quote and lookup
   std::shared_ptr<const engine::RuleSet> rules_;
 };
 

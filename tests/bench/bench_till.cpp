@@ -1,0 +1,354 @@
+#include "bench_till.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include "bench_rules.hpp"
+#include "loyalty/engine/quote.hpp"
+#include "loyalty/engine/rules.hpp"
+#include "loyalty/loyalty.h"
+
+namespace loyalty::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMembers = 1'000'000;
+constexpr int kPage = 20'000;
+constexpr const char* kKeyHex = "62656e63682d636861696e2d6b65792d6e6f742d612d7365637265742d2d2d2d";
+
+void check(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
+void check_till(loy_status s, loy_till* till, const char* what) {
+  if (s != LOY_OK) throw std::runtime_error(std::string(what) + ": " + loy_status_str(s) + ": " + loy_till_last_error(till));
+}
+
+std::string phone_of(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "138%08d", i);
+  return buf;
+}
+
+std::array<unsigned char, 32> hash_of(const std::string& code) {
+  static const std::vector<unsigned char> key = [] {
+    std::vector<unsigned char> k;
+    for (int i = 0; i < 32; ++i) k.push_back(static_cast<unsigned char>(std::stoi(std::string(kKeyHex + 2 * i, 2), nullptr, 16)));
+    return k;
+  }();
+  std::array<unsigned char, 32> out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), 32, reinterpret_cast<const unsigned char*>(code.data()), code.size(), out.data(), &len);
+  return out;
+}
+
+std::string hex(const std::array<unsigned char, 32>& h) {
+  static const char* const d = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : h) {
+    s += d[c >> 4];
+    s += d[c & 15];
+  }
+  return s;
+}
+
+void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+
+std::filesystem::path make_config(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"ca.pem", "store.pem", "store.key"}) write(dir / f, "unused by these benchmarks\n");
+  if (!std::filesystem::exists(dir / "hq-enroll.pem")) {
+    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
+    check(key != nullptr, "RSA key generation");
+    FILE* f = std::fopen((dir / "hq-enroll.pem").c_str(), "wb");
+    check(f && PEM_write_PUBKEY(f, key) == 1, "writing the enrollment key");
+    std::fclose(f);
+    EVP_PKEY_free(key);
+  }
+  const auto config = dir / "till.json";
+  write(config, std::string(R"({"data_dir": "data", "store_id": "S001", "till_id": "T01", "code_key": ")") + kKeyHex +
+                    R"(", "hq": {"url": "https://127.0.0.1:8443", "ca_file": "ca.pem", "cert_file": "store.pem",
+                    "key_file": "store.key", "enrollment_key_file": "hq-enroll.pem"}, "sync": {"interval_seconds": 0}})");
+  return config;
+}
+
+loy_till* open_till(const std::filesystem::path& config) {
+  loy_till* till = nullptr;
+  char error[512];
+  if (loy_till_open(config.c_str(), nullptr, &till, error, sizeof error) != LOY_OK)
+    throw std::runtime_error(std::string("open: ") + error);
+  return till;
+}
+
+const char* const kTiers[] = {"silver", "gold", "black"};
+
+// The member i as headquarters sends it.
+std::string member_json(int i) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                R"({"id":"M-%07d","version":1,"masked_name":"W*** F***","codes":["%s"],"tier":"%s","birthday":"%02d-%02d",)"
+                R"("purchases":%d,"last_purchase_at":"2026-10-%02dT10:00:00+08:00","points":%d})",
+                i, hex(hash_of(phone_of(i))).c_str(), kTiers[i % 3], 1 + i % 12, 1 + i % 28, 1 + i % 50, 1 + i % 28,
+                (i * 37) % 50'000);
+  return buf;
+}
+
+void build_cache(const std::filesystem::path& config) {
+  loy_till* till = open_till(config);
+  const std::string rules = kRules;
+  check_till(loy_till_apply_rules(till, rules.data(), rules.size()), till, "rules");
+  for (int start = 0; start < kMembers; start += kPage) {
+    std::string doc = R"({"members":[)";
+    for (int i = start; i < start + kPage; ++i) {
+      if (i > start) doc += ',';
+      doc += member_json(i);
+    }
+    doc += R"(],"coupons":[)";
+    if (start == 0)
+      doc += R"({"code":"AUTUMN30","version":1,"kind":"amount","value":3000,"min_spend_minor":20000,)"
+             R"("valid_from":"2026-11-01T00:00:00+08:00","valid_to":"2026-12-01T00:00:00+08:00"})";
+    doc += R"(],"next":)" + std::to_string(start / kPage + 1) + R"(,"more":false})";
+    check_till(loy_till_apply_changes(till, doc.data(), doc.size()), till, "changes");
+  }
+  loy_till_close(till);
+}
+
+std::int64_t members_in(const std::filesystem::path& config) {
+  loy_till* till = open_till(config);
+  loy_till_status st{};
+  st.struct_size = sizeof st;
+  check_till(loy_till_status_get(till, &st), till, "status");
+  loy_till_close(till);
+  return st.members;
+}
+
+// The same members in a bare table: one row per code, looked up by its hash with a prepared statement.
+void build_bare(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  check(sqlite3_open(path.c_str(), &db) == SQLITE_OK, "bare open");
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS m(hash BLOB PRIMARY KEY, id TEXT, tier TEXT, "
+                   "masked_name TEXT, birthday INTEGER, purchases INTEGER, last_purchase_us INTEGER, points INTEGER) "
+                   "WITHOUT ROWID; BEGIN",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO m VALUES(?1, ?2, ?3, 'W*** F***', 101, 5, 1790000000000000, ?4)", -1, &st, nullptr);
+  for (int i = 0; i < kMembers; ++i) {
+    const auto h = hash_of(phone_of(i));
+    char id[16];
+    std::snprintf(id, sizeof id, "M-%07d", i);
+    sqlite3_bind_blob(st, 1, h.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, kTiers[i % 3], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (i * 37) % 50'000);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+template <class F>
+double micros(F&& f) {
+  const auto t0 = Clock::now();
+  f();
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+loy_line line(const std::string& id, const char* category, std::int64_t amount) {
+  loy_line l{};
+  l.struct_size = sizeof l;
+  l.id = id.c_str();
+  l.sku = "SKU-1";
+  l.category = category;
+  l.qty = 1;
+  l.amount_minor = amount;
+  return l;
+}
+
+}  // namespace
+
+std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
+  std::vector<Figure> out;
+  const auto config = make_config(dir / "till");
+  if (!std::filesystem::exists(dir / "till" / "data" / "till.db") || members_in(config) < kMembers) {
+    std::fprintf(stderr, "building a %d-member till cache in %s (once)...\n", kMembers, (dir / "till").c_str());
+    const double s = micros([&] { build_cache(config); }) / 1e6;
+    std::fprintf(stderr, "  %.1f s\n", s);
+  }
+  const auto bare_path = dir / "bare.db";
+  if (!std::filesystem::exists(bare_path)) {
+    std::fprintf(stderr, "building the bare lookup table (once)...\n");
+    build_bare(bare_path);
+  }
+  const auto db_bytes = std::filesystem::file_size(dir / "till" / "data" / "till.db");
+  out.push_back({"cache_bytes_per_member", static_cast<double>(db_bytes) / kMembers, "bytes", "", 0});
+
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> pick(0, kMembers - 1);
+  const int lookups = quick ? 20'000 : 100'000;
+  std::vector<int> sample(static_cast<std::size_t>(lookups));
+  for (int& i : sample) i = pick(rng);
+
+  // Bare: a prepared statement by hash on a table of the same members.
+  std::vector<double> bare;
+  {
+    sqlite3* db = nullptr;
+    check(sqlite3_open_v2(bare_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "bare open");
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT id, tier, masked_name, birthday, purchases, last_purchase_us, points FROM m WHERE hash = ?1",
+                       -1, &st, nullptr);
+    std::vector<std::array<unsigned char, 32>> hashes;
+    for (int i : sample) hashes.push_back(hash_of(phone_of(i)));
+    for (int pass = 0; pass < 2; ++pass) {  // the first pass warms the cache, the second is measured
+      bare.clear();
+      for (std::size_t k = 0; k < hashes.size(); ++k) {
+      bare.push_back(micros([&] {
+        sqlite3_bind_blob(st, 1, hashes[k].data(), 32, SQLITE_STATIC);
+        check(sqlite3_step(st) == SQLITE_ROW, "bare lookup");
+        sqlite3_reset(st);
+      }));
+      }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  loy_till* till = open_till(config);
+  std::vector<double> ours;
+  {
+    std::vector<std::string> phones;
+    for (int i : sample) phones.push_back(phone_of(i));
+    loy_member_info m{};
+    m.struct_size = sizeof m;
+    for (int pass = 0; pass < 2; ++pass) {  // the first pass warms the cache, the second is measured
+      ours.clear();
+      for (const auto& p : phones) ours.push_back(micros([&] { check_till(loy_till_lookup(till, p.c_str(), &m), till, "lookup"); }));
+    }
+  }
+  out.push_back({"lookup_p50_1m_members", percentile(ours, 0.5), "us", "bare_sqlite_lookup_p50", percentile(bare, 0.5)});
+  out.push_back({"lookup_p99_1m_members", percentile(ours, 0.99), "us", "bare_sqlite_lookup_p99", percentile(bare, 0.99)});
+
+  // Commits: a 10-line sale through the C header against a bare one-row WAL synchronous=FULL commit.
+  const int commits = quick ? 100 : 400;
+  std::vector<double> bare_commit;
+  {
+    const auto path = dir / "bare-commit.db";
+    std::filesystem::remove(path);
+    sqlite3* db = nullptr;
+    check(sqlite3_open(path.c_str(), &db) == SQLITE_OK, "bare commit open");
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)",
+                 nullptr, nullptr, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES(?1)", -1, &st, nullptr);
+    const std::string body(2000, 'x');
+    for (int k = 0; k < commits; ++k) {
+      bare_commit.push_back(micros([&] {
+        sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+        sqlite3_bind_text(st, 1, body.c_str(), static_cast<int>(body.size()), SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK, "bare commit");
+      }));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  std::vector<double> our_commit;
+  const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  const char* const categories[] = {"apparel", "accessories", "eco", "shoes", "tobacco"};
+  for (int k = 0; k < commits; ++k) {
+    loy_checkout* c = nullptr;
+    check_till(loy_checkout_begin(till, &c), till, "begin");
+    check(loy_checkout_identify(c, phone_of(pick(rng)).c_str(), nullptr) == LOY_OK, "identify");
+    std::vector<std::string> ids;
+    for (int l = 0; l < 10; ++l) ids.push_back(std::to_string(l));
+    for (int l = 0; l < 10; ++l) {
+      const loy_line ln = line(ids[static_cast<std::size_t>(l)], categories[l % 5], 1990 + 100 * l);
+      check(loy_checkout_add_line(c, &ln) == LOY_OK, "add line");
+    }
+    const std::string receipt = "B" + run.substr(run.size() - 8) + "-" + std::to_string(k);
+    our_commit.push_back(micros([&] { check(loy_checkout_commit(c, receipt.c_str(), nullptr) == LOY_OK, "commit"); }));
+    loy_checkout_free(c);
+  }
+  out.push_back({"commit_10_lines_mean", mean(our_commit), "us", "bare_wal_full_commit_mean", mean(bare_commit)});
+  out.push_back({"commit_10_lines_p50", percentile(our_commit, 0.5), "us", "bare_wal_full_commit_p50", percentile(bare_commit, 0.5)});
+
+  // A 30-line quote through the C header against the engine called directly on the same sale.
+  {
+    const auto rules = engine::load_rules(kRules).value();
+    loy_checkout* c = nullptr;
+    check_till(loy_checkout_begin(till, &c), till, "begin");
+    check(loy_checkout_set_time(c, "2026-11-23T15:30:00+08:00") == LOY_OK, "time");
+    const int member = 4;  // a gold member
+    check(loy_checkout_identify(c, phone_of(member).c_str(), nullptr) == LOY_OK, "identify");
+    engine::QuoteInput in;
+    in.now = *engine::parse_instant("2026-11-23T15:30:00+08:00");
+    std::vector<std::string> ids;
+    for (int l = 0; l < 30; ++l) ids.push_back("L" + std::to_string(l));
+    for (int l = 0; l < 30; ++l) {
+      const loy_line ln = line(ids[static_cast<std::size_t>(l)], categories[l % 5], 1990 + 137 * l);
+      check(loy_checkout_add_line(c, &ln) == LOY_OK, "add line");
+      in.lines.push_back({ids[static_cast<std::size_t>(l)], "SKU-1", categories[l % 5], 1, 1990 + 137 * l});
+    }
+    check(loy_checkout_set_coupon(c, "AUTUMN30") == LOY_OK, "coupon");
+    check(loy_checkout_redeem(c, 100) == LOY_OK, "redeem");
+    loy_quote q{};
+    q.struct_size = sizeof q;
+    check(loy_checkout_quote(c, &q) == LOY_OK && q.coupon_rejected == 0 && q.redeem_rejected == 0,
+          "the benchmark's quote must apply its coupon and redemption");
+    engine::Member m;
+    m.id = "M-0000004";
+    m.tier = "gold";
+    m.birthday = engine::MonthDay{5, 5};
+    m.purchases = 5;
+    m.last_purchase_at = engine::parse_instant("2026-10-05T10:00:00+08:00");
+    m.points = 148;
+    in.member = m;
+    engine::Coupon cp;
+    cp.code = "AUTUMN30";
+    cp.kind = engine::CouponKind::amount;
+    cp.value = 3000;
+    cp.min_spend_minor = 20000;
+    cp.valid_from = engine::parse_instant("2026-11-01T00:00:00+08:00");
+    cp.valid_to = engine::parse_instant("2026-12-01T00:00:00+08:00");
+    in.coupon = engine::CouponRequest{"AUTUMN30", cp};
+    in.redeem_points = 100;
+    in.context.offline = true;
+    const int n = quick ? 20'000 : 100'000;
+    const double ours_us = micros([&] {
+      for (int k = 0; k < n; ++k) loy_checkout_quote(c, &q);
+    });
+    double sink = 0;
+    const double engine_us = micros([&] {
+      for (int k = 0; k < n; ++k) sink += static_cast<double>(engine::quote(rules, in)->payable_minor);
+    });
+    if (sink < 0) std::puts("");
+    out.push_back({"quote_30_lines_via_c_abi", ours_us * 1000 / n, "ns", "quote_30_lines_engine_direct", engine_us * 1000 / n});
+    loy_checkout_free(c);
+  }
+  loy_till_close(till);
+  return out;
+}
+
+}  // namespace loyalty::bench
