@@ -476,9 +476,9 @@ loy_status loy_checkout_quote(loy_checkout* c, loy_quote* out) {
     if (const loy_status s = not_after_commit(c)) return s;
     if (!out) return invalid(c, "out is NULL");
     if (!sized(out)) return struct_size_error(c, "out");
-    auto priced = c->core->price(c->state);
-    fill_quote(priced.quote, false, out);
-    c->quote = std::move(priced.quote);
+    auto quote = c->core->price(c->state);
+    fill_quote(quote, false, out);
+    c->quote = std::move(quote);
     return LOY_OK;
   });
 }

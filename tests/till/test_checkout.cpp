@@ -363,3 +363,31 @@ TEST_CASE("a refund after the points were spent leaves a negative balance, and s
   CHECK(q.redeem_rejected == LOY_REDEEM_INSUFFICIENT_POINTS);
   CHECK(q.max_redeemable_points == 0);
 }
+
+TEST_CASE("a checkout's quote sees a sale committed by another checkout meanwhile", "[till]") {
+  ShopTill t;
+  Checkout a(t.till);
+  REQUIRE(loy_checkout_set_time(a, "2026-09-01T12:00:00+08:00") == LOY_OK);
+  REQUIRE(loy_checkout_identify(a, "13800138000", nullptr) == LOY_OK);
+  REQUIRE(add(a, "1", "apparel", 1, 100000) == LOY_OK);
+  REQUIRE(loy_checkout_redeem(a, 2000) == LOY_OK);
+  auto q = quote_struct();
+  REQUIRE(loy_checkout_quote(a, &q) == LOY_OK);
+  CHECK(q.redeem_rejected == 0);
+  {
+    Checkout b(t.till);  // the same member at the same till spends the day's offline allowance
+    REQUIRE(loy_checkout_set_time(b, "2026-09-01T12:05:00+08:00") == LOY_OK);
+    REQUIRE(loy_checkout_identify(b, "13800138000", nullptr) == LOY_OK);
+    REQUIRE(add(b, "1", "apparel", 1, 100000) == LOY_OK);
+    REQUIRE(loy_checkout_redeem(b, 2000) == LOY_OK);
+    REQUIRE(loy_checkout_commit(b, "R-B", nullptr) == LOY_OK);
+  }
+  REQUIRE(loy_checkout_quote(a, &q) == LOY_OK);
+  CHECK(q.redeem_rejected == LOY_REDEEM_OFFLINE_LIMIT);
+  // Lines added after a quote are quoted too.
+  REQUIRE(add(a, "2", "apparel", 1, 5000) == LOY_OK);
+  REQUIRE(loy_checkout_redeem(a, 0) == LOY_OK);
+  REQUIRE(loy_checkout_quote(a, &q) == LOY_OK);
+  CHECK(q.gross_minor == 105000);
+  CHECK(q.line_count == 2);
+}

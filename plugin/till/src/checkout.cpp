@@ -56,15 +56,12 @@ std::vector<engine::SaleLine> read_lines(const std::string& text) {
 
 }  // namespace
 
-Priced Till::price_locked(const CheckoutState& s, const engine::Instant& now, bool& offline, std::int64_t& day) {
-  const auto rules = rules_locked();
-  Priced p;
-  p.rules_version = rules->version;
-  engine::QuoteInput& in = p.input;
+engine::QuoteInput Till::input_locked(const CheckoutState& s, const engine::RuleSet& rules, const engine::Instant& now,
+                                      bool& offline, std::int64_t& day) {
+  engine::QuoteInput in;
   in.now = s.at.value_or(now);
-  in.lines = s.lines;
   in.redeem_points = s.redeem_points;
-  offline = is_offline(*rules, last_sync_locked(), in.now);
+  offline = is_offline(rules, last_sync_locked(), in.now);
   day = local_day(in.now);
   if (s.member_id) {
     auto cached = store_.member_by_id(*s.member_id);
@@ -87,19 +84,43 @@ Priced Till::price_locked(const CheckoutState& s, const engine::Instant& now, bo
     }
     in.coupon = std::move(req);
   }
-  auto q = engine::quote(*rules, in);
+  return in;
+}
+
+Priced Till::price_locked(const CheckoutState& s, const engine::Instant& now, bool& offline, std::int64_t& day) {
+  const auto rules = rules_locked();
+  Priced p;
+  p.rules_version = rules->version;
+  p.input = input_locked(s, *rules, now, offline, day);
+  p.input.lines = s.lines;
+  auto q = engine::quote(*rules, p.input);
   if (!q) throw TillError(LOY_E_INVALID_ARGUMENT, q.error().message);
   p.quote = std::move(q).value();
   return p;
 }
 
-Priced Till::price(const CheckoutState& s) {
+engine::Quote Till::price(CheckoutState& s) {
   if (s.lines.empty()) throw TillError(LOY_E_STATE, "a quote needs at least one line");
-  const auto now = local_now();
+  const engine::Instant now = s.at.value_or(local_now());
   std::lock_guard lock(mu_);
-  bool offline = false;
-  std::int64_t day = 0;
-  return price_locked(s, now, offline, day);
+  const auto rules = rules_locked();
+  const std::int64_t day = local_day(now);
+  PricingCache* c = s.cache ? &*s.cache : nullptr;
+  if (!c || c->generation != generation_ || c->member_id != s.member_id || c->day != day ||
+      c->coupon_code != s.coupon_code) {
+    bool offline = false;
+    std::int64_t d = 0;
+    s.cache = PricingCache{generation_, s.member_id, day, s.coupon_code, input_locked(s, *rules, now, offline, d)};
+    c = &*s.cache;
+  }
+  engine::QuoteInput& in = c->input;
+  in.now = now;
+  in.redeem_points = s.redeem_points;
+  in.context.offline = is_offline(*rules, last_sync_locked(), now);
+  for (std::size_t i = in.lines.size(); i < s.lines.size(); ++i) in.lines.push_back(s.lines[i]);
+  auto q = engine::quote(*rules, in);
+  if (!q) throw TillError(LOY_E_INVALID_ARGUMENT, q.error().message);
+  return std::move(q).value();
 }
 
 Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
@@ -150,6 +171,7 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
   store_.commit_sale(sale, e);
+  ++generation_;
   log_(LOY_LOG_INFO, "receipt " + sale.receipt_id + " committed: payable " + std::to_string(q.payable_minor) +
                          ", points +" + std::to_string(q.points_earned) + " -" + std::to_string(q.redeem_points) +
                          (offline ? " (offline)" : ""));
@@ -225,6 +247,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
   store_.commit_refund(std::string(refund_id), std::string(receipt_id), lines_json(refunded->left), result.dump(), e);
+  ++generation_;
   log_(LOY_LOG_INFO, "refund " + std::string(refund_id) + " of receipt " + std::string(receipt_id) + " committed: " +
                          std::to_string(out.amount_minor) + " back" + (out.negative_balance ? ", balance negative" : ""));
   return out;
@@ -282,6 +305,7 @@ MemberView Till::enroll(const Enrollment& en) {
   e.body = body.dump();
   e.created_us = now.utc_micros;
   store_.commit_enrollment(rec, e);
+  ++generation_;
   log_(LOY_LOG_INFO, "a member was enrolled at this till");
   return view_locked(store::CachedMember{rec.member, rec.version, rec.masked_name}, now);
 }

@@ -52,6 +52,7 @@ void Till::apply_rules(std::string_view json) {
   if (!rules) throw TillError(LOY_E_RULES, rules.error().message);
   std::lock_guard lock(mu_);
   if (store_.save_rules(rules->version, json)) {
+    ++generation_;
     log_(LOY_LOG_INFO, "rules " + rules->version + " installed");
     rules_ = std::make_shared<const engine::RuleSet>(std::move(rules).value());
   }
@@ -63,6 +64,7 @@ store::Store::Applied Till::apply_changes(std::string_view json) {
   if (!doc) throw TillError(LOY_E_DOCUMENT, doc.error().message);
   std::lock_guard lock(mu_);
   const auto applied = store_.apply_changes(*doc);
+  ++generation_;
   log_(LOY_LOG_INFO, "changes applied: " + std::to_string(applied.members) + " members, " +
                          std::to_string(applied.skipped) + " older records skipped, " +
                          std::to_string(applied.coupons) + " coupons; cursor " + std::to_string(doc->next));

@@ -49,13 +49,26 @@ void with_pending(engine::Member& m, const store::PendingEffects& pending, std::
 // The wall clock as an instant in the machine's local offset: the till's "now".
 engine::Instant local_now();
 
+// What a checkout's quotes read from the database, kept between quotes until the database changes
+// (a commit, a refund, an enrollment, a changes page): the member as this till sees them, the
+// offline redemptions of the sale's day, the coupon. With it a quote costs little more than the
+// engine's arithmetic.
+struct PricingCache {
+  std::uint64_t generation = 0;  // the till's write generation it was read at
+  std::optional<std::string> member_id;
+  std::int64_t day = 0;
+  std::optional<std::string> coupon_code;
+  engine::QuoteInput input;  // member, context and coupon filled; lines appended as the checkout grows
+};
+
 // What a checkout has gathered: the POS's lines, the member, a coupon and points to redeem.
 struct CheckoutState {
   std::optional<engine::Instant> at;  // the sale's time; the till's clock when absent
   std::optional<std::string> member_id;
-  std::vector<engine::Line> lines;
+  std::vector<engine::Line> lines;  // only ever appended to
   std::optional<std::string> coupon_code;
   std::int64_t redeem_points = 0;
+  std::optional<PricingCache> cache;
 };
 
 // A quote and the input it was computed from.
@@ -109,7 +122,7 @@ class Till {
   std::shared_ptr<const engine::RuleSet> rules();
 
   // The quote of a checkout as it stands, with this till's pending effects on the member.
-  Priced price(const CheckoutState& checkout);
+  engine::Quote price(CheckoutState& checkout);
   // Commits the checkout's sale under `receipt_id` durably (one transaction, one fsync). A receipt id
   // committed before returns that first result.
   Committed commit(const CheckoutState& checkout, std::string_view receipt_id);
@@ -125,11 +138,16 @@ class Till {
  private:
   std::shared_ptr<const engine::RuleSet> rules_locked();
   MemberView view_locked(store::CachedMember cached, const engine::Instant& now);
+  // The input of a quote without its lines: the member with this till's pending effects, the context
+  // and the coupon, all read from the store.
+  engine::QuoteInput input_locked(const CheckoutState& checkout, const engine::RuleSet& rules,
+                                  const engine::Instant& now, bool& offline, std::int64_t& local_day);
   Priced price_locked(const CheckoutState& checkout, const engine::Instant& now, bool& offline,
                       std::int64_t& local_day);
   std::optional<engine::Instant> last_sync_locked();
 
   std::mutex mu_;
+  std::uint64_t generation_ = 1;  // grows with every write to the store, under mu_
   TillConfig config_;
   Logger log_;
   store::Store store_;
