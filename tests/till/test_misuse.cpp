@@ -72,3 +72,46 @@ TEST_CASE("documents that are not JSON, too deep or with wrong types are refused
   const std::string ok = R"({"members": [], "coupons": [], "next": 1, "more": false}   garbage)";
   CHECK(loy_till_apply_changes(till, ok.data(), ok.size() - 9) == LOY_OK);
 }
+
+TEST_CASE("NULL for every pointer of the checkout, refund and enrollment calls is an error", "[till]") {
+  test::TempDir dir;
+  test::TestTill till(test::write_config(dir.path()));
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(till, &c) == LOY_OK);
+  loy_quote q{};
+  q.struct_size = sizeof q;
+  loy_line_quote lq{};
+  lq.struct_size = sizeof lq;
+  loy_line line{};
+  line.struct_size = sizeof line;
+  loy_enrollment e{};
+  e.struct_size = sizeof e;
+  loy_refund_result r{};
+  r.struct_size = sizeof r;
+  auto m = test::member_info();
+  CHECK(loy_checkout_set_time(nullptr, "2026-01-01T00:00:00Z") == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_identify(nullptr, "1", &m) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_identify(c, nullptr, &m) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_enroll(nullptr, &e, &m) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_enroll(c, nullptr, &m) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_add_line(nullptr, &line) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_add_line(c, &line) == LOY_E_INVALID_ARGUMENT);  // its id, sku and category are NULL
+  CHECK(loy_checkout_set_coupon(nullptr, "X") == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_redeem(nullptr, 100) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_quote(c, nullptr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_line_quote(nullptr, 0, &lq) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_line_quote(c, 0, nullptr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_commit(nullptr, "R", &q) == LOY_E_INVALID_ARGUMENT);
+  CHECK(std::string(loy_checkout_last_error(nullptr)).empty());
+  CHECK(loy_till_refund(nullptr, "F", "R", nullptr, 0, &r) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund(till, nullptr, "R", nullptr, 0, &r) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund(till, "F", nullptr, nullptr, 0, &r) == LOY_E_INVALID_ARGUMENT);
+  loy_refund_item item{};
+  item.struct_size = sizeof item;
+  CHECK(loy_till_refund(till, "F", "R", &item, 1, &r) == LOY_E_INVALID_ARGUMENT);  // its line_id is NULL
+  CHECK(loy_till_enroll(nullptr, &e, &m) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_enroll(till, &e, &m) == LOY_E_INVALID_ARGUMENT);  // its phone is NULL
+  CHECK(std::string(loy_coupon_refusal_str(0)).empty());
+  CHECK(std::string(loy_redeem_refusal_str(-7)).empty());
+  loy_checkout_free(c);
+}
