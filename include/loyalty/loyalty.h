@@ -85,8 +85,8 @@ typedef struct loy_till loy_till;
 #define LOY_LOG_ERROR 40
 
 /* A log message: level, then text without personal data. Called on the thread that made the call
- * being logged, while the library holds the till's lock: it must return quickly and must not call
- * into the same till. `message` is valid during the call only. */
+ * being logged, after the library has released the till's lock, so it may call into the till. It
+ * should return quickly. `message` is valid during the call only. */
 typedef void (*loy_log_fn)(int32_t level, const char *message, void *userdata);
 
 typedef struct loy_till_options {
@@ -105,7 +105,8 @@ typedef struct loy_till_options {
 LOY_API loy_status loy_till_open(const char *config_path, const loy_till_options *options, loy_till **out,
                                  char *error, size_t error_size);
 
-/* Closes a till and frees it. NULL is allowed. Every checkout of the till must be freed first. */
+/* Closes a till, releases its database and frees the handle. NULL is allowed. Checkouts of the till
+ * that are still alive answer LOY_E_STATE from then on and must still be freed. */
 LOY_API void loy_till_close(loy_till *till);
 
 /* The detail of the last failed call on `till` made by the calling thread ("" when none). Valid until
@@ -113,7 +114,9 @@ LOY_API void loy_till_close(loy_till *till);
 LOY_API const char *loy_till_last_error(const loy_till *till);
 
 /* Installs a rule set (JSON, RULES.md) of `size` bytes, replacing the current one if its version
- * differs. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_RULES, LOY_E_TOO_LARGE or LOY_E_STORAGE. */
+ * differs. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_RULES, LOY_E_TOO_LARGE or LOY_E_STORAGE.
+ * Every call on a till, and on its checkouts, may also return LOY_E_INTERNAL (a bug: report it with
+ * the log) and, on a checkout whose till was closed, LOY_E_STATE. */
 LOY_API loy_status loy_till_apply_rules(loy_till *till, const char *json, size_t size);
 
 /* Applies a member-changes document (docs/protocol.md, the answer of GET /v1/changes) of `size`
@@ -162,7 +165,8 @@ typedef struct loy_member_info {
 
 /* Looks a member up from scanned or typed text: a card code or a phone number (spaces and dashes are
  * ignored, and so is a leading +86). Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8,
- * LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE, LOY_E_NOT_FOUND, LOY_E_NO_RULES or LOY_E_STORAGE. */
+ * LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE, LOY_E_NOT_FOUND, LOY_E_NO_RULES, LOY_E_DOCUMENT (the cached
+ * record does not fit the current rule set, e.g. an unknown tier) or LOY_E_STORAGE. */
 LOY_API loy_status loy_till_lookup(loy_till *till, const char *scanned, loy_member_info *out);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -190,8 +194,7 @@ LOY_API loy_status loy_till_status_get(loy_till *till, loy_till_status *out);
 typedef struct loy_checkout loy_checkout;
 
 /* Begins a checkout on `till`. *out is freed with loy_checkout_free(), which abandons a sale that was
- * not committed. A checkout keeps its till alive: loy_till_close() may come first.
- * Returns LOY_OK or LOY_E_INVALID_ARGUMENT. */
+ * not committed. Returns LOY_OK or LOY_E_INVALID_ARGUMENT. */
 LOY_API loy_status loy_checkout_begin(loy_till *till, loy_checkout **out);
 
 /* Frees a checkout. NULL is allowed. */
@@ -201,12 +204,13 @@ LOY_API void loy_checkout_free(loy_checkout *checkout);
 LOY_API const char *loy_checkout_last_error(const loy_checkout *checkout);
 
 /* Sets the sale's time, ISO-8601 with its offset ("2026-05-03T10:00:00+08:00"); by default a quote
- * and a commit use the till's clock. Returns LOY_OK, LOY_E_INVALID_ARGUMENT or LOY_E_STATE. */
+ * and a commit use the till's clock. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8,
+ * LOY_E_TOO_LARGE or LOY_E_STATE. */
 LOY_API loy_status loy_checkout_set_time(loy_checkout *checkout, const char *iso8601);
 
 /* Identifies the member from scanned text (as loy_till_lookup) for this sale, and fills *out when it is
- * not NULL; its prompts are read at the sale's time. Returns the statuses of loy_till_lookup, or
- * LOY_E_STATE after a commit. */
+ * not NULL; its prompts are read at the sale's time. When it fails the sale has no member (never the
+ * one identified before). Returns the statuses of loy_till_lookup, or LOY_E_STATE after a commit. */
 LOY_API loy_status loy_checkout_identify(loy_checkout *checkout, const char *scanned, loy_member_info *out);
 
 /* One line of the basket. Strings are copied. */
@@ -224,7 +228,7 @@ typedef struct loy_line {
 LOY_API loy_status loy_checkout_add_line(loy_checkout *checkout, const loy_line *line);
 
 /* Presents a coupon code (NULL removes it). Whether it applies is part of the quote.
- * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8 or LOY_E_STATE. */
+ * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE (over 64 bytes) or LOY_E_STATE. */
 LOY_API loy_status loy_checkout_set_coupon(loy_checkout *checkout, const char *code);
 
 /* Asks to pay with `points` (0: none). Whether it is accepted is part of the quote.
@@ -299,10 +303,15 @@ LOY_API loy_status loy_checkout_line_quote(loy_checkout *checkout, uint32_t inde
 
 /* Commits the sale under the POS's `receipt_id` (1..63 bytes) once payment is taken, and returns only
  * when it is durable (one SQLite transaction, one fsync). Fills *out (may be NULL) with the committed
- * quote. Committing a receipt id that was committed before, from any checkout, returns that first
- * result with replayed = 1 and makes no second sale. After a commit the checkout only answers
- * loy_checkout_line_quote; a second commit is LOY_E_STATE.
- * Returns LOY_OK, LOY_E_STATE, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_NO_RULES or LOY_E_STORAGE. */
+ * quote. Committing a receipt id that was committed before for the same sale (member, lines, coupon
+ * and points; not the time), from any checkout, returns that first result with replayed = 1 and makes
+ * no second sale; for a different sale it is LOY_E_CONFLICT. When the checkout was quoted and nothing
+ * changed since, the sale is committed only at that quote's figures: if it would now be priced
+ * otherwise (another checkout spent the points or the coupon meanwhile), nothing is committed and the
+ * call returns LOY_E_CONFLICT: quote again and settle the difference. After a commit the checkout only
+ * answers loy_checkout_line_quote; a second commit is LOY_E_STATE.
+ * Returns LOY_OK, LOY_E_STATE, LOY_E_CONFLICT, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE,
+ * LOY_E_NOT_FOUND (the member left the cache), LOY_E_NO_RULES or LOY_E_STORAGE. */
 LOY_API loy_status loy_checkout_commit(loy_checkout *checkout, const char *receipt_id, loy_quote *out);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -327,9 +336,9 @@ typedef struct loy_refund_result {
 /* Refunds part of a sale committed at this till (`items`, `count` > 0) or all that is left of it
  * (items NULL, count 0), committed like a sale under the POS's `refund_id`. A refund id used before
  * for the same receipt returns that first result. Fills *out (may be NULL).
- * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_NOT_FOUND (receipt or
- * line), LOY_E_STATE (nothing left to refund), LOY_E_CONFLICT (refund id used for another receipt)
- * or LOY_E_STORAGE. */
+ * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE,
+ * LOY_E_NOT_FOUND (receipt or line), LOY_E_STATE (nothing, or nothing of that line, left to refund),
+ * LOY_E_CONFLICT (refund id used for another receipt) or LOY_E_STORAGE. */
 LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
                                    const loy_refund_item *items, size_t count, loy_refund_result *out);
 

@@ -3,6 +3,8 @@
 #include "loyalty/loyalty.h"
 
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <new>
@@ -15,32 +17,43 @@
 
 struct loy_till {
   std::shared_ptr<loyalty::till::Till> core;
+  // The last error of each thread on this till: valid until that thread's next call on it.
+  mutable std::mutex errors_mu;
+  mutable std::unordered_map<std::thread::id, std::string> errors;
 };
 
 struct loy_checkout {
-  std::shared_ptr<loyalty::till::Till> core;  // keeps the till alive while the checkout lives
+  std::shared_ptr<loyalty::till::Till> core;  // the till's core; closed with the till's handle
   loyalty::till::CheckoutState state;
-  std::optional<loyalty::engine::Quote> quote;  // the last quote, or the committed one
+  // The last quote shown (cleared by any change to the sale), or the committed one.
+  std::optional<loyalty::engine::Quote> quote;
   bool committed = false;
+  mutable std::string error;  // a checkout is used by one thread at a time
 };
 
 namespace {
 
 using loyalty::till::TillError;
 
-// The last error of each handle, per thread: valid until that thread's next call on the handle.
-thread_local std::unordered_map<const void*, std::string> t_errors;
-
-void set_error(const void* handle, const char* message) noexcept {
-  if (!handle) return;
+void set_error(const loy_till* till, const char* message) noexcept {
+  if (!till) return;
   try {
-    t_errors[handle] = message;
+    std::lock_guard lock(till->errors_mu);
+    till->errors[std::this_thread::get_id()] = message;
   } catch (...) {  // out of memory: the status still says what went wrong
   }
 }
 
-template <class F>
-loy_status guarded(const void* handle, F&& f) noexcept {
+void set_error(const loy_checkout* checkout, const char* message) noexcept {
+  if (!checkout) return;
+  try {
+    checkout->error = message;
+  } catch (...) {
+  }
+}
+
+template <class H, class F>
+loy_status guarded(const H* handle, F&& f) noexcept {
   try {
     set_error(handle, "");
     return f();
@@ -62,7 +75,8 @@ loy_status guarded(const void* handle, F&& f) noexcept {
   }
 }
 
-loy_status invalid(const void* handle, const char* message) {
+template <class H>
+loy_status invalid(const H* handle, const char* message) {
   set_error(handle, message);
   return LOY_E_INVALID_ARGUMENT;
 }
@@ -182,7 +196,8 @@ void fill_quote(const loyalty::engine::Quote& q, bool replayed, loy_quote* out) 
   out->replayed = replayed ? 1 : 0;
 }
 
-loy_status struct_size_error(const void* handle, const char* what) {
+template <class H>
+loy_status struct_size_error(const H* handle, const char* what) {
   set_error(handle, (std::string(what) + "->struct_size is smaller than this library's struct").c_str());
   return LOY_E_STRUCT_SIZE;
 }
@@ -286,14 +301,18 @@ loy_status loy_till_open(const char* config_path, const loy_till_options* option
 
 void loy_till_close(loy_till* till) {
   if (!till) return;
-  t_errors.erase(till);
+  try {
+    till->core->close();
+  } catch (...) {  // closing cannot fail in a way the caller could act on
+  }
   delete till;
 }
 
 const char* loy_till_last_error(const loy_till* till) {
   if (!till) return "";
-  const auto it = t_errors.find(till);
-  return it == t_errors.end() ? "" : it->second.c_str();
+  std::lock_guard lock(till->errors_mu);
+  const auto it = till->errors.find(std::this_thread::get_id());
+  return it == till->errors.end() ? "" : it->second.c_str();
 }
 
 loy_status loy_till_apply_rules(loy_till* till, const char* json, size_t size) {
@@ -369,17 +388,9 @@ loy_status loy_checkout_begin(loy_till* till, loy_checkout** out) {
   });
 }
 
-void loy_checkout_free(loy_checkout* checkout) {
-  if (!checkout) return;
-  t_errors.erase(checkout);
-  delete checkout;
-}
+void loy_checkout_free(loy_checkout* checkout) { delete checkout; }
 
-const char* loy_checkout_last_error(const loy_checkout* checkout) {
-  if (!checkout) return "";
-  const auto it = t_errors.find(checkout);
-  return it == t_errors.end() ? "" : it->second.c_str();
-}
+const char* loy_checkout_last_error(const loy_checkout* checkout) { return checkout ? checkout->error.c_str() : ""; }
 
 loy_status loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
@@ -388,6 +399,7 @@ loy_status loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
     const auto t = loyalty::engine::parse_instant(text_arg(iso8601, 64, "iso8601"));
     if (!t) return invalid(c, "the time must be ISO-8601 with an offset, like 2026-05-03T10:00:00+08:00");
     c->state.at = *t;
+    c->quote.reset();
     return LOY_OK;
   });
 }
@@ -396,6 +408,9 @@ loy_status loy_checkout_identify(loy_checkout* c, const char* scanned, loy_membe
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
+    // A failed identify leaves the sale without a member, never with the previous one.
+    c->state.member_id.reset();
+    c->quote.reset();
     if (!scanned) return invalid(c, "scanned is NULL");
     if (out && !sized(out)) return struct_size_error(c, "out");
     const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
@@ -415,6 +430,7 @@ loy_status loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment
     if (out && !sized(out)) return struct_size_error(c, "out");
     const auto view = c->core->enroll(read_enrollment(enrollment));
     c->state.member_id = view.cached.member.id;
+    c->quote.reset();
     if (out) fill_member(view, out);
     return LOY_OK;
   });
@@ -441,6 +457,7 @@ loy_status loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
     l.qty = line->qty;
     l.amount_minor = line->amount_minor;
     c->state.lines.push_back(std::move(l));
+    c->quote.reset();
     return LOY_OK;
   });
 }
@@ -449,6 +466,7 @@ loy_status loy_checkout_set_coupon(loy_checkout* c, const char* code) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
+    c->quote.reset();
     if (!code) {
       c->state.coupon_code.reset();
       return LOY_OK;
@@ -466,6 +484,7 @@ loy_status loy_checkout_redeem(loy_checkout* c, int64_t points) {
     if (const loy_status s = not_after_commit(c)) return s;
     if (points < 0 || points > loyalty::engine::kMaxPoints) return invalid(c, "points must be 0..10^15");
     c->state.redeem_points = points;
+    c->quote.reset();
     return LOY_OK;
   });
 }
@@ -517,7 +536,8 @@ loy_status loy_checkout_commit(loy_checkout* c, const char* receipt_id, loy_quot
     }
     if (out && !sized(out)) return struct_size_error(c, "out");
     const auto id = text_arg(receipt_id, loyalty::till::kMaxIdBytes, "receipt_id");
-    auto committed = c->core->commit(c->state, id);
+    // The quote the customer was shown (if nothing changed since) is the one they pay.
+    auto committed = c->core->commit(c->state, id, c->quote ? &*c->quote : nullptr);
     if (out) fill_quote(committed.quote, committed.replayed, out);
     c->quote = std::move(committed.quote);
     c->committed = true;

@@ -115,14 +115,22 @@ TEST_CASE("committing a receipt id twice returns the first result and makes no s
     CHECK(first.payable_minor == 48960);
   }
   {
-    Checkout c(t.till);
-    REQUIRE(add(c, "9", "apparel", 1, 100) == LOY_OK);
+    Checkout c(t.till);  // the POS retries the same sale
+    fill_winback_sale(c);
+    REQUIRE(loy_checkout_set_time(c, "2026-09-01T12:07:00+08:00") == LOY_OK);  // later: not part of the sale
     auto again = quote_struct();
     REQUIRE(loy_checkout_commit(c, "R-0001", &again) == LOY_OK);
     CHECK(again.replayed == 1);
     CHECK(again.payable_minor == first.payable_minor);
     CHECK(again.points_earned == first.points_earned);
     CHECK(again.line_count == 2);
+  }
+  {
+    Checkout c(t.till);  // another basket under the same receipt id is not silently dropped
+    REQUIRE(add(c, "9", "apparel", 1, 100) == LOY_OK);
+    auto other = quote_struct();
+    CHECK(loy_checkout_commit(c, "R-0001", &other) == LOY_E_CONFLICT);
+    CHECK(std::string(loy_checkout_last_error(c)).find("committed for another sale") != std::string::npos);
   }
   loy_till_status st{};
   st.struct_size = sizeof st;
@@ -245,18 +253,62 @@ TEST_CASE("bad lines are refused and leave the checkout as it was", "[till]") {
   loy_checkout_free(nullptr);
 }
 
-TEST_CASE("a checkout outlives a till closed before it", "[till]") {
+TEST_CASE("a checkout whose till was closed answers that it is closed, and the till reopens at once", "[till]") {
   test::TempDir dir;
+  const auto config = test::write_config(dir.path());
   loy_till* till = nullptr;
-  REQUIRE(loy_till_open(test::write_config(dir.path()).c_str(), nullptr, &till, nullptr, 0) == LOY_OK);
+  REQUIRE(loy_till_open(config.c_str(), nullptr, &till, nullptr, 0) == LOY_OK);
   const std::string rules = test::demo_rules();
   REQUIRE(loy_till_apply_rules(till, rules.data(), rules.size()) == LOY_OK);
   loy_checkout* c = nullptr;
   REQUIRE(loy_checkout_begin(till, &c) == LOY_OK);
-  loy_till_close(till);
   REQUIRE(add(c, "1", "apparel", 1, 100) == LOY_OK);
-  CHECK(loy_checkout_commit(c, "R-LATE", nullptr) == LOY_OK);
+  loy_till_close(till);
+  CHECK(loy_checkout_commit(c, "R-LATE", nullptr) == LOY_E_STATE);
+  CHECK(std::string(loy_checkout_last_error(c)) == "the till is closed");
+  auto q = quote_struct();
+  CHECK(loy_checkout_quote(c, &q) == LOY_E_STATE);
+  test::TestTill again(config);  // the database was released with the till's handle
   loy_checkout_free(c);
+}
+
+TEST_CASE("a commit whose sale is now priced otherwise than its quote commits nothing", "[till]") {
+  ShopTill t;
+  Checkout a(t.till), b(t.till);
+  for (loy_checkout* c : {a.c, b.c}) {  // two tills' worth of the same member, the same day, offline
+    REQUIRE(loy_checkout_set_time(c, "2026-09-01T12:00:00+08:00") == LOY_OK);
+    REQUIRE(loy_checkout_identify(c, "13800138000", nullptr) == LOY_OK);
+    REQUIRE(add(c, "1", "apparel", 1, 100000) == LOY_OK);
+    REQUIRE(loy_checkout_redeem(c, 2000) == LOY_OK);
+    auto q = quote_struct();
+    REQUIRE(loy_checkout_quote(c, &q) == LOY_OK);
+    REQUIRE(q.redeem_points == 2000);
+  }
+  REQUIRE(loy_checkout_commit(a, "R-A", nullptr) == LOY_OK);
+  auto q = quote_struct();
+  CHECK(loy_checkout_commit(b, "R-B", &q) == LOY_E_CONFLICT);  // the allowance is spent: it would cost more
+  CHECK(std::string(loy_checkout_last_error(b)).find("quote again") != std::string::npos);
+  loy_till_status st{};
+  st.struct_size = sizeof st;
+  REQUIRE(loy_till_status_get(t.till, &st) == LOY_OK);
+  CHECK(st.outbox_depth == 1);
+  // Quoted again, the customer sees the new figures, and the commit goes through.
+  REQUIRE(loy_checkout_quote(b, &q) == LOY_OK);
+  CHECK(q.redeem_rejected == LOY_REDEEM_OFFLINE_LIMIT);
+  REQUIRE(loy_checkout_commit(b, "R-B", &q) == LOY_OK);
+  CHECK(q.redeem_points == 0);
+}
+
+TEST_CASE("a failed identify leaves the sale without a member", "[till]") {
+  ShopTill t;
+  Checkout c(t.till);
+  REQUIRE(loy_checkout_identify(c, "13800138000", nullptr) == LOY_OK);
+  CHECK(loy_checkout_identify(c, "13000000000", nullptr) == LOY_E_NOT_FOUND);
+  REQUIRE(add(c, "1", "apparel", 1, 10000) == LOY_OK);
+  auto q = quote_struct();
+  REQUIRE(loy_checkout_quote(c, &q) == LOY_OK);
+  CHECK(q.member_discount_minor == 0);
+  CHECK(q.points_earned == 0);  // anonymous
 }
 
 TEST_CASE("refunds through the C interface match the engine, and end at the sale's totals", "[till]") {
@@ -305,6 +357,8 @@ TEST_CASE("refunds through the C interface match the engine, and end at the sale
   CHECK(rest.balance_after == 2350);
 
   CHECK(loy_till_refund(t.till, "F-3", "R-SALE", nullptr, 0, &rest) == LOY_E_STATE);
+  item.line_id = "3";  // nothing of line 3 is left either
+  CHECK(loy_till_refund(t.till, "F-7", "R-SALE", &item, 1, &rest) == LOY_E_STATE);
   CHECK(loy_till_refund(t.till, "F-1", "R-OTHER", nullptr, 0, &rest) == LOY_E_CONFLICT);
   CHECK(loy_till_refund(t.till, "F-4", "R-NOPE", nullptr, 0, &rest) == LOY_E_NOT_FOUND);
   item.line_id = "7";

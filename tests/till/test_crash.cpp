@@ -114,7 +114,7 @@ TEST_CASE("50 kills with SIGKILL while committing: every committed sale is there
       l.sku = "SKU";
       l.category = "apparel";
       l.qty = 1;
-      l.amount_minor = 5;
+      l.amount_minor = 1000 + k;  // the same sale, as a POS retrying it would send
       REQUIRE(loy_checkout_add_line(c, &l) == LOY_OK);
       loy_quote q{};
       q.struct_size = sizeof q;

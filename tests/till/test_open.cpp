@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <thread>
 
 #include "support.hpp"
 
@@ -112,4 +113,41 @@ TEST_CASE("a till's database belongs to one open till at a time", "[till]") {
   CHECK(loy_till_open(config.c_str(), nullptr, &second, error, sizeof error) == LOY_E_STORAGE);
   CHECK(second == nullptr);
   CHECK(std::string(error).find("locked") != std::string::npos);
+}
+
+TEST_CASE("the log callback may call into the till, and each thread keeps its own last error", "[till]") {
+  test::TempDir dir;
+  const auto config = test::write_config(dir.path());
+  struct Seen {
+    loy_till* till = nullptr;
+    int calls = 0;
+    int64_t outbox = -1;
+  } seen;
+  loy_till_options options{};
+  options.struct_size = sizeof options;
+  options.log_userdata = &seen;
+  options.log = [](int32_t, const char*, void* userdata) {
+    auto* s = static_cast<Seen*>(userdata);
+    ++s->calls;
+    if (!s->till) return;
+    loy_till_status st{};
+    st.struct_size = sizeof st;
+    if (loy_till_status_get(s->till, &st) == LOY_OK) s->outbox = st.outbox_depth;  // re-entry: no deadlock
+  };
+  REQUIRE(loy_till_open(config.c_str(), &options, &seen.till, nullptr, 0) == LOY_OK);
+  const std::string rules = test::demo_rules();
+  REQUIRE(loy_till_apply_rules(seen.till, rules.data(), rules.size()) == LOY_OK);
+  CHECK(seen.calls == 2);
+  CHECK(seen.outbox == 0);
+
+  auto m = test::member_info();
+  CHECK(loy_till_lookup(seen.till, "13000000000", &m) == LOY_E_NOT_FOUND);
+  std::string other;
+  std::thread([&] {
+    CHECK(loy_till_lookup(seen.till, "not a code!", &m) == LOY_E_INVALID_ARGUMENT);
+    other = loy_till_last_error(seen.till);
+  }).join();
+  CHECK(std::string(loy_till_last_error(seen.till)) == "no member has this code");
+  CHECK(other.find("a member code is 1..64 digits and letters") != std::string::npos);
+  loy_till_close(seen.till);
 }

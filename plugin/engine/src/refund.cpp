@@ -45,11 +45,13 @@ Result<Refund> refund(std::span<const SaleLine> left, std::span<const RefundItem
     SaleLine* line = nullptr;
     for (SaleLine& l : r.left)
       if (l.id == item.line_id) line = &l;
-    if (!line) return Error{item_path(i, "line_id") + ": the sale has no line \"" + item.line_id + "\""};
+    if (!line)
+      return Error{item_path(i, "line_id") + ": the sale has no line \"" + item.line_id + "\"", ErrorKind::not_found};
     if (item.units <= 0) return Error{item_path(i, "units") + ": must be at least 1"};
     if (item.units > line->units)
-      return Error{item_path(i, "units") + ": only " + std::to_string(line->units) +
-                   " unit(s) of line \"" + line->id + "\" are left to refund"};
+      return Error{item_path(i, "units") + ": only " + std::to_string(line->units) + " unit(s) of line \"" + line->id +
+                       "\" are left to refund",
+                   line->units == 0 ? ErrorKind::state : ErrorKind::invalid};
     const std::int64_t k = item.units, q = line->units;
     SaleLine back{line->id, k, returned_share(line->net_minor, k, q),
                   returned_share(line->points_earned, k, q), returned_share(line->points_redeemed, k, q)};
@@ -70,7 +72,7 @@ Result<Refund> refund_all(std::span<const SaleLine> left) {
   std::vector<RefundItem> items;
   for (const SaleLine& l : left)
     if (l.units > 0) items.push_back({l.id, l.units});
-  if (items.empty()) return Error{"sale: everything has been refunded already"};
+  if (items.empty()) return Error{"sale: everything has been refunded already", ErrorKind::state};
   return refund(left, items);
 }
 

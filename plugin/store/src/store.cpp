@@ -47,6 +47,7 @@ CREATE INDEX outbox_member ON outbox(member_id) WHERE member_id IS NOT NULL;
 CREATE TABLE sales(
   receipt_id TEXT PRIMARY KEY,
   outbox_seq INTEGER NOT NULL,
+  digest TEXT NOT NULL,
   member_id TEXT,
   coupon_code TEXT,
   lines TEXT NOT NULL) WITHOUT ROWID;
@@ -85,10 +86,10 @@ Store::Store(const std::string& path) : db_(path) {
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
   coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
-  sale_.emplace(db_, "SELECT s.receipt_id, o.txn_id, s.member_id, s.lines, o.body FROM sales s "
+  sale_.emplace(db_, "SELECT s.receipt_id, o.txn_id, s.member_id, s.lines, o.body, s.digest FROM sales s "
                      "JOIN outbox o ON o.seq = s.outbox_seq WHERE s.receipt_id = ?1");
-  insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, outbox_seq, member_id, coupon_code, lines) "
-                            "VALUES(?1, ?2, ?3, ?4, ?5)");
+  insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?2 WHERE receipt_id = ?1");
   insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, body, created_us) "
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -217,7 +218,8 @@ bool Store::coupon_used_here(std::string_view code) {
 std::optional<StoredSale> Store::sale(std::string_view receipt_id) {
   sale_->bind(1, receipt_id);
   std::optional<StoredSale> out;
-  if (sale_->step()) out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), sale_->text(4)};
+  if (sale_->step())
+    out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), sale_->text(4), sale_->text(5)};
   sale_->reset();
   return out;
 }
@@ -231,7 +233,8 @@ std::int64_t Store::add_outbox(const OutboxEntry& e) {
 std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
   Transaction t(db_);
   const std::int64_t seq = add_outbox(e);
-  insert_sale_->bind(1, s.receipt_id).bind(2, seq).bind(3, s.member_id).bind(4, s.coupon_code).bind(5, s.lines).run();
+  insert_sale_->bind(1, s.receipt_id).bind(2, seq).bind(3, s.digest).bind(4, s.member_id).bind(5, s.coupon_code)
+      .bind(6, s.lines).run();
   if (s.offline && s.redeemed_points > 0 && s.member_id)
     add_redeemed_offline_->bind(1, *s.member_id).bind(2, s.local_day).bind(3, s.redeemed_points).run();
   t.commit();

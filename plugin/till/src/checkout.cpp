@@ -1,4 +1,5 @@
 // Quotes, commits and refunds of the till: the engine's arithmetic over the till's own state.
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "loyalty/engine/codec.hpp"
@@ -37,6 +38,26 @@ void check_id(std::string_view id, const char* what) {
   if (!engine::is_valid_utf8(id)) throw TillError(LOY_E_UTF8, std::string(what) + " is not valid UTF-8");
 }
 
+// SHA-256 of what a sale sells: member, lines, coupon, redemption (not its time: a retry may come later).
+std::string sale_digest(const CheckoutState& s) {
+  std::string text = s.member_id.value_or("") + '\x1d' + s.coupon_code.value_or("") + '\x1d' +
+                     std::to_string(s.redeem_points) + '\x1d';
+  for (const auto& l : s.lines)
+    text += l.id + '\x1f' + l.sku + '\x1f' + l.category + '\x1f' + std::to_string(l.qty) + '\x1f' +
+            std::to_string(l.amount_minor) + '\x1e';
+  unsigned char md[32];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1 || len != 32)
+    throw std::runtime_error("SHA-256 failed");
+  static const char* const digits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : md) {
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  return hex;
+}
+
 std::string lines_json(const std::vector<engine::SaleLine>& lines) {
   ordered_json a = ordered_json::array();
   for (const auto& l : lines)
@@ -64,23 +85,23 @@ engine::QuoteInput Till::input_locked(const CheckoutState& s, const engine::Rule
   offline = is_offline(rules, last_sync_locked(), in.now);
   day = local_day(in.now);
   if (s.member_id) {
-    auto cached = store_.member_by_id(*s.member_id);
+    auto cached = store().member_by_id(*s.member_id);
     if (!cached) throw TillError(LOY_E_NOT_FOUND, "the identified member is no longer in the cache");
     engine::Member m = std::move(cached->member);
-    const store::PendingEffects pending = store_.pending(m.id);
+    const store::PendingEffects pending = store().pending(m.id);
     with_pending(m, pending, in.now.offset_minutes);
     in.context.pending_points = pending.points;
     in.context.offline = offline;
-    in.context.redeemed_today_offline = offline ? store_.redeemed_offline(m.id, day) : 0;
+    in.context.redeemed_today_offline = offline ? store().redeemed_offline(m.id, day) : 0;
     in.member = std::move(m);
   }
   if (s.coupon_code) {
     engine::CouponRequest req{*s.coupon_code, std::nullopt};
-    auto rec = store_.coupon(*s.coupon_code);
+    auto rec = store().coupon(*s.coupon_code);
     // A member's own coupon is unknown to anyone else.
     if (rec && (!rec->member_id || (in.member && *rec->member_id == in.member->id))) {
       req.coupon = std::move(rec->coupon);
-      if (store_.coupon_used_here(*s.coupon_code)) req.coupon->used = true;
+      if (store().coupon_used_here(*s.coupon_code)) req.coupon->used = true;
     }
     in.coupon = std::move(req);
   }
@@ -103,6 +124,7 @@ engine::Quote Till::price(CheckoutState& s) {
   if (s.lines.empty()) throw TillError(LOY_E_STATE, "a quote needs at least one line");
   const engine::Instant now = s.at.value_or(local_now());
   std::lock_guard lock(mu_);
+  store();  // a closed till quotes nothing
   const auto rules = rules_locked();
   const std::int64_t day = local_day(now);
   PricingCache* c = s.cache ? &*s.cache : nullptr;
@@ -123,15 +145,21 @@ engine::Quote Till::price(CheckoutState& s) {
   return std::move(q).value();
 }
 
-Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
+Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, const engine::Quote* shown) {
   check_id(receipt_id, "the receipt id");
+  const std::string digest = sale_digest(s);
   const auto now = local_now();
+  LogBatch logs;
   std::lock_guard lock(mu_);
-  if (auto existing = store_.sale(receipt_id)) {
+  logs.logger = log_;
+  if (auto existing = store().sale(receipt_id)) {
+    if (existing->digest != digest)
+      throw TillError(LOY_E_CONFLICT, "receipt " + std::string(receipt_id) +
+                                          " was committed for another sale: a receipt id names one sale");
     const auto body = nlohmann::json::parse(existing->body);
     auto q = engine::parse_quote(body.at("quote").dump());
     if (!q) throw TillError(LOY_E_INTERNAL, "stored sale " + std::string(receipt_id) + ": " + q.error().message);
-    log_(LOY_LOG_INFO, "receipt " + std::string(receipt_id) + " was committed before: returning its first result");
+    logs(LOY_LOG_INFO, "receipt " + std::string(receipt_id) + " was committed before: returning its first result");
     return Committed{std::move(q).value(), "", true};
   }
   if (s.lines.empty()) throw TillError(LOY_E_STATE, "a sale needs at least one line");
@@ -139,9 +167,16 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
   std::int64_t day = 0;
   Priced p = price_locked(s, now, offline, day);
   const engine::Quote& q = p.quote;
+  if (shown && (shown->payable_minor != q.payable_minor || shown->redeem_points != q.redeem_points ||
+                shown->coupon_discount_minor != q.coupon_discount_minor ||
+                shown->member_discount_minor != q.member_discount_minor || shown->points_earned != q.points_earned))
+    throw TillError(LOY_E_CONFLICT, "the sale is priced otherwise than when it was quoted (payable " +
+                                        std::to_string(shown->payable_minor) + ", now " +
+                                        std::to_string(q.payable_minor) + "): quote again before taking payment");
 
   store::NewSale sale;
   sale.receipt_id = std::string(receipt_id);
+  sale.digest = digest;
   sale.member_id = s.member_id;
   sale.local_day = day;
   sale.offline = offline;
@@ -170,9 +205,9 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id) {
   e.at_us = p.input.now.utc_micros;
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
-  store_.commit_sale(sale, e);
+  store().commit_sale(sale, e);
   ++generation_;
-  log_(LOY_LOG_INFO, "receipt " + sale.receipt_id + " committed: payable " + std::to_string(q.payable_minor) +
+  logs(LOY_LOG_INFO, "receipt " + sale.receipt_id + " committed: payable " + std::to_string(q.payable_minor) +
                          ", points +" + std::to_string(q.points_earned) + " -" + std::to_string(q.redeem_points) +
                          (offline ? " (offline)" : ""));
   return Committed{q, p.rules_version, false};
@@ -184,8 +219,10 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   check_id(receipt_id, "the receipt id");
   for (const auto& item : items) check_id(item.line_id, "a refunded line id");
   const auto now = local_now();
+  LogBatch logs;
   std::lock_guard lock(mu_);
-  if (auto existing = store_.refund(refund_id)) {
+  logs.logger = log_;
+  if (auto existing = store().refund(refund_id)) {
     if (existing->receipt_id != receipt_id)
       throw TillError(LOY_E_CONFLICT, "refund id " + std::string(refund_id) + " was used for another receipt");
     const auto j = nlohmann::json::parse(existing->result);
@@ -193,16 +230,16 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
                     j.at("negative_balance"), true};
     return r;
   }
-  auto sale = store_.sale(receipt_id);
+  auto sale = store().sale(receipt_id);
   if (!sale) throw TillError(LOY_E_NOT_FOUND, "no sale was committed at this till with receipt " + std::string(receipt_id));
   const auto left = read_lines(sale->lines);
   auto refunded = items.empty() ? engine::refund_all(left) : engine::refund(left, items);
   if (!refunded) {
-    const std::string& m = refunded.error().message;
-    throw TillError(m.find("already") != std::string::npos ? LOY_E_STATE
-                    : m.find("has no line") != std::string::npos ? LOY_E_NOT_FOUND
-                                                                  : LOY_E_INVALID_ARGUMENT,
-                    m);
+    const engine::Error& e = refunded.error();
+    throw TillError(e.kind == engine::ErrorKind::state       ? LOY_E_STATE
+                    : e.kind == engine::ErrorKind::not_found ? LOY_E_NOT_FOUND
+                                                             : LOY_E_INVALID_ARGUMENT,
+                    e.message);
   }
   RefundOutcome out;
   out.amount_minor = refunded->amount_minor;
@@ -210,8 +247,8 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   out.points_given_back = refunded->points_given_back;
   const std::int64_t delta = out.points_given_back - out.points_taken_back;
   if (sale->member_id) {
-    const auto cached = store_.member_by_id(*sale->member_id);
-    const std::int64_t before = (cached ? cached->member.points : 0) + store_.pending(*sale->member_id).points;
+    const auto cached = store().member_by_id(*sale->member_id);
+    const std::int64_t before = (cached ? cached->member.points : 0) + store().pending(*sale->member_id).points;
     out.balance_after = before + delta;
     out.negative_balance = out.balance_after < 0;
   }
@@ -246,9 +283,9 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   e.at_us = now.utc_micros;
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
-  store_.commit_refund(std::string(refund_id), std::string(receipt_id), lines_json(refunded->left), result.dump(), e);
+  store().commit_refund(std::string(refund_id), std::string(receipt_id), lines_json(refunded->left), result.dump(), e);
   ++generation_;
-  log_(LOY_LOG_INFO, "refund " + std::string(refund_id) + " of receipt " + std::string(receipt_id) + " committed: " +
+  logs(LOY_LOG_INFO, "refund " + std::string(refund_id) + " of receipt " + std::string(receipt_id) + " committed: " +
                          std::to_string(out.amount_minor) + " back" + (out.negative_balance ? ", balance negative" : ""));
   return out;
 }
@@ -265,9 +302,11 @@ MemberView Till::enroll(const Enrollment& en) {
     throw TillError(LOY_E_INVALID_ARGUMENT, "a phone number is 5..64 digits (spaces, dashes and +86 are ignored)");
   const auto hash = hasher_(*phone);
   const auto now = local_now();
+  LogBatch logs;
   std::lock_guard lock(mu_);
+  logs.logger = log_;
   const auto rules = rules_locked();
-  if (store_.member_by_code(hash))
+  if (store().member_by_code(hash))
     throw TillError(LOY_E_CONFLICT, "this phone number is already a member: identify them instead");
 
   protocol::MemberRecord rec;
@@ -304,9 +343,9 @@ MemberView Till::enroll(const Enrollment& en) {
   e.at_us = now.utc_micros;
   e.body = body.dump();
   e.created_us = now.utc_micros;
-  store_.commit_enrollment(rec, e);
+  store().commit_enrollment(rec, e);
   ++generation_;
-  log_(LOY_LOG_INFO, "a member was enrolled at this till");
+  logs(LOY_LOG_INFO, "a member was enrolled at this till");
   return view_locked(store::CachedMember{rec.member, rec.version, rec.masked_name}, now);
 }
 

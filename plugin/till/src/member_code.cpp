@@ -4,7 +4,9 @@
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace loyalty::till {
 
@@ -61,22 +63,27 @@ protocol::CodeHash CodeHasher::operator()(std::string_view normalised) const {
 }
 
 std::string mask_name(std::string_view name) {
-  std::string out;
-  bool word_start = true;
+  // Words as lists of characters (UTF-8 sequences), split at spaces.
+  std::vector<std::vector<std::string_view>> words(1);
   for (std::size_t i = 0; i < name.size();) {
     const auto c = static_cast<unsigned char>(name[i]);
-    const std::size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    const std::size_t len = std::min<std::size_t>(c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4, name.size() - i);
     const std::string_view ch = name.substr(i, len);
     i += len;
     if (ch == " ") {
-      if (!word_start) out += ' ';
-      word_start = true;
-      continue;
+      if (!words.back().empty()) words.emplace_back();
+    } else {
+      words.back().push_back(ch);
     }
-    out += word_start ? std::string(ch) : std::string("*");
-    word_start = false;
   }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
+  std::string out;
+  for (const auto& w : words) {
+    if (w.empty()) continue;
+    if (!out.empty()) out += ' ';
+    // The first character of a longer word; a one-character word would be itself, so it is masked.
+    out += w.size() > 1 ? std::string(w.front()) : std::string("*");
+    out += std::string(w.size() - 1, '*');
+  }
   return out;
 }
 

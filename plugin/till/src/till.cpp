@@ -30,11 +30,11 @@ engine::Instant local_now() {
 Till::Till(TillConfig config, Logger log)
     : config_(std::move(config)),
       log_(log),
-      store_(database_path(config_).string()),
+      store_(std::in_place, database_path(config_).string()),
       sealing_key_(SealingKey::from_pem_file(config_.enrollment_key_file.string())),
       hasher_(config_.code_key),
-      last_sync_us_(store_.last_sync_us()) {
-  if (auto json = store_.rules_json()) {
+      last_sync_us_(store_->last_sync_us()) {
+  if (auto json = store_->rules_json()) {
     auto rules = engine::load_rules(*json);
     if (rules) {
       rules_ = std::make_shared<const engine::RuleSet>(std::move(rules).value());
@@ -46,14 +46,27 @@ Till::Till(TillConfig config, Logger log)
                          (rules_ ? ", rules " + rules_->version : ", no rules yet"));
 }
 
+void Till::close() {
+  std::lock_guard lock(mu_);
+  log_ = Logger{};
+  store_.reset();
+}
+
+store::Store& Till::store() {
+  if (!store_) throw TillError(LOY_E_STATE, "the till is closed");
+  return *store_;
+}
+
 void Till::apply_rules(std::string_view json) {
   if (json.size() > kMaxRulesBytes) throw TillError(LOY_E_TOO_LARGE, "a rule set is at most 1 MiB");
   auto rules = engine::load_rules(json);
   if (!rules) throw TillError(LOY_E_RULES, rules.error().message);
+  LogBatch logs;
   std::lock_guard lock(mu_);
-  if (store_.save_rules(rules->version, json)) {
+  logs.logger = log_;
+  if (store().save_rules(rules->version, json)) {
     ++generation_;
-    log_(LOY_LOG_INFO, "rules " + rules->version + " installed");
+    logs(LOY_LOG_INFO, "rules " + rules->version + " installed");
     rules_ = std::make_shared<const engine::RuleSet>(std::move(rules).value());
   }
 }
@@ -62,10 +75,12 @@ store::Store::Applied Till::apply_changes(std::string_view json) {
   if (json.size() > kMaxDocumentBytes) throw TillError(LOY_E_TOO_LARGE, "a changes document is at most 64 MiB");
   auto doc = protocol::parse_changes(json);
   if (!doc) throw TillError(LOY_E_DOCUMENT, doc.error().message);
+  LogBatch logs;
   std::lock_guard lock(mu_);
-  const auto applied = store_.apply_changes(*doc);
+  logs.logger = log_;
+  const auto applied = store().apply_changes(*doc);
   ++generation_;
-  log_(LOY_LOG_INFO, "changes applied: " + std::to_string(applied.members) + " members, " +
+  logs(LOY_LOG_INFO, "changes applied: " + std::to_string(applied.members) + " members, " +
                          std::to_string(applied.skipped) + " older records skipped, " +
                          std::to_string(applied.coupons) + " coupons; cursor " + std::to_string(doc->next));
   return applied;
@@ -85,7 +100,7 @@ void with_pending(engine::Member& m, const store::PendingEffects& pending, std::
 MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& now) {
   const auto rules = rules_locked();
   MemberView v;
-  const store::PendingEffects pending = store_.pending(cached.member.id);
+  const store::PendingEffects pending = store().pending(cached.member.id);
   v.pending_points = pending.points;
   // Prompts see the member as the next sale will: this till's unsynced sales count.
   engine::Member seen = cached.member;
@@ -116,8 +131,8 @@ MemberView Till::lookup(std::string_view scanned, const std::optional<engine::In
   const auto now = at.value_or(local_now());
   std::lock_guard lock(mu_);
   rules_locked();
-  store::ReadTransaction read(store_);  // one snapshot, and one lock, for the member and its pending effects
-  auto cached = store_.member_by_code(hash);
+  store::ReadTransaction read(store());  // one snapshot, and one lock, for the member and its pending effects
+  auto cached = store().member_by_code(hash);
   if (!cached) throw TillError(LOY_E_NOT_FOUND, "no member has this code");
   return view_locked(std::move(*cached), now);
 }
@@ -134,7 +149,7 @@ std::shared_ptr<const engine::RuleSet> Till::rules() {
 
 store::StoreStatus Till::status() {
   std::lock_guard lock(mu_);
-  return store_.status();
+  return store().status();
 }
 
 }  // namespace loyalty::till

@@ -9,8 +9,15 @@ namespace loyalty::engine {
 
 // One error: the JSON path of the offending value, then what is wrong with it,
 // e.g. "tiers[1].discount_bp: must be within 0..10000".
+enum class ErrorKind {
+  invalid,    // the input breaks a rule
+  not_found,  // it names something that is not there (a refunded line)
+  state,      // it asks for what can no longer be done (a refund of what is refunded already)
+};
+
 struct Error {
   std::string message;
+  ErrorKind kind = ErrorKind::invalid;
 };
 
 template <class T>

@@ -33,6 +33,7 @@ struct StoredSale {
   std::optional<std::string> member_id;
   std::string lines;
   std::string body;
+  std::string digest;  // of what was sold: a receipt id committed again must name the same sale
 };
 
 struct StoredRefund {
@@ -42,6 +43,7 @@ struct StoredRefund {
 
 struct NewSale {
   std::string receipt_id;
+  std::string digest;
   std::optional<std::string> member_id;
   std::int64_t local_day = 0;  // days since 1970-01-01 in the sale's own offset
   bool offline = false;

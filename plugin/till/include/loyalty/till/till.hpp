@@ -42,6 +42,26 @@ struct Logger {
   }
 };
 
+// Log lines gathered while the till's lock is held and handed to the callback once it is released
+// (the batch is declared before the lock, so it is destroyed after it): a callback may call into the
+// till.
+class LogBatch {
+ public:
+  LogBatch() = default;
+  LogBatch(const LogBatch&) = delete;
+  LogBatch& operator=(const LogBatch&) = delete;
+  ~LogBatch() {
+    for (const auto& [level, message] : lines_) logger(level, message);
+  }
+  void operator()(std::int32_t level, std::string message) {
+    if (logger.fn && level >= logger.level) lines_.emplace_back(level, std::move(message));
+  }
+  Logger logger;  // set under the lock
+
+ private:
+  std::vector<std::pair<std::int32_t, std::string>> lines_;
+};
+
 // A member as this till sees them: the cached record with this till's unsynced sales counted in
 // (purchases, last purchase).
 void with_pending(engine::Member& m, const store::PendingEffects& pending, std::int32_t offset_minutes);
@@ -113,6 +133,10 @@ class Till {
  public:
   Till(TillConfig config, Logger log);
 
+  // Closes the database and stops logging; every later call is TillError(LOY_E_STATE). Checkouts that
+  // outlive their till's handle see that.
+  void close();
+
   void apply_rules(std::string_view json);
   store::Store::Applied apply_changes(std::string_view json);
   // Looks a member up; prompts are read at `at` (a checkout's time) or at the till's clock.
@@ -124,8 +148,11 @@ class Till {
   // The quote of a checkout as it stands, with this till's pending effects on the member.
   engine::Quote price(CheckoutState& checkout);
   // Commits the checkout's sale under `receipt_id` durably (one transaction, one fsync). A receipt id
-  // committed before returns that first result.
-  Committed commit(const CheckoutState& checkout, std::string_view receipt_id);
+  // committed before for the same sale returns that first result; for another sale it is
+  // TillError(LOY_E_CONFLICT). When `shown` is given (the quote the customer was shown and paid) and
+  // the sale would now be priced otherwise (another checkout spent the points or the coupon, the till
+  // went offline), nothing is committed: TillError(LOY_E_CONFLICT).
+  Committed commit(const CheckoutState& checkout, std::string_view receipt_id, const engine::Quote* shown = nullptr);
   // Refunds `items` (all that is left when empty) of the sale `receipt_id` under `refund_id`,
   // committed like a sale. A refund id used before returns that first result.
   RefundOutcome refund(std::string_view refund_id, std::string_view receipt_id,
@@ -137,6 +164,7 @@ class Till {
 
  private:
   std::shared_ptr<const engine::RuleSet> rules_locked();
+  store::Store& store();  // under mu_; TillError(LOY_E_STATE) once closed
   MemberView view_locked(store::CachedMember cached, const engine::Instant& now);
   // The input of a quote without its lines: the member with this till's pending effects, the context
   // and the coupon, all read from the store.
@@ -150,7 +178,7 @@ class Till {
   std::uint64_t generation_ = 1;  // grows with every write to the store, under mu_
   TillConfig config_;
   Logger log_;
-  store::Store store_;
+  std::optional<store::Store> store_;
   SealingKey sealing_key_;
   CodeHasher hasher_;
   std::optional<std::int64_t> last_sync_us_;  // the store's, kept in memory for every quote and lookup

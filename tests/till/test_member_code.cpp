@@ -1,0 +1,34 @@
+#include <catch2/catch.hpp>
+
+#include "loyalty/till/member_code.hpp"
+#include "support.hpp"
+
+using namespace loyalty;
+
+TEST_CASE("scanned codes are normalised before they are hashed", "[till]") {
+  CHECK(till::normalise_code("+86 138-0013-8000") == "13800138000");
+  CHECK(till::normalise_code("lc-0001-2345") == "LC00012345");
+  CHECK(till::normalise_code("\t138 0013 8000 ") == "13800138000");
+  CHECK_FALSE(till::normalise_code("+86").has_value());
+  CHECK_FALSE(till::normalise_code("138.0013").has_value());
+  CHECK_FALSE(till::normalise_code(std::string(65, '1')).has_value());
+  CHECK_FALSE(till::normalise_code(std::string(300, ' ')).has_value());
+}
+
+TEST_CASE("the keyed hash is HMAC-SHA256 under the chain's key, one-shot or keyed once", "[till]") {
+  std::vector<std::uint8_t> key;
+  for (int i = 0; i < 32; ++i) key.push_back(static_cast<std::uint8_t>(std::stoi(std::string(test::kCodeKeyHex + 2 * i, 2), nullptr, 16)));
+  const till::CodeHasher hasher(key);
+  CHECK(protocol::to_hex(hasher("13800138000")) == test::code_hash_hex("13800138000"));
+  CHECK(protocol::to_hex(till::hash_code(key, "13800138000")) == test::code_hash_hex("13800138000"));
+  CHECK(hasher("13800138000") != hasher("13800138001"));
+}
+
+TEST_CASE("names are masked to a first character per word, one-character words entirely", "[till]") {
+  CHECK(till::mask_name("Wang Fang") == "W*** F***");
+  CHECK(till::mask_name("王芳") == "王*");
+  CHECK(till::mask_name("J K Rowling") == "* * R******");
+  CHECK(till::mask_name("  Zhang   Wei ") == "Z**** W**");
+  CHECK(till::mask_name("") == "");
+  CHECK(till::mask_name("王") == "*");
+}
