@@ -20,17 +20,26 @@ Database::Database(const std::string& path) {
     db_ = nullptr;
     throw StorageError("cannot open " + path + ": " + msg);
   }
-  sqlite3_extended_result_codes(db_, 1);
-  // Exclusive locking (below) means a lock held by another process is not let go soon: wait briefly.
-  sqlite3_busy_timeout(db_, 1000);
-  // The member cache is read far more than written: map it rather than copy each page in.
-  exec("PRAGMA mmap_size=1073741824");
-  // One process owns a till's database: exclusive locking spares every transaction its file locks
-  // (and keeps other processes from writing behind the till's back).
-  exec("PRAGMA locking_mode=EXCLUSIVE");
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=FULL");
-  exec("PRAGMA foreign_keys=ON");
+  try {
+    sqlite3_extended_result_codes(db_, 1);
+    // Exclusive locking (below) means a lock held by another process is not let go soon: wait briefly.
+    sqlite3_busy_timeout(db_, 1000);
+    // The member cache is read far more than written: map it rather than copy each page in.
+    exec("PRAGMA mmap_size=1073741824");
+    // One process owns a till's database: exclusive locking spares every transaction its file locks
+    // (and keeps other processes from writing behind the till's back).
+    exec("PRAGMA locking_mode=EXCLUSIVE");
+    {
+      Statement wal(*this, "PRAGMA journal_mode=WAL");
+      if (!wal.step() || wal.text(0) != "wal") throw StorageError("cannot put " + path + " in WAL mode");
+    }
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+  } catch (...) {  // the destructor does not run for a constructor that throws
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
