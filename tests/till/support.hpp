@@ -117,6 +117,18 @@ class TestTill {
   loy_till* till_ = nullptr;
 };
 
+// A line of the basket for loy_checkout_add_line; the strings must outlive the call.
+inline loy_line sale_line(const char* id, const char* category, std::int64_t amount, std::int64_t qty = 1) {
+  loy_line l{};
+  l.struct_size = sizeof l;
+  l.id = id;
+  l.sku = "SKU";
+  l.category = category;
+  l.qty = qty;
+  l.amount_minor = amount;
+  return l;
+}
+
 inline loy_member_info member_info() {
   loy_member_info m{};
   m.struct_size = sizeof m;

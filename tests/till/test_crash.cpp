@@ -24,13 +24,7 @@ namespace {
   for (std::int64_t n = 0;; ++n) {
     loy_checkout* c = nullptr;
     if (loy_checkout_begin(till, &c) != LOY_OK) _exit(4);
-    loy_line l{};
-    l.struct_size = sizeof l;
-    l.id = "1";
-    l.sku = "SKU";
-    l.category = "apparel";
-    l.qty = 1;
-    l.amount_minor = 1000 + n;
+    const loy_line l = test::sale_line("1", "apparel", 1000 + n);
     if (loy_checkout_add_line(c, &l) != LOY_OK) _exit(5);
     const std::string receipt = "K" + std::to_string(run) + "-" + std::to_string(n);
     if (loy_checkout_commit(c, receipt.c_str(), nullptr) != LOY_OK) _exit(6);
@@ -108,13 +102,7 @@ TEST_CASE("50 kills with SIGKILL while committing: every committed sale is there
     for (std::int64_t k : reported) {
       loy_checkout* c = nullptr;
       REQUIRE(loy_checkout_begin(till, &c) == LOY_OK);
-      loy_line l{};
-      l.struct_size = sizeof l;
-      l.id = "1";
-      l.sku = "SKU";
-      l.category = "apparel";
-      l.qty = 1;
-      l.amount_minor = 1000 + k;  // the same sale, as a POS retrying it would send
+      const loy_line l = test::sale_line("1", "apparel", 1000 + k);  // the same sale, as a POS retrying it would send
       REQUIRE(loy_checkout_add_line(c, &l) == LOY_OK);
       loy_quote q{};
       q.struct_size = sizeof q;

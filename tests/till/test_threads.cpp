@@ -32,13 +32,7 @@ TEST_CASE("4 threads looking up and committing at once", "[till]") {
           ++failures;
           continue;
         }
-        loy_line l{};
-        l.struct_size = sizeof l;
-        l.id = "1";
-        l.sku = "SKU";
-        l.category = "apparel";
-        l.qty = 1;
-        l.amount_minor = 10000;
+        const loy_line l = test::sale_line("1", "apparel", 10000);
         loy_quote q{};
         q.struct_size = sizeof q;
         const std::string receipt = "T" + std::to_string(t) + "-" + std::to_string(i);

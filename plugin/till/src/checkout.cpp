@@ -2,6 +2,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <span>
+
 #include "loyalty/engine/codec.hpp"
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/text.hpp"
@@ -15,16 +17,21 @@ using nlohmann::ordered_json;
 
 constexpr std::int64_t kMicrosPerDay = 86'400LL * 1'000'000;
 
-std::string random_id() {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for a transaction id");
+std::string hex(std::span<const unsigned char> bytes) {
   static const char* const digits = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : b) {
+  for (unsigned char c : bytes) {
     out += digits[c >> 4];
     out += digits[c & 15];
   }
   return out;
+}
+
+// 128 random bits: a till restored from an old backup never reuses an id of its own past.
+std::string random_id() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for a transaction id");
+  return hex(b);
 }
 
 std::int64_t local_day(const engine::Instant& t) {
@@ -49,13 +56,7 @@ std::string sale_digest(const CheckoutState& s) {
   unsigned int len = 0;
   if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1 || len != 32)
     throw std::runtime_error("SHA-256 failed");
-  static const char* const digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : md) {
-    hex += digits[c >> 4];
-    hex += digits[c & 15];
-  }
-  return hex;
+  return hex(md);
 }
 
 std::string lines_json(const std::vector<engine::SaleLine>& lines) {
