@@ -123,8 +123,10 @@ void build_cache(const std::filesystem::path& config) {
   loy_till_close(till);
 }
 
+// The members of a cache made by an earlier run, or 0 when there is none this library can open.
 std::int64_t members_in(const std::filesystem::path& config) {
-  loy_till* till = open_till(config);
+  loy_till* till = nullptr;
+  if (loy_till_open(config.c_str(), nullptr, &till, nullptr, 0) != LOY_OK) return 0;
   loy_till_status st{};
   st.struct_size = sizeof st;
   check_till(loy_till_status_get(till, &st), till, "status");
@@ -195,6 +197,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   std::vector<Figure> out;
   const auto config = make_config(dir / "till");
   if (!std::filesystem::exists(dir / "till" / "data" / "till.db") || members_in(config) < kMembers) {
+    std::filesystem::remove_all(dir / "till" / "data");
     std::fprintf(stderr, "building a %d-member till cache in %s (once)...\n", kMembers, (dir / "till").c_str());
     const double s = micros([&] { build_cache(config); }) / 1e6;
     std::fprintf(stderr, "  %.1f s\n", s);
