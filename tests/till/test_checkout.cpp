@@ -41,13 +41,7 @@ struct Checkout {
 };
 
 loy_status add(loy_checkout* c, const char* id, const char* category, std::int64_t qty, std::int64_t amount) {
-  loy_line l{};
-  l.struct_size = sizeof l;
-  l.id = id;
-  l.sku = "SKU";
-  l.category = category;
-  l.qty = qty;
-  l.amount_minor = amount;
+  const loy_line l = test::sale_line(id, category, amount, qty);
   return loy_checkout_add_line(c, &l);
 }
 
