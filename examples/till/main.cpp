@@ -1,42 +1,29 @@
 // loyalty-till: the reference till. A thin shell: every decision is the engine's.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "loyalty/engine/codec.hpp"
 #include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/rules.hpp"
+#include "cli_support.hpp"
 #include "receipt.hpp"
 #include "till_commands.hpp"
 
 namespace {
 
 constexpr int kExitInvalid = 2;
-constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
 
-struct Failure {
-  std::string message;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Failure{path + ": cannot be read"};
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  if (text.size() > kMaxFileBytes) throw Failure{path + ": larger than 16 MiB"};
-  return text;
-}
+using loyalty::till_cli::CliError;
+using loyalty::till_cli::read_file;
 
 int quote_command(const std::string& rules_path, const std::string& scenario_path, const std::string& format) {
   auto rules = loyalty::engine::load_rules(read_file(rules_path));
-  if (!rules) throw Failure{rules_path + ": " + rules.error().message};
+  if (!rules) throw CliError(rules_path + ": " + rules.error().message);
   auto input = loyalty::engine::parse_quote_input(read_file(scenario_path));
-  if (!input) throw Failure{scenario_path + ": " + input.error().message};
+  if (!input) throw CliError(scenario_path + ": " + input.error().message);
   auto quote = loyalty::engine::quote(*rules, *input);
-  if (!quote) throw Failure{scenario_path + ": " + quote.error().message};
+  if (!quote) throw CliError(scenario_path + ": " + quote.error().message);
   if (format == "receipt") {
     std::cout << loyalty::till::render_receipt(*rules, *input, *quote);
   } else {
@@ -100,14 +87,14 @@ int main(int argc, char** argv) {
       std::vector<std::pair<std::string, long long>> lines;
       for (const std::string& l : refund_lines) {
         const auto colon = l.rfind(':');
-        if (colon == std::string::npos || colon == 0) throw Failure{"--line takes LINE_ID:UNITS, not " + l};
+        if (colon == std::string::npos || colon == 0) throw CliError("--line takes LINE_ID:UNITS, not " + l);
         lines.emplace_back(l.substr(0, colon), std::stoll(l.substr(colon + 1)));
       }
       return loyalty::till_cli::refund(o, receipt, refund_id, lines);
     }
     return loyalty::till_cli::status(o);
-  } catch (const Failure& f) {
-    std::cerr << "loyalty-till: " << f.message << "\n";
+  } catch (const CliError& e) {
+    std::cerr << "loyalty-till: " << e.what() << "\n";
     return kExitInvalid;
   } catch (const std::exception& e) {
     std::cerr << "loyalty-till: " << e.what() << "\n";

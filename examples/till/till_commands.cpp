@@ -1,13 +1,11 @@
 #include "till_commands.hpp"
 
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
+#include "cli_support.hpp"
 #include "loyalty/loyalty.h"
 
 namespace loyalty::till_cli {
@@ -15,25 +13,13 @@ namespace {
 
 using nlohmann::json;
 
-struct Failure {
-  std::string message;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Failure{path + ": cannot be read"};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A till opened for one command, closed at its end.
 class Till {
  public:
   explicit Till(const std::string& config) {
     char error[1024];
     if (const loy_status s = loy_till_open(config.c_str(), nullptr, &till_, error, sizeof error); s != LOY_OK)
-      throw Failure{std::string(loy_status_str(s)) + ": " + error};
+      throw CliError(std::string(loy_status_str(s)) + ": " + error);
   }
   ~Till() { loy_till_close(till_); }
   Till(const Till&) = delete;
@@ -41,7 +27,7 @@ class Till {
   loy_till* get() const { return till_; }
 
   void check(loy_status s) const {
-    if (s != LOY_OK) throw Failure{std::string(loy_status_str(s)) + ": " + loy_till_last_error(till_)};
+    if (s != LOY_OK) throw CliError(std::string(loy_status_str(s)) + ": " + loy_till_last_error(till_));
   }
 
  private:
@@ -56,7 +42,7 @@ class Checkout {
   Checkout& operator=(const Checkout&) = delete;
   loy_checkout* get() const { return c_; }
   void check(loy_status s) const {
-    if (s != LOY_OK) throw Failure{std::string(loy_status_str(s)) + ": " + loy_checkout_last_error(c_)};
+    if (s != LOY_OK) throw CliError(std::string(loy_status_str(s)) + ": " + loy_checkout_last_error(c_));
   }
 
  private:
@@ -70,30 +56,12 @@ loy_till_status till_status(const Till& t) {
   return st;
 }
 
-// Money in currency units when minor_per_unit is a power of ten ("CNY 284.05").
+// Money as the till's rule set writes it.
 struct Money {
   std::string currency;
   std::int64_t minor_per_unit = 100;
-  std::string operator()(std::int64_t minor) const {
-    int decimals = 0;
-    for (std::int64_t m = minor_per_unit; m > 1; m /= 10) ++decimals;
-    char buf[64];
-    const bool neg = minor < 0;
-    const unsigned long long mag = neg ? 0ULL - static_cast<unsigned long long>(minor) : static_cast<unsigned long long>(minor);
-    const auto unit = static_cast<unsigned long long>(minor_per_unit > 0 ? minor_per_unit : 1);
-    if (decimals == 0) {
-      std::snprintf(buf, sizeof buf, "%s%llu", neg ? "-" : "", mag);
-    } else {
-      std::snprintf(buf, sizeof buf, "%s%llu.%0*llu", neg ? "-" : "", mag / unit, decimals % 10, mag % unit);
-    }
-    return currency + " " + buf;
-  }
+  std::string operator()(std::int64_t minor) const { return format_money(currency, minor_per_unit, minor); }
 };
-
-std::string row(const std::string& left, const std::string& right, std::size_t width = 48) {
-  const std::size_t used = left.size() + right.size();
-  return left + std::string(used < width ? width - used : 1, ' ') + right + "\n";
-}
 
 std::string prompt_text(const loy_prompt& p, const Money& money) {
   switch (p.code) {
@@ -150,8 +118,8 @@ template <class F>
 int run(F&& f) {
   try {
     return f();
-  } catch (const Failure& e) {
-    std::cerr << "loyalty-till: " << e.message << "\n";
+  } catch (const CliError& e) {
+    std::cerr << "loyalty-till: " << e.what() << "\n";
     return 2;
   } catch (const json::exception& e) {
     std::cerr << "loyalty-till: " << e.what() << "\n";

@@ -311,16 +311,6 @@ Result<Member> parse_member(std::string_view text) {
 
 std::string quote_to_json(const Quote& q) { return detail::quote_json(q, false).dump(); }
 
-std::string quote_to_json_detailed(const Quote& q) { return detail::quote_json(q, true).dump(); }
-
-Result<Quote> parse_quote(std::string_view text) {
-  return guarded([&] { return detail::read_quote(detail::parse_json(text, "quote"), ""); });
-}
-
-std::string quote_input_to_json(const QuoteInput& in) {
-  return detail::quote_input_json(in).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
 std::string prompts_to_json(const std::vector<Prompt>& prompts) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const Prompt& p : prompts) {

@@ -4,7 +4,6 @@
 
 #include <span>
 
-#include "loyalty/engine/codec.hpp"
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/text.hpp"
 #include "loyalty/till/member_code.hpp"
@@ -57,6 +56,19 @@ std::string sale_digest(const CheckoutState& s) {
   if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1 || len != 32)
     throw std::runtime_error("SHA-256 failed");
   return hex(md);
+}
+
+// The fields every transaction for headquarters starts with (docs/protocol.md).
+ordered_json transaction(const TillConfig& config, const char* kind, const std::string& txn_id, const engine::Instant& at,
+                         const std::optional<std::string>& member_id) {
+  ordered_json body;
+  body["txn_id"] = txn_id;
+  body["kind"] = kind;
+  body["store_id"] = config.store_id;
+  body["till_id"] = config.till_id;
+  body["at"] = engine::format_instant(at);
+  body["member_id"] = member_id ? ordered_json(*member_id) : ordered_json(nullptr);
+  return body;
 }
 
 std::string lines_json(const std::vector<engine::SaleLine>& lines) {
@@ -157,8 +169,9 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
     if (existing->digest != digest)
       throw TillError(LOY_E_CONFLICT, "receipt " + std::string(receipt_id) +
                                           " was committed for another sale: a receipt id names one sale");
-    const auto body = nlohmann::json::parse(existing->body);
-    auto q = engine::parse_quote(body.at("quote").dump());
+    auto q = engine::detail::guarded([&] {
+      return engine::detail::read_quote(engine::detail::parse_json(existing->body, "sale").at("quote"), "quote");
+    });
     if (!q) throw TillError(LOY_E_INTERNAL, "stored sale " + std::string(receipt_id) + ": " + q.error().message);
     logs(LOY_LOG_INFO, "receipt " + std::string(receipt_id) + " was committed before: returning its first result");
     return Committed{std::move(q).value(), "", true};
@@ -186,15 +199,9 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   sale.lines = lines_json(engine::sale_lines(p.input, q));
 
   const std::string txn_id = random_id();
-  ordered_json body;
-  body["txn_id"] = txn_id;
-  body["kind"] = "sale";
-  body["store_id"] = config_.store_id;
-  body["till_id"] = config_.till_id;
+  ordered_json body = transaction(config_, "sale", txn_id, p.input.now, s.member_id);
   body["receipt_id"] = sale.receipt_id;
-  body["at"] = engine::format_instant(p.input.now);
   body["rules_version"] = p.rules_version;
-  body["member_id"] = s.member_id ? ordered_json(*s.member_id) : ordered_json(nullptr);
   body["input"] = engine::detail::quote_input_json(p.input);
   body["quote"] = engine::detail::quote_json(q, true);
 
@@ -258,16 +265,10 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   for (const auto& l : refunded->returned)
     returned.push_back({{"line_id", l.id}, {"units", l.units}, {"net_minor", l.net_minor},
                         {"points_earned", l.points_earned}, {"points_redeemed", l.points_redeemed}});
-  ordered_json body;
-  body["txn_id"] = txn_id;
-  body["kind"] = "refund";
-  body["store_id"] = config_.store_id;
-  body["till_id"] = config_.till_id;
+  ordered_json body = transaction(config_, "refund", txn_id, now, sale->member_id);
   body["refund_id"] = std::string(refund_id);
   body["receipt_id"] = std::string(receipt_id);
   body["sale_txn_id"] = sale->txn_id;
-  body["at"] = engine::format_instant(now);
-  body["member_id"] = sale->member_id ? ordered_json(*sale->member_id) : ordered_json(nullptr);
   body["lines"] = returned;
   body["amount_minor"] = out.amount_minor;
   body["points_taken_back"] = out.points_taken_back;
@@ -325,13 +326,7 @@ MemberView Till::enroll(const Enrollment& en) {
     personal["birthday"] = bd;
   }
   const std::string txn_id = random_id();
-  ordered_json body;
-  body["txn_id"] = txn_id;
-  body["kind"] = "enrollment";
-  body["store_id"] = config_.store_id;
-  body["till_id"] = config_.till_id;
-  body["member_id"] = rec.member.id;
-  body["at"] = engine::format_instant(now);
+  ordered_json body = transaction(config_, "enrollment", txn_id, now, rec.member.id);
   body["code_hash"] = protocol::to_hex(hash);
   body["masked_name"] = rec.masked_name;
   body["tier"] = rec.member.tier;

@@ -23,15 +23,6 @@ Result<Member> parse_member(std::string_view json_text);
 // The quote as one JSON object whose keys are exactly those of a scenario's "expect".
 std::string quote_to_json(const Quote& quote);
 
-// The quote with everything a committed sale keeps: the keys of quote_to_json, plus
-// "member_discount_bp" and, per line, "points_earned" and "points_redeemed".
-std::string quote_to_json_detailed(const Quote& quote);
-// Reads either form back (the detailed keys are optional).
-Result<Quote> parse_quote(std::string_view json_text);
-
-// A quote's input in the scenario format (parse_quote_input reads it back).
-std::string quote_input_to_json(const QuoteInput& input);
-
 // Prompts as a JSON array of {code, ...figures}.
 std::string prompts_to_json(const std::vector<Prompt>& prompts);
 

@@ -76,6 +76,9 @@ Member read_member_fields(ObjectReader& r);
 Coupon read_coupon_fields(ObjectReader& r, std::string code);
 void write_member_fields(nlohmann::ordered_json& j, const Member& m);
 void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c);
+// A quote as JSON: the keys of a scenario's "expect", and when `detailed` what a committed sale keeps
+// besides ("member_discount_bp"; per line "points_earned" and "points_redeemed"). read_quote reads
+// either form.
 nlohmann::ordered_json quote_json(const Quote& q, bool detailed);
 nlohmann::ordered_json quote_input_json(const QuoteInput& in);
 Quote read_quote(const json& j, const std::string& path);
