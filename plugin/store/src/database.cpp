@@ -11,7 +11,7 @@ namespace {
 
 }  // namespace
 
-Database::Database(const std::string& path) {
+Database::Database(const std::string& path, bool exclusive) {
   const int rc = sqlite3_open_v2(path.c_str(), &db_,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
@@ -23,12 +23,13 @@ Database::Database(const std::string& path) {
   try {
     sqlite3_extended_result_codes(db_, 1);
     // Exclusive locking (below) means a lock held by another process is not let go soon: wait briefly.
-    sqlite3_busy_timeout(db_, 1000);
+    // A shared database waits longer for another process's write transaction.
+    sqlite3_busy_timeout(db_, exclusive ? 1000 : 10000);
     // The member cache is read far more than written: map it rather than copy each page in.
     exec("PRAGMA mmap_size=1073741824");
     // One process owns a till's database: exclusive locking spares every transaction its file locks
     // (and keeps other processes from writing behind the till's back).
-    exec("PRAGMA locking_mode=EXCLUSIVE");
+    if (exclusive) exec("PRAGMA locking_mode=EXCLUSIVE");
     {
       Statement wal(*this, "PRAGMA journal_mode=WAL");
       if (!wal.step() || wal.text(0) != "wal") throw StorageError("cannot put " + path + " in WAL mode");

@@ -19,23 +19,6 @@ bool is_id(const std::string& s) {
   return true;
 }
 
-std::vector<std::uint8_t> hex_key(const std::string& hex, const std::string& path) {
-  if (hex.size() < 64 || hex.size() % 2 != 0)
-    fail(path, "must be at least 32 bytes written as an even number of hexadecimal digits");
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    unsigned v = 0;
-    for (std::size_t k = i; k < i + 2; ++k) {
-      const char c = hex[k];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) fail(path, "must be hexadecimal digits only");
-      v = v * 16 + static_cast<unsigned>(d);
-    }
-    out.push_back(static_cast<std::uint8_t>(v));
-  }
-  return out;
-}
-
 std::filesystem::path readable_file(ObjectReader& r, std::string_view key, const std::filesystem::path& base) {
   std::filesystem::path p = r.string(key);
   if (p.is_relative()) p = base / p;
@@ -53,7 +36,7 @@ TillConfig read_config(const engine::detail::json& doc, const std::filesystem::p
   if (!is_id(c.store_id)) fail("store_id", "must be 1..32 letters, digits, '-' or '_'");
   c.till_id = r.string("till_id");
   if (!is_id(c.till_id)) fail("till_id", "must be 1..32 letters, digits, '-' or '_'");
-  c.code_key = hex_key(r.string("code_key"), "code_key");
+  c.code_key = parse_hex_key(r.string("code_key"), "code_key");
   {
     ObjectReader hq(r.required("hq"), "hq");
     c.hq_url = hq.string("url");
@@ -76,6 +59,23 @@ TillConfig read_config(const engine::detail::json& doc, const std::filesystem::p
 }
 
 }  // namespace
+
+std::vector<std::uint8_t> parse_hex_key(const std::string& hex, const std::string& path) {
+  if (hex.size() < 64 || hex.size() % 2 != 0)
+    fail(path, "must be at least 32 bytes written as an even number of hexadecimal digits");
+  std::vector<std::uint8_t> out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    for (std::size_t k = i; k < i + 2; ++k) {
+      const char c = hex[k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) fail(path, "must be hexadecimal digits only");
+      v = v * 16 + static_cast<unsigned>(d);
+    }
+    out.push_back(static_cast<std::uint8_t>(v));
+  }
+  return out;
+}
 
 engine::Result<TillConfig> load_config(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -22,8 +22,10 @@ class Statement;
 
 class Database {
  public:
-  // Opens (creating) a database file in WAL mode with synchronous=FULL and a busy timeout.
-  explicit Database(const std::string& path);
+  // Opens (creating) a database file in WAL mode with synchronous=FULL and a busy timeout. An
+  // exclusive database is held by this connection until it closes (the till's); a shared one lets
+  // other processes in between transactions (headquarters' administration commands beside `serve`).
+  explicit Database(const std::string& path, bool exclusive = true);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -25,4 +25,8 @@ struct TillConfig {
 // folder. Every file it names must be readable now. Errors name the key: "hq.ca_file: cannot be read".
 engine::Result<TillConfig> load_config(const std::filesystem::path& path);
 
+// A key of at least 32 bytes written in hexadecimal; inside a document parse (engine::detail::guarded)
+// an error names `path`.
+std::vector<std::uint8_t> parse_hex_key(const std::string& hex, const std::string& path);
+
 }  // namespace loyalty::till

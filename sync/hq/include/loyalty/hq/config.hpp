@@ -1,0 +1,28 @@
+// loyalty-hq's configuration file (docs/headquarters.md), validated in full at start.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "loyalty/engine/result.hpp"
+
+namespace loyalty::hq {
+
+struct HqConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8443;  // 0: any free port (reported on start)
+  std::filesystem::path database;
+  std::filesystem::path cert_file, key_file, ca_file;  // headquarters' TLS identity, and the chain's CA
+  std::vector<std::uint8_t> code_key;                 // the chain's key for member code hashes
+  std::filesystem::path enrollment_key_file;          // RSA private key (PEM) that opens enrollments
+  std::int32_t threads = 2;
+  std::uint64_t body_limit = 8 * 1024 * 1024;         // bytes of one request body
+  std::int32_t timeout_seconds = 30;                  // each read or write of a request or answer
+  std::int32_t changes_page_limit = 1000;             // most records in one changes page
+};
+
+engine::Result<HqConfig> load_hq_config(const std::filesystem::path& path);
+
+}  // namespace loyalty::hq

@@ -1,0 +1,57 @@
+// Headquarters' endpoints (docs/protocol.md) as plain request -> response, apart from HTTP and TLS:
+// the server hands each request here with the store id of its verified client certificate.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "loyalty/hq/config.hpp"
+#include "loyalty/hq/storage.hpp"
+
+namespace loyalty::hq {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query
+  std::string body;
+  std::string if_none_match;
+  std::string store_id;  // from the client certificate
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::string etag;
+};
+
+class Service {
+ public:
+  using Log = std::function<void(const std::string&)>;
+  Service(Storage& storage, const HqConfig& config, Log log);
+
+  // Never throws: every failure is an error document with its status.
+  HttpResponse handle(const HttpRequest& request, std::int64_t now_us);
+  // Counts a request the server answered itself (a body over the limit, a malformed request).
+  void count(int status);
+
+ private:
+  HttpResponse route(const HttpRequest& request, std::int64_t now_us);
+  HttpResponse post_batch(const HttpRequest& request, std::int64_t now_us);
+  HttpResponse get_changes(const std::string& query);
+  HttpResponse get_rules(const HttpRequest& request);
+  HttpResponse metrics(std::int64_t now_us);
+
+  Storage& storage_;
+  const HqConfig& config_;
+  Log log_;
+  std::atomic<std::int64_t> requests_2xx_{0}, requests_3xx_{0}, requests_4xx_{0}, requests_5xx_{0};
+  std::atomic<std::int64_t> batches_{0}, batches_replayed_{0}, sales_applied_{0}, applied_{0}, duplicates_{0},
+      rejections_{0}, batches_refused_{0};
+};
+
+std::int64_t unix_micros_now();
+
+}  // namespace loyalty::hq

@@ -1,0 +1,91 @@
+#include "loyalty/hq/config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "loyalty/engine/json_reader.hpp"
+#include "loyalty/till/config.hpp"
+
+namespace loyalty::hq {
+namespace {
+
+using engine::detail::fail;
+using engine::detail::ObjectReader;
+
+std::filesystem::path path_in(ObjectReader& r, std::string_view key, const std::filesystem::path& base, bool must_exist) {
+  std::filesystem::path p = r.string(key);
+  if (p.is_relative()) p = base / p;
+  if (must_exist) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) fail(r.path_of(key), "cannot be read: " + p.string());
+  }
+  return p;
+}
+
+// "127.0.0.1:8443", "[::1]:8443", "localhost:0"
+void read_listen(const std::string& text, HqConfig& c) {
+  std::string host;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      fail("listen", "must be host:port, with an IPv6 host in brackets ([::1]:8443)");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) fail("listen", "must be host:port, like 127.0.0.1:8443");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) fail("listen", "an IPv6 host goes in brackets: [::1]:8443");
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    fail("listen", "the port must be 0..65535 (0: any free port)");
+  c.listen_host = host;
+  c.listen_port = static_cast<std::uint16_t>(std::stoi(port));
+}
+
+HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base) {
+  ObjectReader r(doc, "");
+  HqConfig c;
+  read_listen(r.string("listen"), c);
+  c.database = path_in(r, "database", base, false);
+  {
+    ObjectReader t(r.required("tls"), "tls");
+    c.cert_file = path_in(t, "cert_file", base, true);
+    c.key_file = path_in(t, "key_file", base, true);
+    c.ca_file = path_in(t, "ca_file", base, true);
+    t.finish();
+  }
+  c.code_key = till::parse_hex_key(r.string("code_key"), "code_key");
+  c.enrollment_key_file = path_in(r, "enrollment_key_file", base, true);
+  if (r.optional("threads")) c.threads = static_cast<std::int32_t>(r.integer("threads", 1, 64));
+  if (const auto* limits = r.optional("limits")) {
+    ObjectReader l(*limits, "limits");
+    if (l.optional("body_bytes")) c.body_limit = static_cast<std::uint64_t>(l.integer("body_bytes", 1024, 256 << 20));
+    if (l.optional("timeout_seconds"))
+      c.timeout_seconds = static_cast<std::int32_t>(l.integer("timeout_seconds", 1, 3600));
+    if (l.optional("changes_page"))
+      c.changes_page_limit = static_cast<std::int32_t>(l.integer("changes_page", 1, 10000));
+    l.finish();
+  }
+  r.finish();
+  return c;
+}
+
+}  // namespace
+
+engine::Result<HqConfig> load_hq_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return engine::Error{"configuration " + path.string() + ": cannot be read"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > 1024 * 1024) return engine::Error{"configuration " + path.string() + ": larger than 1 MiB"};
+  const auto base = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  auto r = engine::detail::guarded([&] { return read(engine::detail::parse_json(text.str(), "configuration"), base); });
+  if (!r) return engine::Error{"configuration " + path.string() + ": " + r.error().message};
+  return r;
+}
+
+}  // namespace loyalty::hq

@@ -1,0 +1,318 @@
+// The shape of Beast's asynchronous SSL server example: a listener, a session per connection, a
+// timeout before every operation and a body limit on every request.
+#include "loyalty/hq/server.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/version.hpp>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "loyalty/protocol/batch.hpp"
+
+namespace loyalty::hq {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+class Session;
+
+struct ServerState {
+  ServerState(const HqConfig& c, Service& s, const std::function<void(const std::string&)>& l)
+      : config(c), service(s), log(l) {}
+  const HqConfig& config;
+  Service& service;
+  const std::function<void(const std::string&)>& log;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+};
+
+// The store id of the verified client certificate: its subject's common name.
+std::string peer_store_id(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return {};
+  char cn[256] = {};
+  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+  X509_free(cert);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof cn) return {};
+  const std::string id(cn, static_cast<std::size_t>(n));
+  return protocol::is_token(id, 32) ? id : std::string();
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, ssl::context& ctx, ServerState& state)
+      : stream_(std::move(socket), ctx), state_(state) {
+    beast::error_code ec;
+    const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~Session() {
+    std::lock_guard lock(state_.mu);
+    state_.sessions.erase(this);
+  }
+
+  void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::on_run, shared_from_this())); }
+
+  // At shutdown: a connection waiting for its next request is closed; one in a request finishes it.
+  void stop_if_idle() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_ && (!self->parser_ || !self->parser_->got_some())) beast::get_lowest_layer(self->stream_).cancel();
+    });
+  }
+
+ private:
+  std::chrono::seconds timeout() const { return std::chrono::seconds(state_.config.timeout_seconds); }
+
+  void on_run() {
+    beast::get_lowest_layer(stream_).expires_after(timeout());
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      state_.log("TLS handshake with " + peer_ + " refused: " + ec.message());
+      return;
+    }
+    store_id_ = peer_store_id(stream_.native_handle());
+    if (store_id_.empty()) {
+      state_.log("client " + peer_ + " refused: its certificate names no store (CN of 1..32 letters, digits, '-', '_')");
+      return do_close();
+    }
+    do_read();
+  }
+
+  void do_read() {
+    if (state_.stopping) return do_close();
+    parser_.emplace();
+    parser_->body_limit(state_.config.body_limit);
+    parser_->header_limit(16 * 1024);
+    idle_ = true;
+    beast::get_lowest_layer(stream_).expires_after(timeout());
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    idle_ = false;
+    if (ec == http::error::end_of_stream) return do_close();
+    if (ec == http::error::body_limit) {
+      return send_error(413, "too_large",
+                        "a request body is at most " + std::to_string(state_.config.body_limit) + " bytes");
+    }
+    if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::ssl::error::stream_truncated ||
+        ec == net::error::eof || ec == net::error::connection_reset)
+      return;  // the connection is gone or timed out: nothing to answer
+    if (ec) return send_error(400, "bad_request", "malformed HTTP request: " + ec.message());
+
+    auto& req = parser_->get();
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.body = std::move(req.body());
+    r.if_none_match = std::string(req[http::field::if_none_match]);
+    r.store_id = store_id_;
+    HttpResponse res = state_.service.handle(r, unix_micros_now());
+    send(std::move(res), req.keep_alive(), req.version());
+  }
+
+  void send_error(int status, std::string_view code, const std::string& message) {
+    HttpResponse res;
+    res.status = status;
+    res.body = protocol::error_json(code, message);
+    state_.service.count(status);
+    send(std::move(res), false, 11);
+  }
+
+  void send(HttpResponse res, bool keep_alive, unsigned version) {
+    res_ = {};
+    res_.version(version);
+    res_.result(static_cast<http::status>(res.status));
+    res_.set(http::field::server, "loyalty-hq");
+    if (!res.etag.empty()) res_.set(http::field::etag, res.etag);
+    if (res.status != 304) res_.set(http::field::content_type, res.content_type);
+    res_.body() = std::move(res.body);
+    res_.keep_alive(keep_alive && !state_.stopping);
+    res_.prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(timeout());
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this(), !res_.keep_alive()));
+  }
+
+  void on_write(bool close, beast::error_code ec, std::size_t) {
+    if (ec) return;
+    if (close) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  ServerState& state_;
+  std::string peer_ = "(unknown)";
+  std::string store_id_;
+  bool idle_ = false;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& ioc, ssl::context& ctx, tcp::endpoint endpoint, ServerState& state)
+      : ioc_(ioc), ctx_(ctx), acceptor_(net::make_strand(ioc)), state_(state) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(net::socket_base::max_listen_connections);
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void run() { do_accept(); }
+  void stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->acceptor_.close(ec);
+    });
+  }
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      state_.log("accept failed: " + ec.message());
+    } else {
+      auto s = std::make_shared<Session>(std::move(socket), ctx_, state_);
+      {
+        std::lock_guard lock(state_.mu);
+        state_.sessions.emplace(s.get(), s);
+      }
+      s->run();
+    }
+    if (!state_.stopping) do_accept();
+  }
+
+  net::io_context& ioc_;
+  ssl::context& ctx_;
+  tcp::acceptor acceptor_;
+  ServerState& state_;
+};
+
+ssl::context make_tls_context(const HqConfig& c) {
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1)
+    throw std::runtime_error("cannot require TLS 1.2");
+  const auto load = [](const char* what, const std::filesystem::path& p, auto&& f) {
+    try {
+      f(p.string());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(what) + " " + p.string() + ": " + e.what());
+    }
+  };
+  load("tls.cert_file", c.cert_file, [&](const std::string& p) { ctx.use_certificate_chain_file(p); });
+  load("tls.key_file", c.key_file, [&](const std::string& p) { ctx.use_private_key_file(p, ssl::context::pem); });
+  load("tls.ca_file", c.ca_file, [&](const std::string& p) { ctx.load_verify_file(p); });
+  // Every client presents a certificate of the chain's CA: no certificate, no connection.
+  ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  return ctx;
+}
+
+}  // namespace
+
+void run_server(const HqConfig& config, Service& service, const std::function<void(const std::string&)>& log,
+                const std::function<void(std::uint16_t)>& on_listening) {
+  ssl::context ctx = make_tls_context(config);
+  net::io_context ioc(config.threads);
+  ServerState state{config, service, log};
+
+  beast::error_code ec;
+  const auto address = net::ip::make_address(config.listen_host, ec);
+  tcp::endpoint endpoint;
+  if (!ec) {
+    endpoint = tcp::endpoint(address, config.listen_port);
+  } else {
+    tcp::resolver resolver(ioc);
+    const auto results = resolver.resolve(config.listen_host, std::to_string(config.listen_port), ec);
+    if (ec || results.empty()) throw std::runtime_error("listen: cannot resolve " + config.listen_host);
+    endpoint = *results.begin();
+  }
+  std::shared_ptr<Listener> listener;
+  try {
+    listener = std::make_shared<Listener>(ioc, ctx, endpoint, state);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("listen: cannot listen on " + config.listen_host + ":" +
+                             std::to_string(config.listen_port) + ": " + e.what());
+  }
+  listener->run();
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::steady_timer grace(ioc);
+  std::function<void(beast::error_code)> check_drained;
+  auto drain_until = std::chrono::steady_clock::now();
+  check_drained = [&](beast::error_code) {
+    std::size_t live = 0;
+    {
+      std::lock_guard lock(state.mu);
+      live = state.sessions.size();
+    }
+    if (live == 0 || std::chrono::steady_clock::now() >= drain_until) {
+      if (live) log("stopping with " + std::to_string(live) + " connections still open");
+      ioc.stop();
+      return;
+    }
+    grace.expires_after(std::chrono::milliseconds(50));
+    grace.async_wait(check_drained);
+  };
+  signals.async_wait([&](beast::error_code e, int sig) {
+    if (e) return;
+    log(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+        ": no new connections; finishing the requests in flight");
+    state.stopping = true;
+    listener->stop();
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(state.mu);
+      for (auto& [_, weak] : state.sessions)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) s->stop_if_idle();
+    live.clear();
+    drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(config.timeout_seconds);
+    check_drained({});
+  });
+
+  on_listening(listener->port());
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  log("stopped");
+}
+
+}  // namespace loyalty::hq

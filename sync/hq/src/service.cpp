@@ -1,0 +1,220 @@
+#include "loyalty/hq/service.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <sstream>
+
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/store/database.hpp"
+
+namespace loyalty::hq {
+namespace {
+
+HttpResponse error(int status, std::string_view code, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = protocol::error_json(code, message);
+  return r;
+}
+
+// The value of `key` in a query string ("after=10&limit=50"); nullopt when absent.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> query_integer(std::string_view query, std::string_view key, std::int64_t lo,
+                                          std::int64_t hi, std::int64_t fallback, bool& bad) {
+  const auto v = query_value(query, key);
+  if (!v) return fallback;
+  std::int64_t out = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || end != v->data() + v->size() || out < lo || out > hi) {
+    bad = true;
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::int64_t unix_micros_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Service::Service(Storage& storage, const HqConfig& config, Log log)
+    : storage_(storage), config_(config), log_(std::move(log)) {}
+
+void Service::count(int status) {
+  if (status < 300) ++requests_2xx_;
+  else if (status < 400) ++requests_3xx_;
+  else if (status < 500) ++requests_4xx_;
+  else ++requests_5xx_;
+}
+
+HttpResponse Service::handle(const HttpRequest& request, std::int64_t now_us) {
+  HttpResponse r;
+  try {
+    r = route(request, now_us);
+  } catch (const RequestError& e) {
+    r = error(e.status(), e.code(), e.what());
+  } catch (const store::StorageError& e) {
+    log_("storage error on " + request.method + " " + request.target + ": " + e.what());
+    r = error(503, "storage", "headquarters' storage failed; try again later");
+  } catch (const std::exception& e) {
+    log_("internal error on " + request.method + " " + request.target + ": " + e.what());
+    r = error(500, "internal", "headquarters failed on this request; it is logged");
+  }
+  count(r.status);
+  return r;
+}
+
+HttpResponse Service::route(const HttpRequest& request, std::int64_t now_us) {
+  const auto q = request.target.find('?');
+  const std::string path = request.target.substr(0, q);
+  const std::string query = q == std::string::npos ? std::string() : request.target.substr(q + 1);
+  const auto only = [&](const char* method) {
+    if (request.method != method)
+      throw RequestError(405, "method_not_allowed", path + " answers " + method + " only");
+  };
+  if (path == "/v1/batches") {
+    only("POST");
+    return post_batch(request, now_us);
+  }
+  if (path == "/v1/changes") {
+    only("GET");
+    return get_changes(query);
+  }
+  if (path == "/v1/rules") {
+    only("GET");
+    return get_rules(request);
+  }
+  if (path == "/v1/health") {
+    only("GET");
+    HttpResponse r;
+    const auto rules = storage_.current_rules();
+    nlohmann::ordered_json doc = {{"status", "ok"}, {"rules_version", rules ? rules->version : ""}};
+    r.body = doc.dump();
+    return r;
+  }
+  if (path == "/metrics") {
+    only("GET");
+    return metrics(now_us);
+  }
+  return error(404, "not_found", "no endpoint " + path);
+}
+
+HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us) {
+  auto batch = protocol::parse_batch(request.body);
+  if (!batch) {
+    ++batches_refused_;
+    return error(400, "invalid_batch", batch.error().message);
+  }
+  std::vector<Txn> txns;
+  txns.reserve(batch->txns.size());
+  for (std::size_t i = 0; i < batch->txns.size(); ++i) {
+    auto t = engine::detail::guarded([&] { return read_txn(batch->txns[i], engine::detail::index_path("txns", i)); });
+    if (!t) {
+      ++batches_refused_;
+      return error(400, "invalid_txn", t.error().message);
+    }
+    if (t->store_id != request.store_id) {
+      ++batches_refused_;
+      return error(403, "wrong_store", "txns[" + std::to_string(i) + "]: names store " + t->store_id +
+                                           ", and this client's certificate is store " + request.store_id + "'s");
+    }
+    if (t->till_id != batch->till_id) {
+      ++batches_refused_;
+      return error(400, "invalid_txn", "txns[" + std::to_string(i) + "].till_id: must be the batch's till_id " +
+                                           batch->till_id);
+    }
+    txns.push_back(std::move(t).value());
+  }
+  BatchOutcome out;
+  try {
+    out = storage_.apply_batch(request.store_id, *batch, txns, now_us);
+  } catch (const RequestError&) {
+    ++batches_refused_;
+    throw;
+  }
+  ++batches_;
+  if (out.replayed) ++batches_replayed_;
+  applied_ += out.applied;
+  sales_applied_ += out.sales_applied;
+  duplicates_ += out.duplicates;
+  rejections_ += out.rejected;
+  HttpResponse r;
+  r.status = out.status;
+  r.body = std::move(out.body);
+  return r;
+}
+
+HttpResponse Service::get_changes(const std::string& query) {
+  bool bad = false;
+  const auto after = query_integer(query, "after", 0, INT64_MAX, 0, bad);
+  const auto limit = query_integer(query, "limit", 1, config_.changes_page_limit, config_.changes_page_limit, bad);
+  if (bad)
+    return error(400, "invalid_query", "after must be a cursor >= 0 and limit 1.." +
+                                           std::to_string(config_.changes_page_limit));
+  HttpResponse r;
+  r.body = storage_.changes(*after, *limit);
+  return r;
+}
+
+HttpResponse Service::get_rules(const HttpRequest& request) {
+  const auto rules = storage_.current_rules();
+  if (!rules) return error(404, "no_rules", "no rule set is published yet (loyalty-hq rules set FILE)");
+  HttpResponse r;
+  r.etag = "\"" + rules->version + "\"";
+  if (request.if_none_match == r.etag) {
+    r.status = 304;
+    return r;
+  }
+  r.body = rules->json;
+  return r;
+}
+
+HttpResponse Service::metrics(std::int64_t now_us) {
+  std::ostringstream out;
+  const auto counter = [&](const char* name, const char* help, std::int64_t v) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n" << name << ' ' << v << '\n';
+  };
+  out << "# HELP loyalty_hq_requests_total Requests answered, by status class.\n"
+         "# TYPE loyalty_hq_requests_total counter\n";
+  out << "loyalty_hq_requests_total{code=\"2xx\"} " << requests_2xx_ << '\n';
+  out << "loyalty_hq_requests_total{code=\"3xx\"} " << requests_3xx_ << '\n';
+  out << "loyalty_hq_requests_total{code=\"4xx\"} " << requests_4xx_ << '\n';
+  out << "loyalty_hq_requests_total{code=\"5xx\"} " << requests_5xx_ << '\n';
+  counter("loyalty_hq_batches_total", "Batches answered (replays included).", batches_);
+  counter("loyalty_hq_batches_replayed_total", "Batches answered from their stored answer.", batches_replayed_);
+  counter("loyalty_hq_batches_refused_total", "Batches refused whole (4xx): malformed, wrong store, conflict.",
+          batches_refused_);
+  counter("loyalty_hq_txns_applied_total", "Transactions applied.", applied_);
+  counter("loyalty_hq_sales_applied_total", "Sales applied.", sales_applied_);
+  counter("loyalty_hq_duplicates_total", "Transactions received again and not applied again.", duplicates_);
+  counter("loyalty_hq_rejections_total", "Transactions rejected.", rejections_);
+  out << "# HELP loyalty_hq_store_last_batch_age_seconds Seconds since the store's last batch.\n"
+         "# TYPE loyalty_hq_store_last_batch_age_seconds gauge\n";
+  const auto stores = storage_.stores();
+  for (const StoreRow& s : stores)
+    out << "loyalty_hq_store_last_batch_age_seconds{store=\"" << s.store_id << "\"} "
+        << (now_us - s.last_batch_us) / 1'000'000.0 << '\n';
+  out << "# HELP loyalty_hq_store_lag_seconds How old the store's newest transaction was when it arrived.\n"
+         "# TYPE loyalty_hq_store_lag_seconds gauge\n";
+  for (const StoreRow& s : stores)
+    out << "loyalty_hq_store_lag_seconds{store=\"" << s.store_id << "\"} " << s.last_txn_lag_us / 1'000'000.0 << '\n';
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = out.str();
+  return r;
+}
+
+}  // namespace loyalty::hq

@@ -1,0 +1,171 @@
+#include "loyalty/hq/txn.hpp"
+
+#include <openssl/evp.h>
+
+#include <memory>
+
+#include "loyalty/engine/text.hpp"
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/till/member_code.hpp"
+#include "loyalty/till/seal.hpp"
+
+namespace loyalty::hq {
+namespace {
+
+using engine::detail::fail;
+using engine::detail::json;
+using engine::detail::ObjectReader;
+
+constexpr std::int64_t kMaxPoints = 1'000'000'000'000;
+constexpr std::int64_t kMaxMinor = 1'000'000'000'000'000;
+
+std::string id_field(ObjectReader& r, std::string_view key) {
+  std::string s = r.string(key);
+  if (!protocol::is_token(s)) fail(r.path_of(key), "must be 1..64 letters, digits, '-', '_' or '.'");
+  return s;
+}
+
+void read_sale(ObjectReader& r, Txn& t) {
+  t.receipt_id = id_field(r, "receipt_id");
+  t.rules_version = r.string("rules_version");
+  if (t.rules_version.size() > 64) fail(r.path_of("rules_version"), "must be at most 64 bytes");
+  const engine::QuoteInput input = engine::detail::read_quote_input(r.required("input"), r.path_of("input"));
+  const engine::Quote q = engine::detail::read_quote(r.required("quote"), r.path_of("quote"));
+  if (t.member_id.has_value() != input.member.has_value() || (input.member && input.member->id != *t.member_id))
+    fail(r.path_of("input") + ".member", "must be the transaction's member_id");
+  t.points_earned = q.points_earned;
+  t.points_redeemed = q.redeem_points;
+  t.gross_minor = q.gross_minor;
+  t.payable_minor = q.payable_minor;
+}
+
+void read_refund(ObjectReader& r, Txn& t) {
+  t.refund_id = id_field(r, "refund_id");
+  t.receipt_id = id_field(r, "receipt_id");
+  t.sale_txn_id = r.string("sale_txn_id");
+  if (!protocol::is_txn_id(t.sale_txn_id)) fail(r.path_of("sale_txn_id"), "must be 32 lowercase hexadecimal digits");
+  const json& lines = engine::detail::as_array(r.required("lines"), r.path_of("lines"));
+  if (lines.empty() || lines.size() > 10'000) fail(r.path_of("lines"), "must hold 1..10000 lines");
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    ObjectReader l(lines[i], engine::detail::index_path(r.path_of("lines"), i));
+    (void)id_field(l, "line_id");
+    l.integer("units", 1, kMaxPoints);
+    l.integer("net_minor", 0, kMaxMinor);
+    l.integer("points_earned", 0, kMaxPoints);
+    l.integer("points_redeemed", 0, kMaxPoints);
+    l.finish();
+  }
+  t.amount_minor = r.integer("amount_minor", 0, kMaxMinor);
+  t.points_taken_back = r.integer("points_taken_back", 0, kMaxPoints);
+  t.points_given_back = r.integer("points_given_back", 0, kMaxPoints);
+}
+
+void read_enrollment(ObjectReader& r, Txn& t) {
+  if (!t.member_id) fail(r.path_of("member_id"), "an enrollment names the member it made");
+  const std::string prefix = "T-" + t.store_id + "-" + t.till_id + "-";
+  if (t.member_id->rfind(prefix, 0) != 0 || t.member_id->size() != prefix.size() + 16)
+    fail(r.path_of("member_id"), "must be " + prefix + "<16 hexadecimal digits>");
+  const auto hash = protocol::code_hash_from_hex(r.string("code_hash"));
+  if (!hash) fail(r.path_of("code_hash"), "must be 64 lowercase hexadecimal digits");
+  t.code_hash = *hash;
+  t.masked_name = r.string("masked_name", true);
+  if (t.masked_name.size() > 256) fail(r.path_of("masked_name"), "must be at most 256 bytes");
+  t.tier = r.string("tier");
+  if (t.tier.size() > 63) fail(r.path_of("tier"), "must be at most 63 bytes");
+  const json& sealed = r.required("sealed");
+  if (!sealed.is_object()) fail(r.path_of("sealed"), "must be an object");
+  t.sealed = sealed.dump();
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 failed");
+  static const char* const digits = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = digits[md[i] >> 4];
+    out[2 * i + 1] = digits[md[i] & 15];
+  }
+  return out;
+}
+
+Txn read_txn(const json& j, const std::string& path) {
+  ObjectReader r(j, path);
+  Txn t;
+  t.txn_id = r.string("txn_id");
+  if (!protocol::is_txn_id(t.txn_id)) fail(r.path_of("txn_id"), "must be 32 lowercase hexadecimal digits");
+  const std::string kind = r.string("kind");
+  if (kind == "sale") t.kind = TxnKind::sale;
+  else if (kind == "refund") t.kind = TxnKind::refund;
+  else if (kind == "enrollment") t.kind = TxnKind::enrollment;
+  else fail(r.path_of("kind"), "must be sale, refund or enrollment");
+  t.store_id = r.string("store_id");
+  if (!protocol::is_token(t.store_id, 32)) fail(r.path_of("store_id"), "must be 1..32 letters, digits, '-' or '_'");
+  t.till_id = r.string("till_id");
+  if (!protocol::is_token(t.till_id, 32)) fail(r.path_of("till_id"), "must be 1..32 letters, digits, '-' or '_'");
+  t.at = r.instant("at");
+  if (const json* m = r.optional("member_id")) {
+    t.member_id = engine::detail::as_string(*m, r.path_of("member_id"));
+    if (t.member_id->size() > 63) fail(r.path_of("member_id"), "must be at most 63 bytes");
+  } else {
+    r.skip("member_id");
+  }
+  switch (t.kind) {
+    case TxnKind::sale: read_sale(r, t); break;
+    case TxnKind::refund: read_refund(r, t); break;
+    case TxnKind::enrollment: read_enrollment(r, t); break;
+  }
+  r.finish();
+  t.body = j.dump(-1, ' ', false, json::error_handler_t::strict);
+  // nlohmann's json keeps keys sorted: the dump is canonical whatever order the till wrote.
+  t.digest = sha256_hex(t.body);
+  return t;
+}
+
+struct EnrollmentOpener::Impl {
+  explicit Impl(std::span<const std::uint8_t> key) : hasher(key) {}
+  till::CodeHasher hasher;
+};
+
+EnrollmentOpener::EnrollmentOpener(std::string private_key_pem, std::span<const std::uint8_t> code_key)
+    : key_pem_(std::move(private_key_pem)), impl_(new Impl(code_key)) {}
+
+EnrollmentOpener::~EnrollmentOpener() { delete impl_; }
+
+protocol::CodeHash EnrollmentOpener::hash(std::string_view normalised_code) const { return impl_->hasher(normalised_code); }
+
+engine::Result<Personal> EnrollmentOpener::open(const Txn& t) const {
+  std::string plain;
+  try {
+    plain = till::open_sealed(t.sealed, key_pem_);
+  } catch (const std::exception& e) {
+    return engine::Error{std::string("sealed: cannot be opened with headquarters' key (") + e.what() + ")"};
+  }
+  auto personal = engine::detail::guarded([&] {
+    json doc = engine::detail::parse_json(plain, "sealed");
+    ObjectReader r(doc, "sealed");
+    Personal p;
+    const auto phone = till::normalise_code(r.string("phone"));
+    if (!phone) fail(r.path_of("phone"), "is not a phone number");
+    p.phone = *phone;
+    p.name = r.string("name", true);
+    p.consent = r.string("consent");
+    r.instant("enrolled_at");
+    if (const json* b = r.optional("birthday")) {
+      const auto bd = engine::parse_month_day(engine::detail::as_string(*b, r.path_of("birthday")));
+      if (!bd) fail(r.path_of("birthday"), "must be MM-DD");
+      p.birthday = *bd;
+    }
+    r.finish();
+    return p;
+  });
+  if (!personal) return personal;
+  if (impl_->hasher(personal->phone) != t.code_hash)
+    return engine::Error{"code_hash: is not the hash of the sealed phone number under the chain's code key"};
+  return personal;
+}
+
+}  // namespace loyalty::hq

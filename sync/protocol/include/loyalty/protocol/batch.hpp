@@ -1,0 +1,59 @@
+// The sync batch (POST /v1/batches) and headquarters' answer to it, and the error document of every
+// endpoint (docs/protocol.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loyalty/engine/json_reader.hpp"
+#include "loyalty/engine/result.hpp"
+
+namespace loyalty::protocol {
+
+inline constexpr std::size_t kMaxBatchTxns = 1000;
+
+// A batch as headquarters reads it: the envelope checked, each transaction left as JSON for the
+// ingest to validate on its own (so that an error names the transaction).
+struct Batch {
+  std::string till_id;
+  std::string batch_id;
+  std::vector<engine::detail::json> txns;
+};
+
+// The envelope {till_id, batch_id, txns}: 1..kMaxBatchTxns transactions, each an object.
+engine::Result<Batch> parse_batch(std::string_view json_text);
+// A batch from transactions that are already JSON text (the bodies a till keeps in its outbox).
+std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies);
+
+enum class TxnStatus { applied, duplicate, rejected };
+std::string_view to_string(TxnStatus s);
+
+struct TxnResult {
+  std::string txn_id;
+  TxnStatus status = TxnStatus::applied;
+  std::string reason;                      // rejected: why (a code, then a sentence)
+  std::optional<std::string> member_id;    // the member the transaction counts for (after any merge)
+  std::int64_t member_version = 0;         // that member's version once the transaction is in it
+};
+
+struct BatchAnswer {
+  std::vector<TxnResult> results;  // one per transaction, in the batch's order
+};
+
+engine::Result<BatchAnswer> parse_batch_answer(std::string_view json_text);
+std::string batch_answer_json(const BatchAnswer& answer);
+
+// {"error": {"code": ..., "message": ...}}
+std::string error_json(std::string_view code, std::string_view message);
+// The code and message of an error document; nullopt when the text is not one.
+std::optional<std::pair<std::string, std::string>> parse_error(std::string_view json_text);
+
+// True for 32 lowercase hexadecimal digits (128 bits): the form of a transaction id.
+bool is_txn_id(std::string_view s);
+// 1..64 letters, digits, '-', '_' or '.': a batch id, receipt id, refund id.
+bool is_token(std::string_view s, std::size_t max = 64);
+
+}  // namespace loyalty::protocol

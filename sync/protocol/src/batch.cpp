@@ -1,0 +1,144 @@
+#include "loyalty/protocol/batch.hpp"
+
+namespace loyalty::protocol {
+namespace {
+
+using engine::detail::fail;
+using engine::detail::json;
+using engine::detail::ObjectReader;
+
+}  // namespace
+
+bool is_txn_id(std::string_view s) {
+  if (s.size() != 32) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+bool is_token(std::string_view s, std::size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.'))
+      return false;
+  return true;
+}
+
+engine::Result<Batch> parse_batch(std::string_view json_text) {
+  return engine::detail::guarded([&] {
+    json doc = engine::detail::parse_json(json_text, "batch");
+    ObjectReader r(doc, "");
+    Batch b;
+    b.till_id = r.string("till_id");
+    if (!is_token(b.till_id, 32)) fail("till_id", "must be 1..32 letters, digits, '-' or '_'");
+    b.batch_id = r.string("batch_id");
+    if (!is_token(b.batch_id)) fail("batch_id", "must be 1..64 letters, digits, '-', '_' or '.'");
+    const json& txns = engine::detail::as_array(r.required("txns"), "txns");
+    if (txns.empty()) fail("txns", "must hold at least one transaction");
+    if (txns.size() > kMaxBatchTxns) fail("txns", "must hold at most " + std::to_string(kMaxBatchTxns) + " transactions");
+    b.txns.reserve(txns.size());
+    for (std::size_t i = 0; i < txns.size(); ++i) {
+      if (!txns[i].is_object()) fail(engine::detail::index_path("txns", i), "must be an object");
+      b.txns.push_back(txns[i]);
+    }
+    r.finish();
+    return b;
+  });
+}
+
+std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies) {
+  std::size_t size = 64 + till_id.size() + batch_id.size();
+  for (const auto& b : bodies) size += b.size() + 1;
+  std::string out;
+  out.reserve(size);
+  out += "{\"till_id\":";
+  out += json(std::string(till_id)).dump();
+  out += ",\"batch_id\":";
+  out += json(std::string(batch_id)).dump();
+  out += ",\"txns\":[";
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    if (i) out += ',';
+    out += bodies[i];
+  }
+  out += "]}";
+  return out;
+}
+
+std::string_view to_string(TxnStatus s) {
+  switch (s) {
+    case TxnStatus::applied: return "applied";
+    case TxnStatus::duplicate: return "duplicate";
+    case TxnStatus::rejected: return "rejected";
+  }
+  return "rejected";
+}
+
+engine::Result<BatchAnswer> parse_batch_answer(std::string_view json_text) {
+  return engine::detail::guarded([&] {
+    json doc = engine::detail::parse_json(json_text, "batch answer");
+    ObjectReader r(doc, "");
+    BatchAnswer a;
+    const json& results = engine::detail::as_array(r.required("results"), "results");
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const std::string path = engine::detail::index_path("results", i);
+      ObjectReader e(results[i], path);
+      TxnResult t;
+      t.txn_id = e.string("txn_id");
+      const std::string status = e.string("status");
+      if (status == "applied") t.status = TxnStatus::applied;
+      else if (status == "duplicate") t.status = TxnStatus::duplicate;
+      else if (status == "rejected") t.status = TxnStatus::rejected;
+      else fail(e.path_of("status"), "must be applied, duplicate or rejected");
+      if (const json* reason = e.optional("reason")) t.reason = engine::detail::as_string(*reason, e.path_of("reason"), true);
+      if (const json* m = e.optional("member")) {
+        ObjectReader mr(*m, e.path_of("member"));
+        t.member_id = mr.string("id");
+        t.member_version = mr.integer("version", 0, INT64_MAX);
+        mr.finish();
+      }
+      e.finish();
+      a.results.push_back(std::move(t));
+    }
+    r.finish();
+    return a;
+  });
+}
+
+std::string batch_answer_json(const BatchAnswer& answer) {
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const TxnResult& t : answer.results) {
+    nlohmann::ordered_json e;
+    e["txn_id"] = t.txn_id;
+    e["status"] = std::string(to_string(t.status));
+    e["reason"] = t.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.reason);
+    if (t.member_id) e["member"] = {{"id", *t.member_id}, {"version", t.member_version}};
+    else e["member"] = nullptr;
+    results.push_back(std::move(e));
+  }
+  nlohmann::ordered_json doc;
+  doc["results"] = std::move(results);
+  return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string error_json(std::string_view code, std::string_view message) {
+  nlohmann::ordered_json doc;
+  doc["error"] = {{"code", std::string(code)}, {"message", std::string(message)}};
+  return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::optional<std::pair<std::string, std::string>> parse_error(std::string_view json_text) {
+  auto parsed = engine::detail::guarded([&] {
+    json doc = engine::detail::parse_json(json_text, "error");
+    ObjectReader r(doc, "");
+    ObjectReader e(r.required("error"), "error");
+    auto out = std::make_pair(e.string("code"), e.string("message", true));
+    e.finish();
+    r.finish();
+    return out;
+  });
+  if (!parsed) return std::nullopt;
+  return std::move(parsed).value();
+}
+
+}  // namespace loyalty::protocol
