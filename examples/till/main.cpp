@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   refund->add_option("--refund-id", refund_id, "The POS's id of this refund")->required();
   refund->add_option("--line", refund_lines, "LINE_ID:UNITS to return (repeat); none: everything left");
   till_command("status", "The till's outbox, cache and sync state");
+  CLI::App* sync = till_command("sync", "Sync with headquarters now: the outbox up, member changes and rules down");
 
   try {
     app.parse(argc, argv);
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
       }
       return loyalty::till_cli::refund(o, receipt, refund_id, lines);
     }
+    if (*sync) return loyalty::till_cli::sync(o);
     return loyalty::till_cli::status(o);
   } catch (const CliError& e) {
     std::cerr << "loyalty-till: " << e.what() << "\n";

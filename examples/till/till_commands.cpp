@@ -306,6 +306,27 @@ int refund(const Options& o, const std::string& receipt, const std::string& refu
   });
 }
 
+int sync(const Options& o) {
+  return run([&] {
+    Till t(o.config);
+    loy_sync_result r{};
+    r.struct_size = sizeof r;
+    t.check(loy_till_sync(t.get(), &r));
+    if (o.json) {
+      std::cout << json{{"sent", r.sent}, {"applied", r.applied}, {"duplicates", r.duplicates}, {"rejected", r.rejected},
+                        {"members", r.members}, {"coupons", r.coupons}, {"rules_updated", r.rules_updated != 0}}
+                       .dump()
+                << "\n";
+      return 0;
+    }
+    std::cout << "Synced with headquarters: " << r.sent << " transactions sent (" << r.applied << " applied, "
+              << r.duplicates << " already applied, " << r.rejected << " rejected); " << r.members
+              << " member records and " << r.coupons << " coupons received"
+              << (r.rules_updated ? "; new rules installed" : "") << "\n";
+    return 0;
+  });
+}
+
 int status(const Options& o) {
   return run([&] {
     Till t(o.config);
@@ -313,7 +334,8 @@ int status(const Options& o) {
     if (o.json) {
       std::cout << json{{"outbox_depth", st.outbox_depth}, {"oldest_unsynced_seconds", st.oldest_unsynced_seconds},
                         {"cache_version", st.cache_version}, {"last_sync_unix", st.last_sync_unix},
-                        {"members", st.members}, {"rules_version", st.rules_version}}
+                        {"members", st.members}, {"rules_version", st.rules_version}, {"rejected", st.rejected},
+                        {"last_sync_error", st.last_sync_error}}
                        .dump()
                 << "\n";
       return 0;
@@ -322,7 +344,9 @@ int status(const Options& o) {
               << " members cached (cursor " << st.cache_version << ")\n"
               << st.outbox_depth << " transactions waiting for headquarters";
     if (st.oldest_unsynced_seconds >= 0) std::cout << ", the oldest " << st.oldest_unsynced_seconds << " s old";
-    std::cout << "\n" << (st.last_sync_unix < 0 ? std::string("never synced") : "last sync at unix " + std::to_string(st.last_sync_unix))
+    std::cout << "\n";
+    if (st.rejected > 0) std::cout << st.rejected << " transactions rejected by headquarters (kept, not resent)\n";
+    std::cout << (st.last_sync_unix < 0 ? std::string("never synced") : "last sync at unix " + std::to_string(st.last_sync_unix))
               << "\n";
     return 0;
   });

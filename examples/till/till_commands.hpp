@@ -19,5 +19,6 @@ int checkout(const Options& o, const std::string& script);
 int refund(const Options& o, const std::string& receipt, const std::string& refund_id,
            const std::vector<std::pair<std::string, long long>>& lines);
 int status(const Options& o);
+int sync(const Options& o);
 
 }  // namespace loyalty::till_cli

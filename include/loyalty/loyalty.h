@@ -42,7 +42,7 @@ extern "C" {
 /* Versions                                                                                         */
 
 #define LOY_VERSION_MAJOR 1
-#define LOY_VERSION_MINOR 0
+#define LOY_VERSION_MINOR 1
 #define LOY_VERSION_PATCH 0
 /* The version this header describes, as loy_version() returns it. */
 #define LOY_VERSION ((LOY_VERSION_MAJOR << 16) | (LOY_VERSION_MINOR << 8) | LOY_VERSION_PATCH)
@@ -69,6 +69,7 @@ typedef int32_t loy_status;
 #define LOY_E_CONFLICT (-11)        /* an id already used for something else */
 #define LOY_E_CONSENT (-12)         /* an enrollment without the customer's recorded consent */
 #define LOY_E_TOO_LARGE (-13)       /* an input beyond the library's limits */
+#define LOY_E_NETWORK (-14)         /* headquarters could not be reached, or answered with an error */
 #define LOY_E_INTERNAL (-99)        /* a bug in the library: please report it with the log */
 
 /* Static text for a status, e.g. "invalid argument". Never NULL; unknown codes give "unknown status". */
@@ -182,12 +183,36 @@ typedef struct loy_till_status {
   char rules_version[64];         /* "" when there is no rule set */
   char currency[8];               /* the rule set's ISO 4217 code, "" without one */
   int64_t minor_per_unit;         /* minor units in one currency unit (100 for CNY); 0 without rules */
+  /* Since 1.1: */
+  int64_t rejected;               /* transactions headquarters rejected: kept in the outbox, never resent */
+  char last_sync_error[256];      /* why the last sync failed; "" when it succeeded or none ran yet */
 } loy_till_status;
 
 /* Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
 LOY_API loy_status loy_till_status_get(loy_till *till, loy_till_status *out);
 
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Sync with headquarters                                                                           */
+/* With sync.interval_seconds > 0 (docs/configuration.md) a background thread syncs on its own; a
+ * checkout never waits for it. */
+typedef struct loy_sync_result {
+  uint32_t struct_size;   /* sizeof(loy_sync_result) */
+  int64_t sent;           /* transactions sent from the outbox */
+  int64_t applied;        /* applied by headquarters in this sync */
+  int64_t duplicates;     /* headquarters had applied them already (an answer lost before) */
+  int64_t rejected;       /* rejected for good: kept in the outbox, never sent again, counted in status */
+  int64_t members;        /* member records received */
+  int64_t coupons;        /* coupon records received */
+  int32_t rules_updated;  /* 1: a new rule set was installed */
+  int32_t reserved;
+} loy_sync_result;
+/* Syncs now, on the calling thread: sends the outbox in batches, then receives member and coupon
+ * changes and the rules. Waits for a background sync in progress first. Fills *out (may be NULL).
+ * What completed before a failure (batches answered, pages applied) stays done.
+ * Returns LOY_OK, LOY_E_NETWORK (unreachable, TLS refused, an error answer: see last error),
+ * LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
+LOY_API loy_status loy_till_sync(loy_till *till, loy_sync_result *out);
 /* ---------------------------------------------------------------------------------------------- */
 /* Checkout                                                                                         */
 

@@ -2,6 +2,9 @@
 // stops here, as a status and a message.
 #include "loyalty/loyalty.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -12,11 +15,13 @@
 #include <unordered_map>
 
 #include "loyalty/engine/text.hpp"
+#include "loyalty/sync/syncer.hpp"
 #include "loyalty/till/member_code.hpp"
 #include "loyalty/till/till.hpp"
 
 struct loy_till {
   std::shared_ptr<loyalty::till::Till> core;
+  std::unique_ptr<loyalty::sync::Syncer> syncer;  // stopped before the core closes
   // The last error of each thread on this till: valid until that thread's next call on it.
   mutable std::mutex errors_mu;
   mutable std::unordered_map<std::thread::id, std::string> errors;
@@ -254,6 +259,7 @@ const char* loy_status_str(loy_status status) {
     case LOY_E_CONFLICT: return "id already used for something else";
     case LOY_E_CONSENT: return "the customer's consent is required";
     case LOY_E_TOO_LARGE: return "input too large";
+    case LOY_E_NETWORK: return "headquarters could not be reached or refused";
     case LOY_E_INTERNAL: return "internal error";
     default: return "unknown status";
   }
@@ -286,6 +292,14 @@ loy_status loy_till_open(const char* config_path, const loy_till_options* option
     if (!config) return report(LOY_E_CONFIG, config.error().message);
     auto till = std::make_unique<loy_till>();
     till->core = std::make_shared<loyalty::till::Till>(std::move(config).value(), log);
+    try {
+      till->syncer = std::make_unique<loyalty::sync::Syncer>(till->core);
+    } catch (const std::exception& e) {
+      till->core->close();
+      return report(LOY_E_CONFIG, e.what());
+    }
+    if (const auto interval = till->core->config().sync_interval_seconds; interval > 0)
+      till->syncer->start(std::chrono::seconds(interval));
     *out = till.release();
     return LOY_OK;
   } catch (const TillError& e) {
@@ -302,6 +316,7 @@ loy_status loy_till_open(const char* config_path, const loy_till_options* option
 void loy_till_close(loy_till* till) {
   if (!till) return;
   try {
+    till->syncer.reset();  // stops the background sync, aborting one in progress
     till->core->close();
   } catch (...) {  // closing cannot fail in a way the caller could act on
   }
@@ -353,24 +368,59 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
-    if (!sized(out)) {
+    // A caller built against 1.0 passes the struct as it was then: it gets the fields it knows.
+    constexpr std::size_t v1_0_size = offsetof(loy_till_status, rejected);
+    if (out->struct_size < v1_0_size) {
       set_error(till, "out->struct_size must be sizeof(loy_till_status)");
       return LOY_E_STRUCT_SIZE;
     }
     const auto st = till->core->status();
     const std::int64_t now_us = loyalty::till::local_now().utc_micros;
     const std::uint32_t size = out->struct_size;
-    std::memset(out, 0, sizeof *out);
-    out->struct_size = size;
-    out->outbox_depth = st.outbox_depth;
-    out->oldest_unsynced_seconds = st.oldest_unsynced_us ? (now_us - *st.oldest_unsynced_us) / 1'000'000 : -1;
-    out->cache_version = st.cursor;
-    out->last_sync_unix = st.last_sync_us ? *st.last_sync_us / 1'000'000 : -1;
-    out->members = st.members;
-    copy_text(out->rules_version, st.rules_version);
+    loy_till_status full{};
+    full.struct_size = size;
+    full.outbox_depth = st.outbox_depth;
+    full.oldest_unsynced_seconds = st.oldest_unsynced_us ? (now_us - *st.oldest_unsynced_us) / 1'000'000 : -1;
+    full.cache_version = st.cursor;
+    full.last_sync_unix = st.last_sync_us ? *st.last_sync_us / 1'000'000 : -1;
+    full.members = st.members;
+    copy_text(full.rules_version, st.rules_version);
     if (const auto rules = till->core->rules()) {
-      copy_text(out->currency, rules->currency);
-      out->minor_per_unit = rules->minor_per_unit;
+      copy_text(full.currency, rules->currency);
+      full.minor_per_unit = rules->minor_per_unit;
+    }
+    full.rejected = st.rejected;
+    if (till->syncer) copy_text(full.last_sync_error, till->syncer->last_error());
+    std::memcpy(out, &full, std::min<std::size_t>(size, sizeof full));
+    return LOY_OK;
+  });
+}
+
+loy_status loy_till_sync(loy_till* till, loy_sync_result* out) {
+  if (!till) return LOY_E_INVALID_ARGUMENT;
+  return guarded(till, [&] {
+    if (out && !sized(out)) {
+      set_error(till, "out->struct_size must be sizeof(loy_sync_result)");
+      return LOY_E_STRUCT_SIZE;
+    }
+    if (!till->syncer) throw TillError(LOY_E_STATE, "the till is closed");
+    loyalty::sync::SyncReport r;
+    try {
+      r = till->syncer->sync_now();
+    } catch (const loyalty::sync::SyncError& e) {
+      throw TillError(LOY_E_NETWORK, e.what());
+    }
+    if (out) {
+      const std::uint32_t size = out->struct_size;
+      std::memset(out, 0, sizeof *out);
+      out->struct_size = size;
+      out->sent = r.sent;
+      out->applied = r.applied;
+      out->duplicates = r.duplicates;
+      out->rejected = r.rejected;
+      out->members = r.members;
+      out->coupons = r.coupons;
+      out->rules_updated = r.rules_updated ? 1 : 0;
     }
     return LOY_OK;
   });

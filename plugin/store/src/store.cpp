@@ -63,6 +63,11 @@ CREATE TABLE refunds(
   result TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Schema 2: the sync finds the entries headquarters has not answered without reading the answered.
+const char* const kSchema2 = R"sql(
+CREATE INDEX outbox_unsent ON outbox(seq) WHERE state = 0;
+)sql";
+
 }  // namespace
 
 Store::Store(const std::string& path) : db_(path) {
@@ -130,6 +135,7 @@ void Store::migrate() {
   if (v == kSchemaVersion) return;
   Transaction t(db_);
   if (v < 1) db_.exec(kSchema1);
+  if (v < 2) db_.exec(kSchema2);
   db_.set_user_version(kSchemaVersion);
   t.commit();
 }
@@ -318,6 +324,8 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
   }
   set_meta_->bind(1, "cursor").bind(2, doc.next).run();
   t.commit();
+  applied.next = doc.next;
+  applied.more = doc.more;
   return applied;
 }
 
@@ -346,6 +354,8 @@ StoreStatus Store::status() {
     st.outbox_depth = depth.integer(0);
     st.oldest_unsynced_us = depth.optional_integer(1);
   }
+  Statement rejected(db_, "SELECT COUNT(*) FROM outbox WHERE state = 2");
+  if (rejected.step()) st.rejected = rejected.integer(0);
   Statement members(db_, "SELECT COUNT(*) FROM members");
   if (members.step()) st.members = members.integer(0);
   const auto meta = [&](const char* key) {
@@ -381,11 +391,39 @@ std::optional<std::int64_t> Store::last_sync_us() {
 
 namespace loyalty::store {
 
+std::int64_t Store::cursor() {
+  get_meta_->bind(1, "cursor");
+  const std::int64_t v = get_meta_->step() ? get_meta_->optional_integer(0).value_or(0) : 0;
+  get_meta_->reset();
+  return v;
+}
+
 void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us").bind(2, us).run(); }
 
-void Store::acknowledge(std::int64_t seq, std::int64_t member_version) {
-  Statement s(db_, "UPDATE outbox SET state = 1, acked_version = ?2 WHERE seq = ?1");
-  s.bind(1, seq).bind(2, member_version).run();
+// An entry that counts for another member than the one the till named (an enrollment merged into an
+// existing member at headquarters) is filed under that member from now on, so that it counts as
+// pending for the member the till's cache will hold.
+void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
+  Statement s(db_, "UPDATE outbox SET state = 1, acked_version = ?2, member_id = COALESCE(?3, member_id) "
+                   "WHERE seq = ?1");
+  s.bind(1, seq).bind(2, member_version).bind(3, member_id).run();
+}
+
+void Store::record_answers(const std::vector<Answer>& answers) {
+  Transaction t(db_);
+  for (const Answer& a : answers) {
+    if (a.rejected) reject(a.seq, a.reason);
+    else acknowledge(a.seq, a.member_version, a.member_id);
+  }
+  t.commit();
+}
+
+std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq) {
+  Statement s(db_, "SELECT seq, txn_id, body FROM outbox WHERE state = 0 AND seq > ?1 ORDER BY seq LIMIT ?2");
+  s.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<Unsent> out;
+  while (s.step()) out.push_back(Unsent{s.integer(0), s.text(1), s.text(2)});
+  return out;
 }
 
 void Store::reject(std::int64_t seq, std::string_view reason) {

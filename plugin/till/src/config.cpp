@@ -51,7 +51,11 @@ TillConfig read_config(const engine::detail::json& doc, const std::filesystem::p
   }
   if (const auto* sync = r.optional("sync")) {
     ObjectReader s(*sync, "sync");
-    c.sync_interval_seconds = static_cast<std::int32_t>(s.integer("interval_seconds", 0, 86'400));
+    if (s.optional("interval_seconds"))
+      c.sync_interval_seconds = static_cast<std::int32_t>(s.integer("interval_seconds", 0, 86'400));
+    if (s.optional("batch_size")) c.sync_batch_size = static_cast<std::int32_t>(s.integer("batch_size", 1, 1000));
+    if (s.optional("timeout_seconds"))
+      c.sync_timeout_seconds = static_cast<std::int32_t>(s.integer("timeout_seconds", 1, 600));
     s.finish();
   }
   r.finish();

@@ -152,4 +152,43 @@ store::StoreStatus Till::status() {
   return store().status();
 }
 
+std::vector<store::Unsent> Till::unsent(std::size_t limit, std::int64_t after_seq) {
+  std::lock_guard lock(mu_);
+  return store().unsent(limit, after_seq);
+}
+
+void Till::record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids) {
+  LogBatch logs;
+  std::lock_guard lock(mu_);
+  logs.logger = log_;
+  store().record_answers(answers);
+  ++generation_;
+  for (std::size_t i = 0; i < answers.size(); ++i)
+    if (answers[i].rejected)
+      logs(LOY_LOG_WARN, "headquarters rejected transaction " + (i < txn_ids.size() ? txn_ids[i] : std::string("?")) +
+                             ": " + answers[i].reason + " (kept in the outbox, not sent again)");
+}
+
+std::int64_t Till::cursor() {
+  std::lock_guard lock(mu_);
+  return store().cursor();
+}
+
+std::string Till::rules_version() {
+  std::lock_guard lock(mu_);
+  return rules_ ? rules_->version : std::string();
+}
+
+void Till::mark_synced(std::int64_t at_us) {
+  std::lock_guard lock(mu_);
+  store().set_last_sync_us(at_us);
+  last_sync_us_ = at_us;
+  ++generation_;  // quotes read the offline state
+}
+
+Logger Till::logger() {
+  std::lock_guard lock(mu_);
+  return log_;
+}
+
 }  // namespace loyalty::till

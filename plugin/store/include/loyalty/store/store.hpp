@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "loyalty/protocol/changes.hpp"
 #include "loyalty/store/database.hpp"
@@ -63,8 +64,25 @@ struct OutboxEntry {
   std::int64_t created_us = 0;
 };
 
+// An outbox entry headquarters has not answered yet, as the sync sends it.
+struct Unsent {
+  std::int64_t seq = 0;
+  std::string txn_id;
+  std::string body;
+};
+
+// Headquarters' answer for one outbox entry.
+struct Answer {
+  std::int64_t seq = 0;
+  bool rejected = false;
+  std::string reason;                    // rejected: why
+  std::optional<std::string> member_id;  // applied: the member it counts for (another id after a merge)
+  std::int64_t member_version = 0;       // applied: that member's version which includes it
+};
+
 struct StoreStatus {
   std::int64_t outbox_depth = 0;
+  std::int64_t rejected = 0;  // entries headquarters rejected (kept, never resent)
   std::optional<std::int64_t> oldest_unsynced_us;  // created_us of the oldest unsynced entry
   std::int64_t cursor = 0;
   std::optional<std::int64_t> last_sync_us;
@@ -92,7 +110,7 @@ class Store {
   // Opens the database file, creating it or migrating its schema (PRAGMA user_version).
   explicit Store(const std::string& path);
 
-  static constexpr std::int64_t kSchemaVersion = 1;
+  static constexpr std::int64_t kSchemaVersion = 2;
 
   std::optional<std::string> rules_json();
   // Stores a rule set; false when that version is already the current one.
@@ -102,6 +120,8 @@ class Store {
     std::int64_t members = 0;  // records written
     std::int64_t skipped = 0;  // records not newer than the cache's
     std::int64_t coupons = 0;
+    std::int64_t next = 0;  // the cursor now
+    bool more = false;      // the page said another follows
   };
   // Applies a changes page in one transaction and moves the cursor to doc.next.
   Applied apply_changes(const protocol::ChangesDocument& doc);
@@ -133,13 +153,19 @@ class Store {
 
   StoreStatus status();
   std::optional<std::int64_t> last_sync_us();
+  std::int64_t cursor();  // of the changes feed
   void set_last_sync_us(std::int64_t us);
 
   // Headquarters' answer for one outbox entry. Applied (or a duplicate of one applied): its effect is
   // in the member record of `member_version` and later, and stops counting as pending once the cache
   // holds such a record. Rejected: it was never applied and never counts; `reason` says why.
-  void acknowledge(std::int64_t seq, std::int64_t member_version);
+  void acknowledge(std::int64_t seq, std::int64_t member_version,
+                   const std::optional<std::string>& member_id = std::nullopt);
   void reject(std::int64_t seq, std::string_view reason);
+  // The answers of one batch in one transaction.
+  void record_answers(const std::vector<Answer>& answers);
+  // Up to `limit` unanswered entries after `after_seq`, oldest first.
+  std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0);
 
   Database& database() { return db_; }
 

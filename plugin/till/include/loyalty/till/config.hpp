@@ -19,6 +19,8 @@ struct TillConfig {
   std::filesystem::path hq_ca_file, hq_cert_file, hq_key_file;
   std::filesystem::path enrollment_key_file;  // headquarters' public key (PEM, RSA) for enrollments
   std::int32_t sync_interval_seconds = 30;    // 0: no background sync
+  std::int32_t sync_batch_size = 500;         // outbox entries in one batch
+  std::int32_t sync_timeout_seconds = 10;     // each network step; a batch adds 20 ms per entry
 };
 
 // Reads and validates the configuration at `path`. Relative paths in it are read from the file's own

@@ -162,6 +162,18 @@ class Till {
 
   const TillConfig& config() const { return config_; }
 
+  // For the sync with headquarters (sync/client): each call holds the lock for one short read or
+  // write, never across the network.
+  std::vector<store::Unsent> unsent(std::size_t limit, std::int64_t after_seq);
+  // Headquarters' answers to a batch, in one transaction; rejections are logged.
+  void record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids);
+  std::int64_t cursor();
+  std::string rules_version();
+  // A sync completed at `at_us`: the till is online again.
+  void mark_synced(std::int64_t at_us);
+  // The log callback as it is now (none once closed), for logging outside the lock.
+  Logger logger();
+
  private:
   std::shared_ptr<const engine::RuleSet> rules_locked();
   store::Store& store();  // under mu_; TillError(LOY_E_STATE) once closed

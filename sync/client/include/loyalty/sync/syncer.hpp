@@ -1,0 +1,80 @@
+// The till's sync with headquarters (docs/protocol.md): the outbox up in batches, then member and
+// coupon changes and the rules down. One sync at a time, from the background thread or an explicit
+// call; the till's lock is held only for each short database read or write, never across the network.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "loyalty/sync/https_client.hpp"
+#include "loyalty/till/till.hpp"
+
+namespace loyalty::sync {
+
+struct SyncReport {
+  std::int64_t sent = 0;        // transactions sent (retries of one batch count once)
+  std::int64_t applied = 0;     // applied by headquarters now
+  std::int64_t duplicates = 0;  // applied before (an answer lost on the way)
+  std::int64_t rejected = 0;    // refused for good: recorded, never sent again
+  std::int64_t members = 0;     // member records written to the cache
+  std::int64_t coupons = 0;
+  bool rules_updated = false;
+};
+
+// A sync that did not complete: headquarters unreachable, a 5xx or 429, an answer that does not fit
+// the protocol. What completed before it (batches answered, pages applied) stays.
+class SyncError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Syncer {
+ public:
+  // Throws std::runtime_error when the TLS files cannot be used.
+  explicit Syncer(std::shared_ptr<till::Till> till);
+  ~Syncer();  // stops the background thread
+  Syncer(const Syncer&) = delete;
+  Syncer& operator=(const Syncer&) = delete;
+
+  // One complete sync now; waits for a sync in progress first. Throws SyncError.
+  SyncReport sync_now();
+  // Starts the background thread: a sync at once, then every `interval`; after a failure, again
+  // after an exponential backoff with jitter (1 s doubling up to 5 minutes, never later than the
+  // interval would be).
+  void start(std::chrono::seconds interval);
+  // Stops the background thread, aborting a sync in progress. Idempotent.
+  void stop();
+
+  // The last sync's failure ("" after a success), for the till's status.
+  std::string last_error() const;
+
+ private:
+  SyncReport run_locked();
+  void upload(SyncReport& report);
+  // Sends `entries` as one batch; false when headquarters refused the batch as a whole (4xx).
+  bool send_batch(const std::vector<store::Unsent>& entries, SyncReport& report, std::string& refusal);
+  void download(SyncReport& report);
+  void thread_main(std::chrono::seconds interval);
+  std::chrono::milliseconds timeout_for(std::size_t entries) const;
+  void log(std::int32_t level, const std::string& message);
+
+  std::shared_ptr<till::Till> till_;
+  std::mutex sync_mu_;  // one sync at a time
+  HttpsClient client_;
+  std::string batch_id_;  // the batch in flight, kept for its retry
+  std::int64_t batch_first_ = 0, batch_last_ = 0;
+  std::size_t batch_count_ = 0;
+
+  mutable std::mutex state_mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::string last_error_;
+  std::thread thread_;
+};
+
+}  // namespace loyalty::sync

@@ -1,0 +1,255 @@
+#include "loyalty/sync/syncer.hpp"
+
+#include <openssl/rand.h>
+
+#include <random>
+
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/protocol/changes.hpp"
+
+namespace loyalty::sync {
+namespace {
+
+std::string random_batch_id() {
+  unsigned char b[12];
+  if (RAND_bytes(b, sizeof b) != 1) throw SyncError("no randomness for a batch id");
+  static const char* const digits = "0123456789abcdef";
+  std::string out = "b-";
+  for (unsigned char c : b) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string describe(const HttpResult& r) {
+  if (const auto e = protocol::parse_error(r.body)) return std::to_string(r.status) + " " + e->first + ": " + e->second;
+  return std::to_string(r.status) + " (no error document)";
+}
+
+}  // namespace
+
+Syncer::Syncer(std::shared_ptr<till::Till> till)
+    : till_(std::move(till)),
+      client_(till_->config().hq_url,
+              TlsFiles{till_->config().hq_ca_file, till_->config().hq_cert_file, till_->config().hq_key_file}) {}
+
+Syncer::~Syncer() { stop(); }
+
+void Syncer::log(std::int32_t level, const std::string& message) { till_->logger()(level, message); }
+
+std::chrono::milliseconds Syncer::timeout_for(std::size_t entries) const {
+  return std::chrono::milliseconds(till_->config().sync_timeout_seconds * 1000LL + 20LL * static_cast<long long>(entries));
+}
+
+std::string Syncer::last_error() const {
+  std::lock_guard lock(state_mu_);
+  return last_error_;
+}
+
+SyncReport Syncer::sync_now() {
+  std::lock_guard lock(sync_mu_);
+  try {
+    SyncReport r = run_locked();
+    std::lock_guard state(state_mu_);
+    last_error_.clear();
+    return r;
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard state(state_mu_);
+      last_error_ = e.what();
+    }
+    if (dynamic_cast<const till::TillError*>(&e)) throw;
+    throw SyncError(e.what());
+  }
+}
+
+SyncReport Syncer::run_locked() {
+  SyncReport report;
+  // The outbox goes up before anything comes down: an answer lost on the way is asked for again (as
+  // a duplicate) before a member record that includes it can arrive (docs/protocol.md).
+  upload(report);
+  download(report);
+  till_->mark_synced(till::local_now().utc_micros);
+  log(LOY_LOG_INFO, "synced with headquarters: " + std::to_string(report.sent) + " sent (" +
+                        std::to_string(report.applied) + " applied, " + std::to_string(report.duplicates) +
+                        " duplicates, " + std::to_string(report.rejected) + " rejected), " +
+                        std::to_string(report.members) + " members and " + std::to_string(report.coupons) +
+                        " coupons received" + (report.rules_updated ? ", new rules" : ""));
+  return report;
+}
+
+void Syncer::upload(SyncReport& report) {
+  const auto batch_size = static_cast<std::size_t>(till_->config().sync_batch_size);
+  std::int64_t after = 0;
+  while (true) {
+    const auto entries = till_->unsent(batch_size, after);
+    if (entries.empty()) return;
+    std::string refusal;
+    if (send_batch(entries, report, refusal)) {
+      after = entries.back().seq;
+      continue;
+    }
+    // Refused whole (a malformed or conflicting transaction among them): one at a time, so that
+    // only the one at fault is rejected and the queue moves on.
+    log(LOY_LOG_WARN, "headquarters refused a batch of " + std::to_string(entries.size()) + " (" + refusal +
+                          "): sending its transactions one by one");
+    for (const auto& e : entries) {
+      std::string single_refusal;
+      if (!send_batch({e}, report, single_refusal)) {
+        store::Answer a;
+        a.seq = e.seq;
+        a.rejected = true;
+        a.reason = single_refusal;
+        till_->record_answers({a}, {e.txn_id});
+        ++report.rejected;
+      }
+    }
+    after = entries.back().seq;
+  }
+}
+
+bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& report, std::string& refusal) {
+  // A batch sent again after a lost answer keeps its id: headquarters answers it from its record.
+  if (batch_id_.empty() || batch_first_ != entries.front().seq || batch_last_ != entries.back().seq ||
+      batch_count_ != entries.size()) {
+    batch_id_ = random_batch_id();
+    batch_first_ = entries.front().seq;
+    batch_last_ = entries.back().seq;
+    batch_count_ = entries.size();
+  }
+  std::vector<std::string> bodies;
+  bodies.reserve(entries.size());
+  for (const auto& e : entries) bodies.push_back(e.body);
+  const auto& cfg = till_->config();
+  HttpResult res;
+  for (int attempt = 0;; ++attempt) {
+    res = client_.request("POST", "/v1/batches", protocol::batch_json(cfg.till_id, batch_id_, bodies), "",
+                          timeout_for(entries.size()));
+    const auto err = res.status == 409 ? protocol::parse_error(res.body) : std::nullopt;
+    if (attempt == 0 && err && err->first == "batch_conflict") {
+      batch_id_ = random_batch_id();  // an id of this till's past (a restored backup): take another
+      continue;
+    }
+    break;
+  }
+  if (res.status >= 500 || res.status == 429 || res.status == 408)
+    throw SyncError("headquarters answered a batch with " + describe(res) + "; will retry");
+  if (res.status >= 400) {
+    refusal = describe(res);
+    batch_id_.clear();
+    return false;
+  }
+  if (res.status != 200) throw SyncError("headquarters answered a batch with HTTP " + std::to_string(res.status));
+  auto answer = protocol::parse_batch_answer(res.body);
+  if (!answer) throw SyncError("headquarters' batch answer is not valid: " + answer.error().message);
+  if (answer->results.size() != entries.size())
+    throw SyncError("headquarters answered " + std::to_string(answer->results.size()) + " transactions of " +
+                    std::to_string(entries.size()));
+  std::vector<store::Answer> answers;
+  std::vector<std::string> ids;
+  answers.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& r = answer->results[i];
+    if (r.txn_id != entries[i].txn_id)
+      throw SyncError("headquarters' answer " + std::to_string(i) + " is for transaction " + r.txn_id + ", not " +
+                      entries[i].txn_id);
+    store::Answer a;
+    a.seq = entries[i].seq;
+    if (r.status == protocol::TxnStatus::rejected) {
+      a.rejected = true;
+      a.reason = r.reason.empty() ? "rejected by headquarters" : r.reason;
+      ++report.rejected;
+    } else {
+      a.member_id = r.member_id;
+      a.member_version = r.member_version;
+      if (r.status == protocol::TxnStatus::applied) ++report.applied;
+      else ++report.duplicates;
+    }
+    answers.push_back(std::move(a));
+    ids.push_back(r.txn_id);
+  }
+  till_->record_answers(answers, ids);
+  report.sent += static_cast<std::int64_t>(entries.size());
+  batch_id_.clear();
+  return true;
+}
+
+void Syncer::download(SyncReport& report) {
+  const auto timeout = timeout_for(0);
+  for (int pages = 0;; ++pages) {
+    const std::int64_t cursor = till_->cursor();
+    const auto res = client_.request("GET", "/v1/changes?after=" + std::to_string(cursor) + "&limit=1000", "", "",
+                                     timeout);
+    if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));
+    store::Store::Applied applied;
+    try {
+      applied = till_->apply_changes(res.body);
+    } catch (const till::TillError& e) {
+      throw SyncError(std::string("headquarters' changes page could not be applied: ") + e.what());
+    }
+    report.members += applied.members;
+    report.coupons += applied.coupons;
+    if (!applied.more) break;
+    if (applied.next <= cursor) throw SyncError("headquarters' changes page did not move the cursor");
+  }
+  const std::string version = till_->rules_version();
+  const auto res = client_.request("GET", "/v1/rules", "", version.empty() ? "" : "\"" + version + "\"", timeout);
+  if (res.status == 304) return;
+  if (res.status == 404) {
+    const auto err = protocol::parse_error(res.body);
+    if (err && err->first == "no_rules") return;  // none published yet
+  }
+  if (res.status != 200) throw SyncError("headquarters answered GET /v1/rules with " + describe(res));
+  try {
+    till_->apply_rules(res.body);
+  } catch (const till::TillError& e) {
+    throw SyncError(std::string("headquarters' rule set could not be installed: ") + e.what());
+  }
+  report.rules_updated = true;
+}
+
+void Syncer::start(std::chrono::seconds interval) {
+  std::lock_guard lock(state_mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this, interval] { thread_main(interval); });
+}
+
+void Syncer::stop() {
+  {
+    std::lock_guard lock(state_mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  client_.cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Syncer::thread_main(std::chrono::seconds interval) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::chrono::milliseconds backoff(1000);
+  const std::chrono::milliseconds max_backoff =
+      std::min<std::chrono::milliseconds>(std::chrono::minutes(5), std::max<std::chrono::milliseconds>(interval, std::chrono::seconds(1)));
+  while (true) {
+    std::chrono::milliseconds wait = interval;
+    try {
+      sync_now();
+      backoff = std::chrono::milliseconds(1000);
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard lock(state_mu_);
+        if (stopping_) return;
+      }
+      // Full jitter over the upper half: tills that lost headquarters together do not return together.
+      std::uniform_int_distribution<long long> jitter(backoff.count() / 2, backoff.count());
+      wait = std::chrono::milliseconds(jitter(rng));
+      log(LOY_LOG_WARN, std::string("sync failed: ") + e.what() + "; next try in " +
+                            std::to_string(wait.count() / 1000.0).substr(0, 4) + " s");
+      backoff = std::min(backoff * 2, max_backoff);
+    }
+    std::unique_lock lock(state_mu_);
+    if (wake_.wait_for(lock, wait, [&] { return stopping_; })) return;
+  }
+}
+
+}  // namespace loyalty::sync
