@@ -29,10 +29,18 @@ std::string describe(const HttpResult& r) {
 
 }  // namespace
 
-Syncer::Syncer(std::shared_ptr<till::Till> till)
-    : till_(std::move(till)),
-      client_(till_->config().hq_url,
-              TlsFiles{till_->config().hq_ca_file, till_->config().hq_cert_file, till_->config().hq_key_file}) {}
+Syncer::Syncer(std::shared_ptr<till::Till> till) : till_(std::move(till)) {}
+
+HttpsClient& Syncer::client() {
+  if (!client_) {
+    const auto& c = till_->config();
+    auto made = std::make_unique<HttpsClient>(c.hq_url, TlsFiles{c.hq_ca_file, c.hq_cert_file, c.hq_key_file});
+    std::lock_guard lock(state_mu_);
+    if (stopping_) throw SyncError("the till is closing");
+    client_ = std::move(made);
+  }
+  return *client_;
+}
 
 Syncer::~Syncer() { stop(); }
 
@@ -124,7 +132,7 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
   const auto& cfg = till_->config();
   HttpResult res;
   for (int attempt = 0;; ++attempt) {
-    res = client_.request("POST", "/v1/batches", protocol::batch_json(cfg.till_id, batch_id_, bodies), "",
+    res = client().request("POST", "/v1/batches", protocol::batch_json(cfg.till_id, batch_id_, bodies), "",
                           timeout_for(entries.size()));
     const auto err = res.status == 409 ? protocol::parse_error(res.body) : std::nullopt;
     if (attempt == 0 && err && err->first == "batch_conflict") {
@@ -179,7 +187,7 @@ void Syncer::download(SyncReport& report) {
   const auto timeout = timeout_for(0);
   for (int pages = 0;; ++pages) {
     const std::int64_t cursor = till_->cursor();
-    const auto res = client_.request("GET", "/v1/changes?after=" + std::to_string(cursor) + "&limit=1000", "", "",
+    const auto res = client().request("GET", "/v1/changes?after=" + std::to_string(cursor) + "&limit=1000", "", "",
                                      timeout);
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));
     store::Store::Applied applied;
@@ -194,7 +202,7 @@ void Syncer::download(SyncReport& report) {
     if (applied.next <= cursor) throw SyncError("headquarters' changes page did not move the cursor");
   }
   const std::string version = till_->rules_version();
-  const auto res = client_.request("GET", "/v1/rules", "", version.empty() ? "" : "\"" + version + "\"", timeout);
+  const auto res = client().request("GET", "/v1/rules", "", version.empty() ? "" : "\"" + version + "\"", timeout);
   if (res.status == 304) return;
   if (res.status == 404) {
     const auto err = protocol::parse_error(res.body);
@@ -219,9 +227,9 @@ void Syncer::stop() {
   {
     std::lock_guard lock(state_mu_);
     stopping_ = true;
+    if (client_) client_->cancel();
   }
   wake_.notify_all();
-  client_.cancel();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -35,7 +35,8 @@ class SyncError : public std::runtime_error {
 
 class Syncer {
  public:
-  // Throws std::runtime_error when the TLS files cannot be used.
+  // The HTTPS client is made at the first sync: a till whose TLS files are unusable still sells
+  // offline, and each sync reports why it cannot reach headquarters.
   explicit Syncer(std::shared_ptr<till::Till> till);
   ~Syncer();  // stops the background thread
   Syncer(const Syncer&) = delete;
@@ -65,7 +66,8 @@ class Syncer {
 
   std::shared_ptr<till::Till> till_;
   std::mutex sync_mu_;  // one sync at a time
-  HttpsClient client_;
+  HttpsClient& client();  // under sync_mu_
+  std::unique_ptr<HttpsClient> client_;  // set under both mutexes, read under either
   std::string batch_id_;  // the batch in flight, kept for its retry
   std::int64_t batch_first_ = 0, batch_last_ = 0;
   std::size_t batch_count_ = 0;
