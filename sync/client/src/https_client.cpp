@@ -145,8 +145,10 @@ HttpsClient::HttpsClient(const std::string& url, const TlsFiles& tls) : impl_(st
     }
   };
   load("hq.ca_file", tls.ca_file, [&](const std::string& p) { ctx.load_verify_file(p); });
-  load("hq.cert_file", tls.cert_file, [&](const std::string& p) { ctx.use_certificate_chain_file(p); });
-  load("hq.key_file", tls.key_file, [&](const std::string& p) { ctx.use_private_key_file(p, ssl::context::pem); });
+  if (!tls.cert_file.empty()) {
+    load("hq.cert_file", tls.cert_file, [&](const std::string& p) { ctx.use_certificate_chain_file(p); });
+    load("hq.key_file", tls.key_file, [&](const std::string& p) { ctx.use_private_key_file(p, ssl::context::pem); });
+  }
   ctx.set_verify_mode(ssl::verify_peer);
 }
 

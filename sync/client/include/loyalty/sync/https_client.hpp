@@ -19,7 +19,7 @@ class NetworkError : public std::runtime_error {
 
 struct TlsFiles {
   std::filesystem::path ca_file;    // the chain's CA: headquarters' certificate must chain to it
-  std::filesystem::path cert_file;  // this store's client certificate
+  std::filesystem::path cert_file;  // this store's client certificate (empty: none, for tests)
   std::filesystem::path key_file;
 };
 

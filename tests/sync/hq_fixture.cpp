@@ -1,0 +1,239 @@
+#include "hq_fixture.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fcntl.h>
+#include <thread>
+
+extern char** environ;
+
+namespace loyalty::test {
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& output, bool append) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const int flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+  posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), flags, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+Chain::Chain(const std::filesystem::path& dir, const std::vector<std::string>& stores) : dir_(dir), ca_("loyalty test CA") {
+  std::filesystem::create_directories(dir_);
+  write_text(dir_ / "ca.pem", ca_.cert_pem());
+  ca_.issue("localhost", {"DNS:localhost", "IP:127.0.0.1"}, true).write(dir_, "hq");
+  for (const auto& s : stores) ca_.issue(s, {}, false).write(dir_, "store-" + s);
+  const std::filesystem::path data(LOYALTY_TILL_TEST_DATA);
+  std::filesystem::copy_file(data / "test-hq-enroll-private.pem", dir_ / "hq-enroll-private.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(data / "test-hq-enroll-public.pem", dir_ / "hq-enroll-public.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+}
+
+HqProcess::HqProcess(const std::filesystem::path& dir, const std::filesystem::path& chain_dir, const nlohmann::json& edit)
+    : dir_(dir) {
+  std::filesystem::create_directories(dir_);
+  nlohmann::json c = {{"listen", "127.0.0.1:0"},
+                      {"database", "hq.db"},
+                      {"tls", {{"cert_file", (chain_dir / "hq.pem").string()},
+                               {"key_file", (chain_dir / "hq.key").string()},
+                               {"ca_file", (chain_dir / "ca.pem").string()}}},
+                      {"code_key", kCodeKeyHex},
+                      {"enrollment_key_file", (chain_dir / "hq-enroll-private.pem").string()},
+                      {"limits", {{"timeout_seconds", 5}}}};
+  c.merge_patch(edit);
+  write_text(config(), c.dump(2));
+}
+
+HqProcess::~HqProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_);
+  }
+}
+
+void HqProcess::start() {
+  REQUIRE(pid_ < 0);
+  if (port_ != 0) {
+    auto c = nlohmann::json::parse(read_text(config()));
+    c["listen"] = "127.0.0.1:" + std::to_string(port_);
+    write_text(config(), c.dump(2));
+  }
+  const auto port_file = dir_ / "port";
+  std::filesystem::remove(port_file);
+  pid_ = spawn({LOYALTY_HQ_PATH, "serve", "--config", config().string(), "--port-file", port_file.string()},
+               dir_ / "hq.log", true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!std::filesystem::exists(port_file)) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("loyalty-hq exited at start:\n" << log());
+    }
+    if (std::chrono::steady_clock::now() > deadline) FAIL("loyalty-hq did not start listening:\n" << log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  port_ = static_cast<std::uint16_t>(std::stoi(read_text(port_file)));
+}
+
+void HqProcess::stop() {
+  if (pid_ < 0) return;
+  ::kill(pid_, SIGTERM);
+  const int rc = wait_exit(pid_);
+  pid_ = -1;
+  INFO(log());
+  REQUIRE(rc == 0);
+}
+
+void HqProcess::kill() {
+  if (pid_ < 0) return;
+  ::kill(pid_, SIGKILL);
+  wait_exit(pid_);
+  pid_ = -1;
+}
+
+CliResult HqProcess::cli(std::vector<std::string> args) const {
+  args.insert(args.begin(), LOYALTY_HQ_PATH);
+  args.push_back("--config");
+  args.push_back(config().string());
+  const auto out = dir_ / "cli.out";
+  const pid_t pid = spawn(args, out, false);
+  CliResult r;
+  r.exit_code = wait_exit(pid);
+  r.out = read_text(out);
+  return r;
+}
+
+void HqProcess::publish_rules(const std::filesystem::path& rules) const {
+  const auto r = cli({"rules", "set", rules.string()});
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+}
+
+void HqProcess::import_members(const std::string& csv) const {
+  write_text(dir_ / "members.csv", csv);
+  const auto r = cli({"members", "import", (dir_ / "members.csv").string()});
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+}
+
+nlohmann::json HqProcess::member(const std::string& id) const {
+  const auto r = cli({"members", "list", "--json", "--limit", "100000"});
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& m : nlohmann::json::parse(r.out))
+    if (m["id"] == id) return m;
+  return nullptr;
+}
+
+std::int64_t HqProcess::query(const std::string& sql) const {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir_ / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  INFO(sql << ": " << sqlite3_errmsg(db));
+  REQUIRE(rc == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  const std::int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+std::string HqProcess::log() const { return read_text(dir_ / "hq.log"); }
+
+std::filesystem::path write_till_config(const std::filesystem::path& dir, const std::string& store,
+                                        const std::string& till, const std::string& hq_url,
+                                        const std::filesystem::path& chain_dir, const nlohmann::json& edit) {
+  std::filesystem::create_directories(dir);
+  nlohmann::json c = {
+      {"data_dir", "data"},
+      {"store_id", store},
+      {"till_id", till},
+      {"code_key", kCodeKeyHex},
+      {"hq", {{"url", hq_url}, {"ca_file", (chain_dir / "ca.pem").string()},
+              {"cert_file", (chain_dir / ("store-" + store + ".pem")).string()},
+              {"key_file", (chain_dir / ("store-" + store + ".key")).string()},
+              {"enrollment_key_file", (chain_dir / "hq-enroll-public.pem").string()}}},
+      {"sync", {{"interval_seconds", 0}, {"timeout_seconds", 5}}}};
+  c.merge_patch(edit);
+  const auto path = dir / "till.json";
+  write_text(path, c.dump(2));
+  return path;
+}
+
+std::filesystem::path demo_rules_path() { return std::filesystem::path(LOYALTY_TEST_DATA) / "rules" / "demo-chain.json"; }
+
+Sold sell(loy_till* till, const std::string& receipt, const std::string& code, std::int64_t amount, std::int64_t redeem) {
+  Sold s;
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(till, &c) == LOY_OK);
+  const auto fail = [&](loy_status st) {
+    s.status = st;
+    s.error = loy_checkout_last_error(c);
+    loy_checkout_free(c);
+    return s;
+  };
+  if (!code.empty()) {
+    if (const loy_status st = loy_checkout_identify(c, code.c_str(), nullptr); st != LOY_OK) return fail(st);
+  }
+  const loy_line line = sale_line("1", "apparel", amount);
+  if (const loy_status st = loy_checkout_add_line(c, &line); st != LOY_OK) return fail(st);
+  if (redeem > 0) REQUIRE(loy_checkout_redeem(c, redeem) == LOY_OK);
+  s.quote.struct_size = sizeof s.quote;
+  if (const loy_status st = loy_checkout_commit(c, receipt.c_str(), &s.quote); st != LOY_OK) return fail(st);
+  loy_checkout_free(c);
+  return s;
+}
+
+loy_status sync(loy_till* till, loy_sync_result* out) {
+  loy_sync_result r{};
+  r.struct_size = sizeof r;
+  const loy_status s = loy_till_sync(till, &r);
+  if (out) *out = r;
+  return s;
+}
+
+loy_till_status status(loy_till* till) {
+  loy_till_status st{};
+  st.struct_size = sizeof st;
+  REQUIRE(loy_till_status_get(till, &st) == LOY_OK);
+  return st;
+}
+
+loy_member_info lookup(loy_till* till, const std::string& code) {
+  loy_member_info m = member_info();
+  const loy_status s = loy_till_lookup(till, code.c_str(), &m);
+  INFO(loy_till_last_error(till));
+  REQUIRE(s == LOY_OK);
+  return m;
+}
+
+}  // namespace loyalty::test

@@ -1,0 +1,106 @@
+// A real loyalty-hq process on 127.0.0.1 for the sync tests, the chain's certificates it and the
+// tills use, and tills configured to sync with it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../till/support.hpp"
+#include "loyalty/loyalty.h"
+#include "pki.hpp"
+
+namespace loyalty::test {
+
+// The chain's files in `dir`: ca.pem; hq.pem/hq.key for 127.0.0.1 and localhost; store-<ID>.pem/.key
+// for each store; headquarters' enrollment key pair (hq-enroll-private.pem, hq-enroll-public.pem).
+class Chain {
+ public:
+  explicit Chain(const std::filesystem::path& dir, const std::vector<std::string>& stores = {"S001", "S002"});
+  const std::filesystem::path& dir() const { return dir_; }
+  const TestCa& ca() const { return ca_; }
+
+ private:
+  std::filesystem::path dir_;
+  TestCa ca_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr
+};
+
+class HqProcess {
+ public:
+  // Headquarters in `dir` (hq.json, hq.db, hq.log) with the chain's files of `chain_dir`. `edit` is
+  // merged into hq.json.
+  HqProcess(const std::filesystem::path& dir, const std::filesystem::path& chain_dir,
+            const nlohmann::json& edit = nlohmann::json::object());
+  ~HqProcess();
+  HqProcess(const HqProcess&) = delete;
+  HqProcess& operator=(const HqProcess&) = delete;
+
+  // Starts `serve` and waits until it listens. The first start takes a free port; later starts
+  // listen on the same one, so tills configured with url() reach it again.
+  void start();
+  void stop();  // SIGTERM, and waits for it to exit; REQUIREs exit code 0
+  void kill();  // SIGKILL
+  bool running() const { return pid_ > 0; }
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path config() const { return dir_ / "hq.json"; }
+
+  // Runs `loyalty-hq ARGS... --config hq.json`.
+  CliResult cli(std::vector<std::string> args) const;
+  void publish_rules(const std::filesystem::path& rules) const;
+  void import_members(const std::string& csv) const;
+  nlohmann::json member(const std::string& id) const;  // from `members list --json`; null when absent
+  // One integer from headquarters' database (read-only), e.g. "SELECT COUNT(*) FROM sales".
+  std::int64_t query(const std::string& sql) const;
+  std::string log() const;
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// A till's configuration for store `store`, till `till`, syncing with `hq_url` with the chain's files.
+std::filesystem::path write_till_config(const std::filesystem::path& dir, const std::string& store,
+                                        const std::string& till, const std::string& hq_url,
+                                        const std::filesystem::path& chain_dir,
+                                        const nlohmann::json& edit = nlohmann::json::object());
+
+// The demo chain's rules (tests/data/rules/demo-chain.json).
+std::filesystem::path demo_rules_path();
+
+// The members every sync test starts with: M-1 (phone 13800000001, card CARD-0001, gold, 5000
+// points), M-2 (13800000002, silver, 1000 points), M-3 (13800000003, black, 300 points).
+inline const char* const kMembersCsv =
+    "id,name,phone,card,birthday,tier,points\n"
+    "M-1,Ann Lee,13800000001,CARD-0001,05-17,gold,5000\n"
+    "M-2,Bo Chen,13800000002,,,silver,1000\n"
+    "M-3,\"Wang, Fang\",13800000003,,12-24,black,300\n";
+
+struct Sold {
+  loy_status status = LOY_OK;
+  loy_quote quote{};
+  std::string error;
+};
+
+// Commits a one-line sale of `amount` (apparel) for the member scanned as `code` ("" for an
+// anonymous sale), asking to redeem `redeem` points, at the till's clock.
+Sold sell(loy_till* till, const std::string& receipt, const std::string& code, std::int64_t amount,
+          std::int64_t redeem = 0);
+
+loy_status sync(loy_till* till, loy_sync_result* out = nullptr);
+loy_till_status status(loy_till* till);
+loy_member_info lookup(loy_till* till, const std::string& code);
+
+}  // namespace loyalty::test
