@@ -1,60 +1,198 @@
 #!/usr/bin/env bash
-# The main demo: a till seeded from the bundled demo data checks members out while headquarters is
-# out of reach; every sale waits, durable, in the till's outbox. Then the rules engine on its own.
+# The main demo, end to end on this machine (127.0.0.1 only): headquarters (loyalty-hq, on SQLite)
+# publishes the chain's rules and its members; store S001's till (loyalty-till, over libloyalty)
+# syncs, sells online, sells on while headquarters is down, and catches up once it is back. Then the
+# rules engine on its own.
 # Usage: examples/demo/run.sh [BUILD_DIR]   (default: build/release)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-$here/../../build/release}
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build/release}
 till=$build/examples/till/loyalty-till
-if [[ ! -x $till ]]; then
-  echo "demo: $till is not built; run: cmake --workflow --preset release" >&2
-  exit 1
-fi
+hq=$build/sync/hq/loyalty-hq
+for binary in "$till" "$hq"; do
+  if [[ ! -x $binary ]]; then
+    echo "demo: $binary is not built; run: cmake --workflow --preset release" >&2
+    exit 1
+  fi
+done
+till=$(cd "$(dirname "$till")" && pwd)/loyalty-till
+hq=$(cd "$(dirname "$hq")" && pwd)/loyalty-hq
 
 work=$(mktemp -d /tmp/loyalty-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/pki"
-# Development keys, made fresh for this run: headquarters' enrollment key pair, and TLS files that
-# the till's configuration names (the sync with headquarters uses them).
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/pki/hq-enroll-private.pem" 2>/dev/null
-openssl pkey -in "$work/pki/hq-enroll-private.pem" -pubout -out "$work/pki/hq-enroll-public.pem"
-openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=loyalty demo CA" -days 2 \
-  -keyout "$work/pki/ca.key" -out "$work/pki/ca.pem" 2>/dev/null
-openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=S001" -days 2 \
-  -keyout "$work/pki/store.key" -out "$work/pki/store.pem" 2>/dev/null
-cp "$here/till/till.json" "$work/till.json"
-config=$work/till.json
+hq_pid=
 
-step() { printf '\n=== %s\n' "$*"; }
-run() {
-  printf '$ loyalty-till %s\n' "$(echo "$*" | sed "s|$work/||g; s|$here/||g")"
-  "$till" "$@"
+# Whether process $1 still runs (a child that has exited but is not yet waited for does not).
+running() {
+  local state
+  [[ -r /proc/$1/stat ]] || return 1
+  read -r _ _ state _ <"/proc/$1/stat" || return 1
+  [[ $state != Z ]]
 }
 
-echo "loyalty demo: store S001, till T01 of a fashion chain, with no connection to headquarters"
-step "Seed the till: the chain's rules, and its member cache (phone and card numbers only as keyed hashes)"
-run rules --config "$config" "$here/demo-chain.json"
-run import --config "$config" "$here/till/demo-changes.json"
+# SIGTERM to headquarters, and wait (10 s at most) until it has stopped.
+stop_hq() {
+  [[ -n $hq_pid ]] || return 0
+  kill -TERM "$hq_pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    running "$hq_pid" || break
+    sleep 0.1
+  done
+  if running "$hq_pid"; then
+    echo "demo: headquarters did not stop on SIGTERM within 10 s; killing it" >&2
+    kill -KILL "$hq_pid" 2>/dev/null || true
+  fi
+  wait "$hq_pid" 2>/dev/null || true
+  hq_pid=
+}
 
-step "A member scans her card"
-run lookup --config "$config" "LC-0001-2345" --at 2026-05-03T09:58:00+08:00
+cleanup() {
+  stop_hq
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cd "$work"
 
-for sale in "$here"/till/sales/*.json; do
-  step "Sale $(basename "$sale" .json)"
-  run checkout --config "$config" "$sale"
-done
+step() { printf '\n=== %s\n' "$*"; }
+# A command as a person would type it in the demo's folder.
+echo_command() {
+  local arg words=()
+  for arg in "$@"; do
+    [[ $arg == *[[:space:]]* ]] && arg="\"$arg\""
+    words+=("$arg")
+  done
+  printf '$ %s\n' "${words[*]}" | sed -e "s|$work/||g" -e "s|$root/||g"
+}
+run_till() {
+  echo_command loyalty-till "$@"
+  "$till" "$@" 2>&1
+}
+run_hq() {
+  echo_command loyalty-hq "$@"
+  "$hq" "$@" 2>&1
+}
+# The store's time (+08:00, the chain's zone), $1 seconds from now.
+store_time() { TZ=UTC-8 date -d "@$(($(date +%s) + ${1:-0}))" -Iseconds; }
 
-step "The POS retries the first commit (it never saw the answer): the first result, no second sale"
-run checkout --config "$config" "$here/till/sales/1-birthday.json"
+# Headquarters in the background, its log in hq.log; sets $port once it listens (10 s at most).
+start_hq() {
+  rm -f hq.port
+  printf '$ loyalty-hq serve --config hq.json --port-file hq.port >>hq.log 2>&1 &\n'
+  "$hq" serve --config hq.json --port-file hq.port >>hq.log 2>&1 &
+  hq_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    [[ -s hq.port ]] && break
+    if ! running "$hq_pid"; then
+      echo "demo: headquarters did not start:" >&2
+      cat hq.log >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if [[ ! -s hq.port ]]; then
+    echo "demo: headquarters wrote no port within 10 s:" >&2
+    cat hq.log >&2
+    exit 1
+  fi
+  port=$(<hq.port)
+  grep 'listening on' hq.log | tail -n 1
+}
 
-step "A customer brings one scarf of receipt R-0002 back"
-run refund --config "$config" --receipt R-0002 --refund-id F-0001 --line 2:1
+# Copies template $1 to $2 with text $3 replaced by $4, and checks that it was.
+configure() {
+  sed "s|$3|$4|" "$1" >"$2"
+  if ! grep -qF "$4" "$2"; then
+    echo "demo: $1 has no $3 to replace" >&2
+    exit 1
+  fi
+}
 
-step "The win-back member now: points pending until headquarters confirms them"
-run lookup --config "$config" "13900139000" --at 2026-05-03T17:00:00+08:00
+# Sale script $1 of examples/demo/till/sales/, stamped with the sale's time $2 ("at"), checked out.
+sale() {
+  mkdir -p sales
+  sed '1s/^{/{"at": "'"$2"'", /' "$here/till/sales/$1.json" >"sales/$1.json"
+  run_till checkout --config till.json "sales/$1.json"
+}
 
-step "Everything waits in the outbox for headquarters"
-run status --config "$config"
+echo "loyalty demo: headquarters of a fashion chain and till T01 of its store S001, both on this machine"
+
+step "Development certificates: the chain's CA, headquarters' TLS certificate and enrollment key pair, store S001's client certificate"
+printf '$ packaging/dev-pki.sh pki S001\n'
+bash "$root/packaging/dev-pki.sh" pki S001
+
+step "Headquarters starts on SQLite, publishes the chain's rules and imports its members"
+cp "$here/hq/hq.json" hq.json
+start_hq
+run_hq rules set --config hq.json "$here/demo-chain.json"
+run_hq members import --config hq.json "$here/hq/members.csv"
+
+step "The till's first sync with headquarters (https://127.0.0.1:$port): the rules and the members come down"
+configure "$here/till/till.json" till.json "https://127.0.0.1:8443" "https://127.0.0.1:$port"
+run_till sync --config till.json
+
+step "A member scans her card: her points and what the till may offer her"
+run_till lookup --config till.json LC-0001-2345
+
+# The sale scripts are examples/demo/till/sales/*.json; each is checked out from a copy stamped with
+# the sale's time ("at"), the store's time now or later.
+step "Sale 1, online: she gives her phone number instead; her first purchase since the import"
+sale 1-first-purchase "$(store_time)"
+step "Sale 2, online: a Black card member with an eco bag (double points on the eco line)"
+sale 2-green-bonus "$(store_time)"
+
+step "The next sync: headquarters applies both sales and sends the members' new records back"
+run_till sync --config till.json
+run_till lookup --config till.json LC-0001-2345
+
+step "Headquarters goes down (SIGTERM)"
+printf '$ kill -TERM %s\n' "$hq_pid"
+stop_hq
+tail -n 2 hq.log
+# Two hours later by the sales' clock: the till has not synced for longer than the rules'
+# redeem.offline_after_minutes (15), so it is offline and redemptions are capped by
+# redeem.offline_daily_limit_points (2000 per member a day).
+offline_at=$(store_time 7201)
+
+step "Two hours later ($offline_at), still no headquarters: the till says it is offline"
+run_till lookup --config till.json LC-0001-2345 --at "$offline_at"
+
+step "Sale 3, offline: she asks to pay with 3000 points; offline the rules allow 2000 per member a day"
+sale 3-redeem-over-offline-limit "$offline_at"
+step "Sale 4, offline: another member pays with 2000 points, within the offline allowance"
+sale 4-redeem-offline "$offline_at"
+step "Sale 5, offline: a customer enrolls at the till and gets the first-purchase offer"
+sale 5-enroll-first-purchase "$offline_at"
+
+step "The POS retries the commit of sale 4 (it never saw the answer): the first result, no second sale"
+sale 4-redeem-offline "$offline_at"
+
+step "A customer brings one scarf of receipt R-0003 back"
+run_till refund --config till.json --receipt R-0003 --refund-id F-0001 --line 2:1
+
+step "The till tries to sync: headquarters is down, so everything waits in the outbox"
+if run_till sync --config till.json; then
+  echo "demo: the sync succeeded with headquarters down" >&2
+  exit 1
+fi
+run_till status --config till.json
+
+step "Headquarters is back on the same port; the till syncs: every sale, the enrollment and the refund applied"
+configure "$here/hq/hq.json" hq.json '"127.0.0.1:0"' "\"127.0.0.1:$port\""
+start_hq
+run_till sync --config till.json
+run_till status --config till.json
+run_till lookup --config till.json LC-0001-2345
+run_till lookup --config till.json "137 1234 5678"
+
+step "Headquarters' view of the members: points, purchases, the member enrolled at the till"
+run_hq members list --config hq.json
 
 step "The rules engine on its own, on a worked scenario of the rule book"
-run quote --rules "$here/demo-chain.json" --scenario "$here/03-winback-redeem.json" --format receipt
+run_till quote --rules "$here/demo-chain.json" --scenario "$here/03-winback-redeem.json" --format receipt
+
+step "Headquarters stops"
+printf '$ kill -TERM %s\n' "$hq_pid"
+stop_hq
+tail -n 2 hq.log

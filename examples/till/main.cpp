@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     c->add_flag("--json", o.json, "Print JSON instead of text for a person");
     return c;
   };
-  std::string file, code, receipt, refund_id, at;
+  std::string file, code, receipt, refund_id, at, sale_store;
   std::vector<std::string> refund_lines;
   CLI::App* rules = till_command("rules", "Install a rule set");
   rules->add_option("FILE", file, "Rule set (JSON)")->required();
@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   refund->add_option("--receipt", receipt, "Receipt id of the sale")->required();
   refund->add_option("--refund-id", refund_id, "The POS's id of this refund")->required();
   refund->add_option("--line", refund_lines, "LINE_ID:UNITS to return (repeat); none: everything left");
+  refund->add_option("--store", sale_store, "The store the sale was made at, when it is another store (fetched from headquarters)");
   till_command("status", "The till's outbox, cache and sync state");
   CLI::App* sync = till_command("sync", "Sync with headquarters now: the outbox up, member changes and rules down");
 
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
         if (colon == std::string::npos || colon == 0) throw CliError("--line takes LINE_ID:UNITS, not " + l);
         lines.emplace_back(l.substr(0, colon), std::stoll(l.substr(colon + 1)));
       }
-      return loyalty::till_cli::refund(o, receipt, refund_id, lines);
+      return loyalty::till_cli::refund(o, receipt, refund_id, lines, sale_store);
     }
     if (*sync) return loyalty::till_cli::sync(o);
     return loyalty::till_cli::status(o);

@@ -273,7 +273,7 @@ int checkout(const Options& o, const std::string& script_path) {
 }
 
 int refund(const Options& o, const std::string& receipt, const std::string& refund_id,
-           const std::vector<std::pair<std::string, long long>>& lines) {
+           const std::vector<std::pair<std::string, long long>>& lines, const std::string& sale_store) {
   return run([&] {
     Till t(o.config);
     std::vector<loy_refund_item> items;
@@ -286,8 +286,10 @@ int refund(const Options& o, const std::string& receipt, const std::string& refu
     }
     loy_refund_result r{};
     r.struct_size = sizeof r;
-    t.check(loy_till_refund(t.get(), refund_id.c_str(), receipt.c_str(), items.empty() ? nullptr : items.data(),
-                            items.size(), &r));
+    const loy_refund_item* list = items.empty() ? nullptr : items.data();
+    t.check(sale_store.empty()
+                ? loy_till_refund(t.get(), refund_id.c_str(), receipt.c_str(), list, items.size(), &r)
+                : loy_till_refund_at(t.get(), refund_id.c_str(), sale_store.c_str(), receipt.c_str(), list, items.size(), &r));
     if (o.json) {
       std::cout << json{{"refund_id", refund_id}, {"receipt_id", receipt}, {"amount_minor", r.amount_minor},
                         {"points_taken_back", r.points_taken_back}, {"points_given_back", r.points_given_back},

@@ -17,7 +17,7 @@ int import_changes(const Options& o, const std::string& file);
 int lookup(const Options& o, const std::string& code, const std::string& at);
 int checkout(const Options& o, const std::string& script);
 int refund(const Options& o, const std::string& receipt, const std::string& refund_id,
-           const std::vector<std::pair<std::string, long long>>& lines);
+           const std::vector<std::pair<std::string, long long>>& lines, const std::string& sale_store);
 int status(const Options& o);
 int sync(const Options& o);
 

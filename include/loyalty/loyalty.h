@@ -367,6 +367,16 @@ typedef struct loy_refund_result {
 LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
                                    const loy_refund_item *items, size_t count, loy_refund_result *out);
 
+/* Refunds a sale made at another store of the chain (`sale_store_id`, `receipt_id` as printed on its
+ * receipt), like loy_till_refund does this till's own. The first refund of such a sale here needs
+ * headquarters: the sale, with the refunds already applied to it anywhere, is fetched over the network
+ * (within sync.timeout_seconds) and kept; later refunds of it use the copy. The refund is then
+ * committed and synced like any other. `sale_store_id` may name this till's own store.
+ * Returns the statuses of loy_till_refund, LOY_E_NETWORK (headquarters cannot be reached) and
+ * LOY_E_NOT_FOUND (headquarters has no such sale: not synced yet by its store, or no such receipt). */
+LOY_API loy_status loy_till_refund_at(loy_till *till, const char *refund_id, const char *sale_store_id,
+                                      const char *receipt_id, const loy_refund_item *items, size_t count,
+                                      loy_refund_result *out);
 typedef struct loy_enrollment {
   uint32_t struct_size;  /* sizeof(loy_enrollment) */
   const char *phone;     /* required */

@@ -620,8 +620,10 @@ const char* loy_redeem_refusal_str(int32_t code) {
   }
 }
 
-loy_status loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id, const loy_refund_item* items,
-                           size_t count, loy_refund_result* out) {
+namespace {
+
+loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_store, const char* receipt_id,
+                       const loy_refund_item* items, size_t count, loy_refund_result* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (out && !sized(out)) return struct_size_error(till, "out");
@@ -633,8 +635,29 @@ loy_status loy_till_refund(loy_till* till, const char* refund_id, const char* re
       list.push_back({std::string(text_arg(items[i].line_id, loyalty::till::kMaxIdBytes, "items[i].line_id")),
                       items[i].units});
     }
-    const auto r = till->core->refund(text_arg(refund_id, loyalty::till::kMaxIdBytes, "refund_id"),
-                                      text_arg(receipt_id, loyalty::till::kMaxIdBytes, "receipt_id"), list);
+    const auto refund = text_arg(refund_id, loyalty::till::kMaxIdBytes, "refund_id");
+    const auto receipt = text_arg(receipt_id, loyalty::till::kMaxIdBytes, "receipt_id");
+    std::string_view store;
+    if (sale_store) {
+      store = text_arg(sale_store, 32, "sale_store_id");
+      if (store.empty()) return invalid(till, "sale_store_id is empty");
+    }
+    // Another store's sale comes from headquarters the first time, unless this refund id was used
+    // before (its first result is answered without the network).
+    if (!store.empty() && store != till->core->config().store_id && !till->core->has_sale(store, receipt) &&
+        !till->core->has_refund(refund)) {
+      if (!till->syncer) throw TillError(LOY_E_STATE, "the till is closed");
+      bool found = false;
+      try {
+        found = till->syncer->fetch_sale(std::string(store), std::string(receipt));
+      } catch (const loyalty::sync::SyncError& e) {
+        throw TillError(LOY_E_NETWORK, std::string("cannot fetch the sale from headquarters: ") + e.what());
+      }
+      if (!found)
+        throw TillError(LOY_E_NOT_FOUND, "headquarters has no receipt " + std::string(receipt) + " of store " +
+                                             std::string(store) + " (has that store synced it?)");
+    }
+    const auto r = till->core->refund(refund, receipt, list, store);
     if (out) {
       const std::uint32_t size = out->struct_size;
       std::memset(out, 0, sizeof *out);
@@ -648,6 +671,19 @@ loy_status loy_till_refund(loy_till* till, const char* refund_id, const char* re
     }
     return LOY_OK;
   });
+}
+
+}  // namespace
+
+loy_status loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id, const loy_refund_item* items,
+                           size_t count, loy_refund_result* out) {
+  return refund_impl(till, refund_id, nullptr, receipt_id, items, count, out);
+}
+
+loy_status loy_till_refund_at(loy_till* till, const char* refund_id, const char* sale_store_id, const char* receipt_id,
+                              const loy_refund_item* items, size_t count, loy_refund_result* out) {
+  if (till && !sale_store_id) return invalid(till, "sale_store_id is NULL");
+  return refund_impl(till, refund_id, sale_store_id, receipt_id, items, count, out);
 }
 
 loy_status loy_till_enroll(loy_till* till, const loy_enrollment* enrollment, loy_member_info* out) {

@@ -179,3 +179,59 @@ TEST_CASE("a transaction headquarters rejects is recorded and shown, and the que
   CHECK(r.sent == 0);  // never sent again
   CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'rejected' AND reason LIKE 'unknown_member:%'") == 1);
 }
+
+TEST_CASE("a sale made at one store is refunded at another through headquarters", "[sync]") {
+  World w;
+  TestTill a(w.till("S001", "T01"));
+  TestTill b(w.till("S002", "T01"));
+  REQUIRE(sync(a) == LOY_OK);
+  REQUIRE(sync(b) == LOY_OK);
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(a, &c) == LOY_OK);
+  REQUIRE(loy_checkout_identify(c, "13800000002", nullptr) == LOY_OK);
+  const loy_line l1 = sale_line("1", "apparel", 30000, 3);
+  const loy_line l2 = sale_line("2", "accessories", 10000);
+  REQUIRE(loy_checkout_add_line(c, &l1) == LOY_OK);
+  REQUIRE(loy_checkout_add_line(c, &l2) == LOY_OK);
+  loy_quote q{};
+  q.struct_size = sizeof q;
+  REQUIRE(loy_checkout_commit(c, "R-A1 / 7", &q) == LOY_OK);  // receipt ids are the POS's own text
+  loy_checkout_free(c);
+
+  loy_refund_item item{};
+  item.struct_size = sizeof item;
+  item.line_id = "1";
+  item.units = 1;
+  loy_refund_result rr{};
+  rr.struct_size = sizeof rr;
+  // Not synced by its store yet: headquarters does not know it.
+  CHECK(loy_till_refund_at(b, "F-B1", "S001", "R-A1 / 7", &item, 1, &rr) == LOY_E_NOT_FOUND);
+  REQUIRE(sync(a) == LOY_OK);
+
+  // One unit at store S002, then the rest of the sale there later: the copy is fetched once.
+  REQUIRE(loy_till_refund_at(b, "F-B1", "S001", "R-A1 / 7", &item, 1, &rr) == LOY_OK);
+  CHECK(rr.amount_minor > 0);
+  const std::int64_t first_amount = rr.amount_minor;
+  const std::int64_t first_points = rr.points_taken_back;
+  REQUIRE(loy_till_refund_at(b, "F-B1", "S001", "R-A1 / 7", &item, 1, &rr) == LOY_OK);
+  CHECK(rr.replayed == 1);
+  REQUIRE(loy_till_refund_at(b, "F-B2", "S001", "R-A1 / 7", nullptr, 0, &rr) == LOY_OK);
+  CHECK(first_amount + rr.amount_minor == q.payable_minor);
+  CHECK(first_points + rr.points_taken_back == q.points_earned);
+  // Nothing is left of the sale anywhere now.
+  CHECK(loy_till_refund_at(b, "F-B3", "S001", "R-A1 / 7", nullptr, 0, &rr) == LOY_E_STATE);
+
+  loy_sync_result r{};
+  REQUIRE(sync(b, &r) == LOY_OK);
+  CHECK(r.applied == 2);
+  CHECK(w.hq.member("M-2")["points"] == 1000);  // earned, and taken back in full
+  CHECK(w.hq.query("SELECT COALESCE(SUM(amount_minor), 0) FROM refunds") == q.payable_minor);
+
+  // A refund of that sale at its own till, made while it did not know of the others, is more than
+  // was paid: headquarters rejects it, and the till records that.
+  REQUIRE(loy_till_refund(a, "F-A1", "R-A1 / 7", nullptr, 0, &rr) == LOY_OK);
+  REQUIRE(sync(a, &r) == LOY_OK);
+  CHECK(r.rejected == 1);
+  CHECK(status(a).rejected == 1);
+  CHECK(w.hq.member("M-2")["points"] == 1000);
+}

@@ -64,8 +64,12 @@ CREATE TABLE refunds(
 )sql";
 
 // Schema 2: the sync finds the entries headquarters has not answered without reading the answered.
+// A sale made at another store, fetched from headquarters to be refunded here, has no outbox entry
+// (outbox_seq 0): its transaction id and body are kept beside it.
 const char* const kSchema2 = R"sql(
 CREATE INDEX outbox_unsent ON outbox(seq) WHERE state = 0;
+ALTER TABLE sales ADD COLUMN foreign_txn_id TEXT;
+ALTER TABLE sales ADD COLUMN foreign_body TEXT;
 )sql";
 
 }  // namespace
@@ -91,8 +95,9 @@ Store::Store(const std::string& path) : db_(path) {
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
   coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
-  sale_.emplace(db_, "SELECT s.receipt_id, o.txn_id, s.member_id, s.lines, o.body, s.digest FROM sales s "
-                     "JOIN outbox o ON o.seq = s.outbox_seq WHERE s.receipt_id = ?1");
+  sale_.emplace(db_, "SELECT s.receipt_id, COALESCE(o.txn_id, s.foreign_txn_id), s.member_id, s.lines, "
+                     "COALESCE(o.body, s.foreign_body), s.digest FROM sales s "
+                     "LEFT JOIN outbox o ON o.seq = s.outbox_seq WHERE s.receipt_id = ?1");
   insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?2 WHERE receipt_id = ?1");
@@ -245,6 +250,14 @@ std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
     add_redeemed_offline_->bind(1, *s.member_id).bind(2, s.local_day).bind(3, s.redeemed_points).run();
   t.commit();
   return seq;
+}
+
+void Store::add_foreign_sale(const std::string& key, const std::string& txn_id,
+                             const std::optional<std::string>& member_id, const std::string& lines,
+                             const std::string& body) {
+  Statement s(db_, "INSERT INTO sales(receipt_id, outbox_seq, digest, member_id, coupon_code, lines, foreign_txn_id, "
+                   "foreign_body) VALUES(?1, 0, '', ?2, NULL, ?3, ?4, ?5) ON CONFLICT(receipt_id) DO NOTHING");
+  s.bind(1, key).bind(2, member_id).bind(3, lines).bind(4, txn_id).bind(5, body).run();
 }
 
 std::optional<StoredRefund> Store::refund(std::string_view refund_id) {

@@ -221,25 +221,78 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   return Committed{q, p.rules_version, false};
 }
 
+// Another store's sale is kept under "@STORE/RECEIPT": receipt ids are each store's own.
+std::string Till::sale_key(std::string_view sale_store, std::string_view receipt_id) const {
+  if (sale_store.empty() || sale_store == config_.store_id) return std::string(receipt_id);
+  return "@" + std::string(sale_store) + "/" + std::string(receipt_id);
+}
+
+bool Till::has_refund(std::string_view refund_id) {
+  std::lock_guard lock(mu_);
+  return store().refund(refund_id).has_value();
+}
+
+bool Till::has_sale(std::string_view sale_store, std::string_view receipt_id) {
+  std::lock_guard lock(mu_);
+  return store().sale(sale_key(sale_store, receipt_id)).has_value();
+}
+
+void Till::store_foreign_sale(std::string_view sale_store, std::string_view receipt_id, std::string_view answer_json) {
+  auto parsed = engine::detail::guarded([&] {
+    const auto doc = engine::detail::parse_json(answer_json, "sale");
+    engine::detail::ObjectReader r(doc, "");
+    const auto& sale = r.required("sale");
+    engine::detail::ObjectReader sr(sale, "sale");
+    const std::string txn_id = sr.string("txn_id");
+    if (sr.string("receipt_id") != receipt_id || sr.string("store_id") != sale_store)
+      engine::detail::fail("sale", "is not receipt " + std::string(receipt_id) + " of store " + std::string(sale_store));
+    const auto input = engine::detail::read_quote_input(sr.required("input"), "sale.input");
+    const auto quote = engine::detail::read_quote(sr.required("quote"), "sale.quote");
+    std::optional<std::string> member;
+    if (const auto* m = r.optional("member_id")) member = engine::detail::as_string(*m, "member_id");
+    auto left = engine::sale_lines(input, quote);
+    const auto& refunds = engine::detail::as_array(r.required("refunds"), "refunds");
+    for (std::size_t i = 0; i < refunds.size(); ++i) {
+      std::vector<engine::RefundItem> items;
+      for (const auto& l : engine::detail::as_array(refunds[i].at("lines"), "refunds[].lines"))
+        items.push_back({l.at("line_id").get<std::string>(), l.at("units").get<std::int64_t>()});
+      auto done = engine::refund(left, items);
+      if (!done) engine::detail::fail(engine::detail::index_path("refunds", i), done.error().message);
+      left = std::move(done->left);
+    }
+    return std::make_tuple(txn_id, member, lines_json(left), sale.dump());
+  });
+  if (!parsed) throw TillError(LOY_E_DOCUMENT, "headquarters' copy of the sale: " + parsed.error().message);
+  auto& [txn_id, member, lines, body] = *parsed;
+  std::lock_guard lock(mu_);
+  store().add_foreign_sale(sale_key(sale_store, receipt_id), txn_id, member, lines, body);
+  ++generation_;
+}
+
 RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_id,
-                           const std::vector<engine::RefundItem>& items) {
+                           const std::vector<engine::RefundItem>& items, std::string_view sale_store) {
   check_id(refund_id, "the refund id");
   check_id(receipt_id, "the receipt id");
+  const std::string key = sale_key(sale_store, receipt_id);
   for (const auto& item : items) check_id(item.line_id, "a refunded line id");
   const auto now = local_now();
   LogBatch logs;
   std::lock_guard lock(mu_);
   logs.logger = log_;
   if (auto existing = store().refund(refund_id)) {
-    if (existing->receipt_id != receipt_id)
+    if (existing->receipt_id != key)
       throw TillError(LOY_E_CONFLICT, "refund id " + std::string(refund_id) + " was used for another receipt");
     const auto j = nlohmann::json::parse(existing->result);
     RefundOutcome r{j.at("amount_minor"), j.at("points_taken_back"), j.at("points_given_back"), j.at("balance_after"),
                     j.at("negative_balance"), true};
     return r;
   }
-  auto sale = store().sale(receipt_id);
-  if (!sale) throw TillError(LOY_E_NOT_FOUND, "no sale was committed at this till with receipt " + std::string(receipt_id));
+  auto sale = store().sale(key);
+  if (!sale)
+    throw TillError(LOY_E_NOT_FOUND, sale_store.empty() || sale_store == config_.store_id
+                                         ? "no sale was committed at this till with receipt " + std::string(receipt_id)
+                                         : "receipt " + std::string(receipt_id) + " of store " + std::string(sale_store) +
+                                               " is not known here");
   const auto left = read_lines(sale->lines);
   auto refunded = items.empty() ? engine::refund_all(left) : engine::refund(left, items);
   if (!refunded) {
@@ -285,7 +338,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   e.at_us = now.utc_micros;
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
-  store().commit_refund(std::string(refund_id), std::string(receipt_id), lines_json(refunded->left), result.dump(), e);
+  store().commit_refund(std::string(refund_id), key, lines_json(refunded->left), result.dump(), e);
   ++generation_;
   logs(LOY_LOG_INFO, "refund " + std::string(refund_id) + " of receipt " + std::string(receipt_id) + " committed: " +
                          std::to_string(out.amount_minor) + " back" + (out.negative_balance ? ", balance negative" : ""));

@@ -31,15 +31,41 @@ std::string describe(const HttpResult& r) {
 
 Syncer::Syncer(std::shared_ptr<till::Till> till) : till_(std::move(till)) {}
 
+std::unique_ptr<HttpsClient> Syncer::make_client() {
+  if (stopping_) throw SyncError("the till is closing");
+  const auto& c = till_->config();
+  return std::make_unique<HttpsClient>(c.hq_url, TlsFiles{c.hq_ca_file, c.hq_cert_file, c.hq_key_file});
+}
+
 HttpsClient& Syncer::client() {
   if (!client_) {
-    const auto& c = till_->config();
-    auto made = std::make_unique<HttpsClient>(c.hq_url, TlsFiles{c.hq_ca_file, c.hq_cert_file, c.hq_key_file});
     std::lock_guard lock(state_mu_);
-    if (stopping_) throw SyncError("the till is closing");
-    client_ = std::move(made);
+    client_ = make_client();
   }
   return *client_;
+}
+
+bool Syncer::fetch_sale(const std::string& sale_store, const std::string& receipt_id) {
+  std::lock_guard lock(fetch_mu_);
+  try {
+    if (!fetch_client_) {
+      std::lock_guard state(state_mu_);
+      fetch_client_ = make_client();
+    }
+    const auto res = fetch_client_->request("GET", "/v1/sales?store_id=" + protocol::url_encode(sale_store) +
+                                                      "&receipt_id=" + protocol::url_encode(receipt_id),
+                                            "", "", timeout_for(0));
+    if (res.status == 404) return false;
+    if (res.status != 200) throw SyncError("headquarters answered GET /v1/sales with " + describe(res));
+    till_->store_foreign_sale(sale_store, receipt_id, res.body);
+    return true;
+  } catch (const till::TillError&) {
+    throw;
+  } catch (const SyncError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw SyncError(e.what());
+  }
 }
 
 Syncer::~Syncer() { stop(); }
@@ -228,6 +254,7 @@ void Syncer::stop() {
     std::lock_guard lock(state_mu_);
     stopping_ = true;
     if (client_) client_->cancel();
+    if (fetch_client_) fetch_client_->cancel();
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "loyalty/engine/text.hpp"
 #include "loyalty/protocol/batch.hpp"
 #include "loyalty/store/database.hpp"
 
@@ -97,6 +98,10 @@ HttpResponse Service::route(const HttpRequest& request, std::int64_t now_us) {
     only("GET");
     return get_rules(request);
   }
+  if (path == "/v1/sales") {
+    only("GET");
+    return get_sale(query);
+  }
   if (path == "/v1/health") {
     only("GET");
     HttpResponse r;
@@ -179,6 +184,33 @@ HttpResponse Service::get_rules(const HttpRequest& request) {
     return r;
   }
   r.body = rules->json;
+  return r;
+}
+
+HttpResponse Service::get_sale(const std::string& query) {
+  const auto param = [&](std::string_view key) -> std::string {
+    const auto raw = query_value(query, key);
+    const auto decoded = raw ? protocol::url_decode(*raw) : std::nullopt;
+    if (!decoded || decoded->empty() || decoded->size() > 63 || !engine::is_valid_utf8(*decoded))
+      throw RequestError(400, "invalid_query", "store_id and receipt_id are required (1..63 bytes, percent-encoded)");
+    return *decoded;
+  };
+  const std::string store = param("store_id");
+  const std::string receipt = param("receipt_id");
+  const auto sales = storage_.sales_by_receipt(store, receipt);
+  if (sales.empty())
+    return error(404, "unknown_sale", "headquarters has no sale " + receipt + " of store " + store + " (not synced yet?)");
+  if (sales.size() > 1)
+    return error(409, "ambiguous_receipt", "store " + store + " has " + std::to_string(sales.size()) +
+                                               " sales with receipt " + receipt);
+  const SaleRecord& rec = sales.front();
+  nlohmann::ordered_json doc;
+  doc["sale"] = nlohmann::ordered_json::parse(rec.body);
+  doc["member_id"] = rec.member_id ? nlohmann::ordered_json(*rec.member_id) : nlohmann::ordered_json(nullptr);
+  doc["refunds"] = nlohmann::ordered_json::array();
+  for (const auto& r : rec.refunds) doc["refunds"].push_back(nlohmann::ordered_json::parse(r));
+  HttpResponse r;
+  r.body = doc.dump();
   return r;
 }
 

@@ -408,13 +408,21 @@ class SqliteStorage final : public Storage {
     return out;
   }
 
-  std::optional<SaleRecord> sale_by_receipt(std::string_view store_id, std::string_view receipt_id) override {
+  std::vector<SaleRecord> sales_by_receipt(std::string_view store_id, std::string_view receipt_id) override {
     std::lock_guard lock(mu_);
-    Statement s(db_, "SELECT t.txn_id, t.store_id, t.body FROM sales s JOIN txns t ON t.txn_id = s.txn_id "
+    Statement s(db_, "SELECT t.txn_id, t.store_id, t.body, s.member_id FROM sales s JOIN txns t ON t.txn_id = s.txn_id "
                      "WHERE s.store_id = ?1 AND s.receipt_id = ?2");
     s.bind(1, store_id).bind(2, receipt_id);
-    std::optional<SaleRecord> out;
-    if (s.step()) out = SaleRecord{s.text(0), s.text(1), s.text(2)};
+    std::vector<SaleRecord> out;
+    while (s.step()) out.push_back(SaleRecord{s.text(0), s.text(1), s.text(2), s.optional_text(3), {}});
+    s.reset();
+    Statement refunds(db_, "SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = ?1 "
+                           "ORDER BY t.received_us, t.txn_id");
+    for (SaleRecord& rec : out) {
+      refunds.bind(1, rec.txn_id);
+      while (refunds.step()) rec.refunds.push_back(refunds.text(0));
+      refunds.reset();
+    }
     return out;
   }
 

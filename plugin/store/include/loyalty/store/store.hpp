@@ -141,6 +141,10 @@ class Store {
   // The sale and its outbox entry in one transaction (one fsync); returns the entry's sequence number.
   std::int64_t commit_sale(const NewSale& sale, const OutboxEntry& entry);
 
+  // A sale of another store, kept under `key` so that it can be refunded here (nothing to send).
+  void add_foreign_sale(const std::string& key, const std::string& txn_id, const std::optional<std::string>& member_id,
+                        const std::string& lines, const std::string& body);
+
   std::optional<StoredRefund> refund(std::string_view refund_id);
   // What is left of the sale, the refund and its outbox entry in one transaction.
   std::int64_t commit_refund(const std::string& refund_id, const std::string& receipt_id,

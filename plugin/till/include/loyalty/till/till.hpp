@@ -155,8 +155,17 @@ class Till {
   Committed commit(const CheckoutState& checkout, std::string_view receipt_id, const engine::Quote* shown = nullptr);
   // Refunds `items` (all that is left when empty) of the sale `receipt_id` under `refund_id`,
   // committed like a sale. A refund id used before returns that first result.
+  // `sale_store` names the store the sale was made at when it is another store's: that sale must
+  // have been fetched with store_foreign_sale() first.
   RefundOutcome refund(std::string_view refund_id, std::string_view receipt_id,
-                       const std::vector<engine::RefundItem>& items);
+                       const std::vector<engine::RefundItem>& items, std::string_view sale_store = {});
+  // True when the refund id was committed before.
+  bool has_refund(std::string_view refund_id);
+  // True when this till holds the sale (its own, or another store's fetched before).
+  bool has_sale(std::string_view sale_store, std::string_view receipt_id);
+  // Keeps another store's sale as headquarters sent it (the answer of GET /v1/sales): its lines less
+  // the refunds headquarters has applied. TillError(LOY_E_DOCUMENT) when the answer is not valid.
+  void store_foreign_sale(std::string_view sale_store, std::string_view receipt_id, std::string_view answer_json);
   // Enrolls a new member: usable at once, sealed for headquarters, queued like a sale.
   MemberView enroll(const Enrollment& enrollment);
 
@@ -185,6 +194,7 @@ class Till {
   Priced price_locked(const CheckoutState& checkout, const engine::Instant& now, bool& offline,
                       std::int64_t& local_day);
   std::optional<engine::Instant> last_sync_locked();
+  std::string sale_key(std::string_view sale_store, std::string_view receipt_id) const;
 
   std::mutex mu_;
   std::uint64_t generation_ = 1;  // grows with every write to the store, under mu_

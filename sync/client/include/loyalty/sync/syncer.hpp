@@ -51,6 +51,11 @@ class Syncer {
   // Stops the background thread, aborting a sync in progress. Idempotent.
   void stop();
 
+  // Fetches another store's sale from headquarters (GET /v1/sales) into the till, to refund it
+  // here. False when headquarters has no such sale. Uses a connection of its own: it never waits for
+  // a sync in progress. Throws SyncError.
+  bool fetch_sale(const std::string& sale_store, const std::string& receipt_id);
+
   // The last sync's failure ("" after a success), for the till's status.
   std::string last_error() const;
 
@@ -68,6 +73,9 @@ class Syncer {
   std::mutex sync_mu_;  // one sync at a time
   HttpsClient& client();  // under sync_mu_
   std::unique_ptr<HttpsClient> client_;  // set under both mutexes, read under either
+  std::unique_ptr<HttpsClient> make_client();  // under state_mu_
+  std::mutex fetch_mu_;
+  std::unique_ptr<HttpsClient> fetch_client_;  // likewise, with fetch_mu_
   std::string batch_id_;  // the batch in flight, kept for its retry
   std::int64_t batch_first_ = 0, batch_last_ = 0;
   std::size_t batch_count_ = 0;

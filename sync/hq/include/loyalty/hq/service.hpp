@@ -42,6 +42,7 @@ class Service {
   HttpResponse post_batch(const HttpRequest& request, std::int64_t now_us);
   HttpResponse get_changes(const std::string& query);
   HttpResponse get_rules(const HttpRequest& request);
+  HttpResponse get_sale(const std::string& query);
   HttpResponse metrics(std::int64_t now_us);
 
   Storage& storage_;

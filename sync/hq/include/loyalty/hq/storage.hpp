@@ -62,9 +62,12 @@ struct StoreRow {
   std::int64_t last_txn_lag_us = 0;  // how old its newest transaction was when it arrived
 };
 
-// A sale as another store's till needs it to refund it.
+// A sale as another store's till needs it to refund it: the transaction, the member it counts for
+// now (after any merge), and the refunds of it applied so far.
 struct SaleRecord {
   std::string txn_id, store_id, body;
+  std::optional<std::string> member_id;
+  std::vector<std::string> refunds;  // refund transactions, JSON
 };
 
 class Storage {
@@ -86,7 +89,8 @@ class Storage {
   virtual std::vector<MemberRow> members(std::int64_t limit) = 0;
   virtual std::optional<MemberRow> member(std::string_view id) = 0;
   virtual std::vector<StoreRow> stores() = 0;
-  virtual std::optional<SaleRecord> sale_by_receipt(std::string_view store_id, std::string_view receipt_id) = 0;
+  // The sales of a store under a receipt id (more than one when two of its tills used the same id).
+  virtual std::vector<SaleRecord> sales_by_receipt(std::string_view store_id, std::string_view receipt_id) = 0;
 };
 
 // A refusal of the whole request: its HTTP status and error code.

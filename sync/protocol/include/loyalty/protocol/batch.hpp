@@ -51,6 +51,11 @@ std::string error_json(std::string_view code, std::string_view message);
 // The code and message of an error document; nullopt when the text is not one.
 std::optional<std::pair<std::string, std::string>> parse_error(std::string_view json_text);
 
+// A query parameter value percent-encoded (RFC 3986 unreserved characters kept), and back; decoding
+// gives nullopt for a malformed escape.
+std::string url_encode(std::string_view s);
+std::optional<std::string> url_decode(std::string_view s);
+
 // True for 32 lowercase hexadecimal digits (128 bits): the form of a transaction id.
 bool is_txn_id(std::string_view s);
 // 1..64 letters, digits, '-', '_' or '.': a batch id, receipt id, refund id.
