@@ -1,5 +1,6 @@
 #include "till_commands.hpp"
 
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -348,8 +349,17 @@ int status(const Options& o) {
     if (st.oldest_unsynced_seconds >= 0) std::cout << ", the oldest " << st.oldest_unsynced_seconds << " s old";
     std::cout << "\n";
     if (st.rejected > 0) std::cout << st.rejected << " transactions rejected by headquarters (kept, not resent)\n";
-    std::cout << (st.last_sync_unix < 0 ? std::string("never synced") : "last sync at unix " + std::to_string(st.last_sync_unix))
-              << "\n";
+    if (st.last_sync_unix < 0) {
+      std::cout << "never synced\n";
+    } else {
+      const std::time_t secs = static_cast<std::time_t>(st.last_sync_unix);
+      std::tm tm{};
+      localtime_r(&secs, &tm);
+      char when[40];
+      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", &tm);
+      std::cout << "last sync at " << when << "\n";
+    }
+    if (st.last_sync_error[0]) std::cout << "last sync failed: " << st.last_sync_error << "\n";
     return 0;
   });
 }

@@ -478,7 +478,7 @@ loy_status loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment
     if (!enrollment) return invalid(c, "enrollment is NULL");
     if (!sized(enrollment)) return struct_size_error(c, "enrollment");
     if (out && !sized(out)) return struct_size_error(c, "out");
-    const auto view = c->core->enroll(read_enrollment(enrollment));
+    const auto view = c->core->enroll(read_enrollment(enrollment), c->state.at);
     c->state.member_id = view.cached.member.id;
     c->quote.reset();
     if (out) fill_member(view, out);

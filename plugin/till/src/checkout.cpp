@@ -345,7 +345,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   return out;
 }
 
-MemberView Till::enroll(const Enrollment& en) {
+MemberView Till::enroll(const Enrollment& en, const std::optional<engine::Instant>& at) {
   if (en.consent.empty())
     throw TillError(LOY_E_CONSENT, "an enrollment needs the customer's recorded consent");
   for (const std::string* s : {&en.phone, &en.name, &en.consent})
@@ -395,7 +395,7 @@ MemberView Till::enroll(const Enrollment& en) {
   store().commit_enrollment(rec, e);
   ++generation_;
   logs(LOY_LOG_INFO, "a member was enrolled at this till");
-  return view_locked(store::CachedMember{rec.member, rec.version, rec.masked_name}, now);
+  return view_locked(store::CachedMember{rec.member, rec.version, rec.masked_name}, at.value_or(now));
 }
 
 }  // namespace loyalty::till

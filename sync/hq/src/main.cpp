@@ -132,10 +132,10 @@ int members_list(const std::string& config_path, bool json, std::int64_t limit) 
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-24s %-16s %-8s %10s %9s  %-25s %s\n", "member", "name", "tier", "points", "purchases",
+  std::printf("%-28s %-16s %-8s %10s %9s  %-32s %s\n", "member", "name", "tier", "points", "purchases",
               "last purchase", "version");
   for (const auto& m : rows) {
-    std::printf("%-24s %-16s %-8s %10lld %9lld  %-25s %lld\n", m.id.c_str(), m.name.c_str(), m.tier.c_str(),
+    std::printf("%-28s %-16s %-8s %10lld %9lld  %-32s %lld\n", m.id.c_str(), m.name.c_str(), m.tier.c_str(),
                 static_cast<long long>(m.points), static_cast<long long>(m.purchases),
                 format_instant(m.last_purchase_at).c_str(), static_cast<long long>(m.version));
     for (const auto& a : m.aliases) std::printf("  also known as %s (enrolled at a till)\n", a.c_str());

@@ -152,6 +152,11 @@ HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us
   }
   ++batches_;
   if (out.replayed) ++batches_replayed_;
+  log_("batch " + batch->batch_id + " from " + request.store_id + "/" + batch->till_id + ": " +
+       std::to_string(txns.size()) + " transactions" +
+       (out.replayed ? ", answered again from its record"
+                     : ": " + std::to_string(out.applied) + " applied, " + std::to_string(out.duplicates) +
+                           " duplicates, " + std::to_string(out.rejected) + " rejected"));
   applied_ += out.applied;
   sales_applied_ += out.sales_applied;
   duplicates_ += out.duplicates;

@@ -166,8 +166,9 @@ class Till {
   // Keeps another store's sale as headquarters sent it (the answer of GET /v1/sales): its lines less
   // the refunds headquarters has applied. TillError(LOY_E_DOCUMENT) when the answer is not valid.
   void store_foreign_sale(std::string_view sale_store, std::string_view receipt_id, std::string_view answer_json);
-  // Enrolls a new member: usable at once, sealed for headquarters, queued like a sale.
-  MemberView enroll(const Enrollment& enrollment);
+  // Enrolls a new member: usable at once, sealed for headquarters, queued like a sale. Prompts are
+  // read at `at` (a checkout's time) or at the till's clock.
+  MemberView enroll(const Enrollment& enrollment, const std::optional<engine::Instant>& at = std::nullopt);
 
   const TillConfig& config() const { return config_; }
 
