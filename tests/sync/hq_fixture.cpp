@@ -221,6 +221,18 @@ loy_status sync(loy_till* till, loy_sync_result* out) {
   return s;
 }
 
+std::vector<std::string> queued_bodies(const std::filesystem::path& db_path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT body FROM outbox ORDER BY seq", -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> out;
+  while (sqlite3_step(st) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 loy_till_status status(loy_till* till) {
   loy_till_status st{};
   st.struct_size = sizeof st;

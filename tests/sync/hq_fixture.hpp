@@ -100,6 +100,8 @@ Sold sell(loy_till* till, const std::string& receipt, const std::string& code, s
           std::int64_t redeem = 0);
 
 loy_status sync(loy_till* till, loy_sync_result* out = nullptr);
+// The transactions a till queued, from its database (read after the till closed).
+std::vector<std::string> queued_bodies(const std::filesystem::path& db_path);
 loy_till_status status(loy_till* till);
 loy_member_info lookup(loy_till* till, const std::string& code);
 

@@ -196,3 +196,24 @@ TEST_CASE("the till killed with SIGKILL in the middle of a sync: reopened, it se
   CHECK(r.applied + r.duplicates == r.sent);
   ledger.check(w.hq);
 }
+
+TEST_CASE("SIGTERM while a till syncs: the batch in flight is answered, headquarters exits cleanly", "[sync]") {
+  World w;
+  TestTill t(w.till(w.hq.url(), {{"sync", {{"batch_size", 20}}}}));
+  REQUIRE(sync(t) == LOY_OK);
+  Ledger ledger;
+  for (int i = 0; i < 400; ++i) ledger.sell(t, "R-" + std::to_string(i), i % 3, 500 + i);
+  std::thread syncing([&] { sync(t); });
+  while (w.hq.query("SELECT COUNT(*) FROM sales") < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  w.hq.stop();  // REQUIREs exit code 0
+  syncing.join();
+  // Every batch headquarters applied was answered: the till counts as sent exactly what it holds.
+  const auto at_hq = w.hq.query("SELECT COUNT(*) FROM sales");
+  CHECK(at_hq % 20 == 0);
+  CHECK(400 - status(t).outbox_depth == at_hq);
+  w.hq.start();
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.duplicates == 0);
+  ledger.check(w.hq);
+}

@@ -1,0 +1,167 @@
+// What a client sends headquarters, good or bad: malformed and mistyped JSON, oversized bodies,
+// unknown paths, reused ids, replays. Each gets its answer, and the server stays up.
+#include <catch2/catch.hpp>
+
+#include "hq_fixture.hpp"
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/sync/https_client.hpp"
+
+using namespace loyalty::test;
+using loyalty::sync::HttpsClient;
+using loyalty::sync::HttpResult;
+
+namespace {
+
+constexpr std::chrono::milliseconds kTimeout{5000};
+
+struct World {
+  TempDir tmp;
+  Chain chain{tmp.path() / "pki"};
+  HqProcess hq{tmp.path() / "hq", tmp.path() / "pki", {{"limits", {{"body_bytes", 65536}}}}};
+  std::vector<std::string> bodies;  // three sales of till S001/T01, and a sale dated in 2099
+  World() {
+    hq.publish_rules(demo_rules_path());
+    hq.import_members(kMembersCsv);
+    hq.start();
+    const auto config = write_till_config(tmp.path() / "till", "S001", "T01", hq.url(), chain.dir());
+    {
+      TestTill t(config);
+      REQUIRE(sync(t) == LOY_OK);
+      REQUIRE(sell(t, "R-1", "13800000001", 10000).status == LOY_OK);
+      REQUIRE(sell(t, "R-2", "13800000002", 20000).status == LOY_OK);
+      REQUIRE(sell(t, "R-3", "", 3000).status == LOY_OK);
+      loy_checkout* c = nullptr;
+      REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+      REQUIRE(loy_checkout_set_time(c, "2099-01-01T10:00:00+08:00") == LOY_OK);
+      const loy_line l = sale_line("1", "apparel", 1000);
+      REQUIRE(loy_checkout_add_line(c, &l) == LOY_OK);
+      REQUIRE(loy_checkout_commit(c, "R-4", nullptr) == LOY_OK);
+      loy_checkout_free(c);
+    }
+    bodies = queued_bodies(tmp.path() / "till" / "data" / "till.db");
+    REQUIRE(bodies.size() == 4);
+  }
+  HttpResult send(const std::string& method, const std::string& target, const std::string& body = "") {
+    HttpsClient client(hq.url(), {chain.dir() / "ca.pem", chain.dir() / "store-S001.pem", chain.dir() / "store-S001.key"});
+    return client.request(method, target, body, "", kTimeout);
+  }
+  void expect_error(const HttpResult& r, int status, const std::string& code, const std::string& in_message = "") {
+    INFO(r.body);
+    CHECK(r.status == status);
+    const auto err = loyalty::protocol::parse_error(r.body);
+    REQUIRE(err);
+    CHECK(err->first == code);
+    if (!in_message.empty()) CHECK(err->second.find(in_message) != std::string::npos);
+    CHECK(send("GET", "/v1/health").status == 200);  // still up
+  }
+};
+
+std::string batch(const std::string& id, const std::vector<std::string>& txns) {
+  return loyalty::protocol::batch_json("T01", id, txns);
+}
+
+}  // namespace
+
+TEST_CASE("malformed and mistyped requests get 400 naming what is wrong, and nothing is applied", "[sync]") {
+  World w;
+  w.expect_error(w.send("POST", "/v1/batches", "{"), 400, "invalid_batch");
+  w.expect_error(w.send("POST", "/v1/batches", "[]"), 400, "invalid_batch");
+  w.expect_error(w.send("POST", "/v1/batches", "\xff\xfe"), 400, "invalid_batch");
+  w.expect_error(w.send("POST", "/v1/batches", R"({"till_id": 5, "batch_id": "b", "txns": []})"), 400, "invalid_batch",
+                 "till_id");
+  w.expect_error(w.send("POST", "/v1/batches", R"({"till_id": "T01", "batch_id": "b", "txns": "x"})"), 400,
+                 "invalid_batch", "txns");
+  w.expect_error(w.send("POST", "/v1/batches", R"({"till_id": "T01", "batch_id": "b", "txns": []})"), 400,
+                 "invalid_batch", "txns");
+  w.expect_error(w.send("POST", "/v1/batches", R"({"till_id": "T01", "till_id": "T01", "batch_id": "b", "txns": [{}]})"),
+                 400, "invalid_batch");
+  w.expect_error(w.send("POST", "/v1/batches", R"({"till_id": "T01", "batch_id": "b", "txns": [{}], "extra": 1})"), 400,
+                 "invalid_batch", "extra");
+  std::string deep(100, '[');
+  w.expect_error(w.send("POST", "/v1/batches", deep + std::string(100, ']')), 400, "invalid_batch");
+
+  auto txn = nlohmann::json::parse(w.bodies[0]);
+  txn["at"] = 5;
+  w.expect_error(w.send("POST", "/v1/batches", batch("b-1", {w.bodies[1], txn.dump()})), 400, "invalid_txn", "txns[1].at");
+  txn = nlohmann::json::parse(w.bodies[0]);
+  txn["quote"]["payable_minor"] = "a lot";
+  w.expect_error(w.send("POST", "/v1/batches", batch("b-2", {txn.dump()})), 400, "invalid_txn", "txns[0].quote");
+  txn = nlohmann::json::parse(w.bodies[0]);
+  txn["kind"] = "gift";
+  w.expect_error(w.send("POST", "/v1/batches", batch("b-3", {txn.dump()})), 400, "invalid_txn", "txns[0].kind");
+  txn = nlohmann::json::parse(w.bodies[0]);
+  txn["till_id"] = "T02";
+  w.expect_error(w.send("POST", "/v1/batches", batch("b-4", {txn.dump()})), 400, "invalid_txn", "till_id");
+
+  w.expect_error(w.send("GET", "/v1/changes?after=-1"), 400, "invalid_query");
+  w.expect_error(w.send("GET", "/v1/changes?after=x"), 400, "invalid_query");
+  w.expect_error(w.send("GET", "/v1/changes?limit=0"), 400, "invalid_query");
+  w.expect_error(w.send("GET", "/v1/changes?limit=1000000"), 400, "invalid_query");
+  w.expect_error(w.send("GET", "/v1/sales?store_id=S001"), 400, "invalid_query");
+  w.expect_error(w.send("GET", "/v1/sales?store_id=S001&receipt_id=%zz"), 400, "invalid_query");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+}
+
+TEST_CASE("unknown paths get 404, wrong methods 405, oversized bodies 413", "[sync]") {
+  World w;
+  w.expect_error(w.send("GET", "/v2/batches"), 404, "not_found");
+  w.expect_error(w.send("GET", "/"), 404, "not_found");
+  w.expect_error(w.send("GET", "/v1/batches"), 405, "method_not_allowed");
+  w.expect_error(w.send("POST", "/v1/changes", "{}"), 405, "method_not_allowed");
+  w.expect_error(w.send("DELETE", "/v1/rules"), 405, "method_not_allowed");
+  w.expect_error(w.send("POST", "/v1/batches", std::string(70000, ' ')), 413, "too_large");
+  w.expect_error(w.send("GET", "/v1/sales?store_id=S009&receipt_id=R-1"), 404, "unknown_sale");
+  CHECK(w.send("GET", "/metrics").body.find("loyalty_hq_requests_total{code=\"4xx\"}") != std::string::npos);
+}
+
+TEST_CASE("duplicate deliveries: a replayed batch gets its first answer, transactions sent again are duplicates",
+          "[sync]") {
+  World w;
+  const std::vector<std::string> sales(w.bodies.begin(), w.bodies.begin() + 3);
+  const auto first = w.send("POST", "/v1/batches", batch("b-1", sales));
+  REQUIRE(first.status == 200);
+  const auto answer = loyalty::protocol::parse_batch_answer(first.body);
+  REQUIRE(answer);
+  REQUIRE(answer->results.size() == 3);
+  for (const auto& r : answer->results) CHECK(r.status == loyalty::protocol::TxnStatus::applied);
+  CHECK(answer->results[0].member_id == std::optional<std::string>("M-1"));
+  CHECK(answer->results[2].member_id == std::nullopt);  // the anonymous sale
+  const auto m1 = w.hq.member("M-1");
+
+  // The same batch again: the same answer, word for word.
+  const auto again = w.send("POST", "/v1/batches", batch("b-1", sales));
+  CHECK(again.status == 200);
+  CHECK(again.body == first.body);
+  // The same transactions in another batch: duplicates, with the member's version that holds them.
+  const auto dup = w.send("POST", "/v1/batches", batch("b-2", {sales[1], sales[0]}));
+  REQUIRE(dup.status == 200);
+  const auto dup_answer = loyalty::protocol::parse_batch_answer(dup.body);
+  REQUIRE(dup_answer);
+  CHECK(dup_answer->results[0].status == loyalty::protocol::TxnStatus::duplicate);
+  CHECK(dup_answer->results[1].status == loyalty::protocol::TxnStatus::duplicate);
+  CHECK(dup_answer->results[1].member_version == answer->results[0].member_version);
+  CHECK(w.hq.member("M-1") == m1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 3);
+
+  // A batch id used again for other transactions, and a transaction id with other content: 409, and
+  // nothing of that batch is applied.
+  w.expect_error(w.send("POST", "/v1/batches", batch("b-1", {sales[0]})), 409, "batch_conflict");
+  auto changed = nlohmann::json::parse(sales[0]);
+  changed["quote"]["points_earned"] = 99999;
+  w.expect_error(w.send("POST", "/v1/batches", batch("b-3", {w.bodies[3], changed.dump()})), 409, "txn_conflict",
+                 "txns[1]");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 3);
+  CHECK(w.hq.member("M-1") == m1);
+}
+
+TEST_CASE("a transaction dated more than 24 hours ahead is rejected, and the rest of its batch applied", "[sync]") {
+  World w;
+  const auto res = w.send("POST", "/v1/batches", batch("b-1", {w.bodies[3], w.bodies[0]}));
+  REQUIRE(res.status == 200);
+  const auto answer = loyalty::protocol::parse_batch_answer(res.body);
+  REQUIRE(answer);
+  CHECK(answer->results[0].status == loyalty::protocol::TxnStatus::rejected);
+  CHECK(answer->results[0].reason.rfind("future_timestamp:", 0) == 0);
+  CHECK(answer->results[1].status == loyalty::protocol::TxnStatus::applied);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+}

@@ -1,0 +1,151 @@
+// No one in where they do not belong: plain connections, clients without a certificate of the
+// chain's CA, expired ones, a store posting as another, a headquarters with the wrong host name.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "hq_fixture.hpp"
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/sync/https_client.hpp"
+
+using namespace loyalty::test;
+using loyalty::sync::HttpsClient;
+using loyalty::sync::NetworkError;
+using loyalty::sync::TlsFiles;
+
+namespace {
+
+constexpr std::chrono::milliseconds kTimeout{5000};
+
+struct World {
+  TempDir tmp;
+  Chain chain{tmp.path() / "pki"};
+  HqProcess hq{tmp.path() / "hq", tmp.path() / "pki"};
+  World() {
+    hq.publish_rules(demo_rules_path());
+    hq.import_members(kMembersCsv);
+    hq.start();
+  }
+  TlsFiles store(const std::string& name) const {
+    return {chain.dir() / "ca.pem", chain.dir() / (name + ".pem"), chain.dir() / (name + ".key")};
+  }
+};
+
+// Plain bytes to a TLS port: what comes back, until the server closes.
+std::string plain_exchange(std::uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+void expect_refused(const std::string& url, const TlsFiles& tls) {
+  HttpsClient client(url, tls);
+  CHECK_THROWS_AS(client.request("GET", "/v1/health", "", "", kTimeout), NetworkError);
+}
+
+}  // namespace
+
+TEST_CASE("headquarters refuses plain HTTP", "[sync]") {
+  World w;
+  const std::string answer = plain_exchange(w.hq.port(), "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(answer.rfind("HTTP/", 0) != 0);
+  CHECK(answer.find("\"status\":\"ok\"") == std::string::npos);
+  // and still serves the tills
+  HttpsClient client(w.hq.url(), w.store("store-S001"));
+  CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
+}
+
+TEST_CASE("headquarters refuses clients without a valid certificate of the chain's CA", "[sync]") {
+  World w;
+  SECTION("no client certificate") { expect_refused(w.hq.url(), {w.chain.dir() / "ca.pem", {}, {}}); }
+  SECTION("a certificate of another CA") {
+    TestCa other("another CA");
+    other.issue("S001", {}, false).write(w.tmp.path(), "other-S001");
+    expect_refused(w.hq.url(), {w.chain.dir() / "ca.pem", w.tmp.path() / "other-S001.pem", w.tmp.path() / "other-S001.key"});
+  }
+  SECTION("an expired certificate") {
+    w.chain.ca().issue("S001", {}, false, -30, -1).write(w.tmp.path(), "expired-S001");
+    expect_refused(w.hq.url(), {w.chain.dir() / "ca.pem", w.tmp.path() / "expired-S001.pem", w.tmp.path() / "expired-S001.key"});
+  }
+  SECTION("a certificate not valid yet") {
+    w.chain.ca().issue("S001", {}, false, 2, 30).write(w.tmp.path(), "future-S001");
+    expect_refused(w.hq.url(), {w.chain.dir() / "ca.pem", w.tmp.path() / "future-S001.pem", w.tmp.path() / "future-S001.key"});
+  }
+  SECTION("a till whose certificate headquarters refuses cannot sync, and sells on") {
+    TestCa other("another CA");
+    other.issue("S001", {}, false).write(w.tmp.path(), "other-S001");
+    TestTill t(write_till_config(w.tmp.path() / "till", "S001", "T01", w.hq.url(), w.chain.dir(),
+                                 {{"hq", {{"cert_file", (w.tmp.path() / "other-S001.pem").string()},
+                                          {"key_file", (w.tmp.path() / "other-S001.key").string()}}}}));
+    CHECK(sync(t) == LOY_E_NETWORK);
+    const std::string rules = read_text(demo_rules_path());
+    REQUIRE(loy_till_apply_rules(t, rules.data(), rules.size()) == LOY_OK);
+    CHECK(sell(t, "R-1", "", 1000).status == LOY_OK);
+    CHECK(status(t).outbox_depth == 1);
+  }
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+  // Still up for the tills that belong.
+  HttpsClient client(w.hq.url(), w.store("store-S001"));
+  CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
+}
+
+TEST_CASE("a store posting transactions as another store gets 403 and nothing is applied", "[sync]") {
+  World w;
+  // Till T01 of store S002, configured with store S001's certificate: its sales name S002.
+  const auto config = write_till_config(w.tmp.path() / "till", "S002", "T01", w.hq.url(), w.chain.dir(),
+                                        {{"hq", {{"cert_file", (w.chain.dir() / "store-S001.pem").string()},
+                                                 {"key_file", (w.chain.dir() / "store-S001.key").string()}}}});
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);  // reading is allowed to any store of the chain
+    REQUIRE(sell(t, "R-1", "13800000001", 1000).status == LOY_OK);
+  }
+  const auto bodies = queued_bodies(w.tmp.path() / "till" / "data" / "till.db");
+  REQUIRE(bodies.size() == 1);
+  HttpsClient client(w.hq.url(), w.store("store-S001"));
+  const auto res = client.request("POST", "/v1/batches", loyalty::protocol::batch_json("T01", "b-1", bodies), "", kTimeout);
+  CHECK(res.status == 403);
+  const auto err = loyalty::protocol::parse_error(res.body);
+  REQUIRE(err);
+  CHECK(err->first == "wrong_store");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+  CHECK(w.hq.member("M-1")["points"] == 5000);
+
+  // The till records the refusal and moves on; its sale is kept.
+  TestTill t(config);
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.rejected == 1);
+  CHECK(status(t).rejected == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+}
+
+TEST_CASE("a till refuses a headquarters whose certificate is for another host", "[sync]") {
+  TempDir tmp;
+  Chain chain(tmp.path() / "pki");
+  chain.ca().issue("hq.example.com", {"DNS:hq.example.com"}, true).write(chain.dir(), "hq");
+  HqProcess hq(tmp.path() / "hq", chain.dir());
+  hq.publish_rules(demo_rules_path());
+  hq.start();
+  TestTill t(write_till_config(tmp.path() / "till", "S001", "T01", hq.url(), chain.dir()));
+  CHECK(sync(t) == LOY_E_NETWORK);
+  CHECK(std::string(loy_till_last_error(t)).find("TLS handshake") != std::string::npos);
+  CHECK(std::string(status(t).rules_version).empty());  // nothing was taken from it
+  CHECK(hq.query("SELECT COUNT(*) FROM txns") == 0);
+}
+
