@@ -10,6 +10,7 @@ packages=(
   git
   ccache            # used by the build when present
   pkg-config
+  libboost-dev      # Boost 1.74: Beast and Asio for the sync over HTTPS
   libssl-dev        # OpenSSL 3.0: code hashing, enrollment sealing, TLS
   openssl           # the command line: demo and development keys
   libsqlite3-dev    # SQLite 3.40: the till's database

@@ -1,7 +1,8 @@
 // loyalty-bench: runs the benchmarks, prints a table and writes bench-results.json: a list of
 // {name, value, unit, baseline, baseline_value, ratio}, each figure with this machine's raw limit
 // measured in the same run.
-//   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [Google Benchmark flags]
+//   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [--sync-only] [--sync-sales=N]
+//                 [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_sync.hpp"
 #include "bench_till.hpp"
 
 namespace {
@@ -58,7 +60,8 @@ double stripped_library_bytes() {
 int main(int argc, char** argv) {
   std::string out_path = "bench-results.json";
   std::filesystem::path data = "bench-data";
-  bool quick = false, engine_only = false;
+  bool quick = false, engine_only = false, sync_only = false;
+  int sync_sales = 100'000;
   std::vector<char*> args;
   static char min_time[] = "--benchmark_min_time=0.05";
   for (int i = 0; i < argc; ++i) {
@@ -72,6 +75,10 @@ int main(int argc, char** argv) {
       args.push_back(min_time);
     } else if (a == "--engine-only") {
       engine_only = true;
+    } else if (a == "--sync-only") {
+      sync_only = true;
+    } else if (a.rfind("--sync-sales=", 0) == 0) {
+      sync_sales = std::stoi(a.substr(13));
     } else {
       args.push_back(argv[i]);
     }
@@ -80,7 +87,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
   Collector collector;
-  benchmark::RunSpecifiedBenchmarks(&collector);
+  if (!sync_only) benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::Shutdown();
 
   std::vector<Figure> figures;
@@ -89,7 +96,7 @@ int main(int argc, char** argv) {
     const auto b = collector.ns().find(baseline);
     if (v != collector.ns().end() && b != collector.ns().end()) figures.push_back({name, v->second, "ns", baseline, b->second});
   }
-  if (!engine_only) {
+  if (!engine_only && !sync_only) {
     try {
       for (auto& f : loyalty::bench::till_figures(data, quick)) figures.push_back(std::move(f));
     } catch (const std::exception& e) {
@@ -97,6 +104,15 @@ int main(int argc, char** argv) {
       return 1;
     }
     figures.push_back({"libloyalty_stripped_size", stripped_library_bytes(), "bytes", "", 0});
+  }
+  if (!engine_only) {
+    try {
+      for (auto& f : loyalty::bench::sync_figures(data, quick ? std::min(sync_sales, 10'000) : sync_sales))
+        figures.push_back(std::move(f));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "loyalty-bench: the sync benchmark failed: %s\n", e.what());
+      return 1;
+    }
   }
 
   std::printf("\n%-30s %12s %-6s %-30s %12s %7s\n", "figure", "value", "unit", "baseline (same run)", "value", "ratio");

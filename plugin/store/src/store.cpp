@@ -417,9 +417,14 @@ void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us
 // existing member at headquarters) is filed under that member from now on, so that it counts as
 // pending for the member the till's cache will hold.
 void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
-  Statement s(db_, "UPDATE outbox SET state = 1, acked_version = ?2, member_id = COALESCE(?3, member_id) "
-                   "WHERE seq = ?1");
-  s.bind(1, seq).bind(2, member_version).bind(3, member_id).run();
+  if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = ?2, member_id = COALESCE(?3, member_id) "
+                              "WHERE seq = ?1");
+  ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
+}
+
+std::int64_t Store::last_seq() {
+  Statement s(db_, "SELECT COALESCE(MAX(seq), 0) FROM outbox");
+  return s.step() ? s.integer(0) : 0;
 }
 
 void Store::record_answers(const std::vector<Answer>& answers) {
@@ -431,9 +436,10 @@ void Store::record_answers(const std::vector<Answer>& answers) {
   t.commit();
 }
 
-std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq) {
-  Statement s(db_, "SELECT seq, txn_id, body FROM outbox WHERE state = 0 AND seq > ?1 ORDER BY seq LIMIT ?2");
-  s.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit));
+std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
+  Statement s(db_, "SELECT seq, txn_id, body FROM outbox WHERE state = 0 AND seq > ?1 AND seq <= ?3 ORDER BY seq "
+                   "LIMIT ?2");
+  s.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit)).bind(3, through_seq);
   std::vector<Unsent> out;
   while (s.step()) out.push_back(Unsent{s.integer(0), s.text(1), s.text(2)});
   return out;

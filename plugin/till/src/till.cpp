@@ -152,9 +152,14 @@ store::StoreStatus Till::status() {
   return store().status();
 }
 
-std::vector<store::Unsent> Till::unsent(std::size_t limit, std::int64_t after_seq) {
+std::vector<store::Unsent> Till::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
   std::lock_guard lock(mu_);
-  return store().unsent(limit, after_seq);
+  return store().unsent(limit, after_seq, through_seq);
+}
+
+std::int64_t Till::last_outbox_seq() {
+  std::lock_guard lock(mu_);
+  return store().last_seq();
 }
 
 void Till::record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids) {

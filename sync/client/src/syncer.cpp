@@ -115,9 +115,12 @@ SyncReport Syncer::run_locked() {
 
 void Syncer::upload(SyncReport& report) {
   const auto batch_size = static_cast<std::size_t>(till_->config().sync_batch_size);
+  // What was queued when the sync began; sales committed meanwhile go with the next sync, so that a
+  // busy till's sync ends.
+  const std::int64_t through = till_->last_outbox_seq();
   std::int64_t after = 0;
   while (true) {
-    const auto entries = till_->unsent(batch_size, after);
+    const auto entries = till_->unsent(batch_size, after, through);
     if (entries.empty()) return;
     std::string refusal;
     if (send_batch(entries, report, refusal)) {

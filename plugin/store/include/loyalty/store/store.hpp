@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -168,8 +169,10 @@ class Store {
   void reject(std::int64_t seq, std::string_view reason);
   // The answers of one batch in one transaction.
   void record_answers(const std::vector<Answer>& answers);
-  // Up to `limit` unanswered entries after `after_seq`, oldest first.
-  std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0);
+  // Up to `limit` unanswered entries after `after_seq` and up to `through_seq`, oldest first.
+  std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX);
+  // The newest outbox entry's sequence number (0 when empty).
+  std::int64_t last_seq();
 
   Database& database() { return db_; }
 
@@ -184,7 +187,7 @@ class Store {
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
-      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_;
+      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_;
 };
 
 }  // namespace loyalty::store

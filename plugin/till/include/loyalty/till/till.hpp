@@ -174,7 +174,8 @@ class Till {
 
   // For the sync with headquarters (sync/client): each call holds the lock for one short read or
   // write, never across the network.
-  std::vector<store::Unsent> unsent(std::size_t limit, std::int64_t after_seq);
+  std::vector<store::Unsent> unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq);
+  std::int64_t last_outbox_seq();
   // Headquarters' answers to a batch, in one transaction; rejections are logged.
   void record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids);
   std::int64_t cursor();

@@ -1,0 +1,253 @@
+#include "bench_sync.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fcntl.h>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "../sync/pki.hpp"
+#include "bench_rules.hpp"
+#include "loyalty/loyalty.h"
+
+extern char** environ;
+
+namespace loyalty::bench {
+namespace {
+
+constexpr int kMembers = 1000;
+constexpr int kBatch = 500;
+const char* const kKey = "6c6f79616c74792d64656d6f2d636861696e2d6b65792d6e6f742d612d736563";
+
+void ensure(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
+std::string read(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+
+pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  posix_spawn_file_actions_t a;
+  posix_spawn_file_actions_init(&a);
+  posix_spawn_file_actions_addopen(&a, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&a, 1, 2);
+  std::vector<char*> argv;
+  for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ensure(posix_spawn(&pid, argv[0], &a, nullptr, argv.data(), environ) == 0, "cannot start " + args[0]);
+  posix_spawn_file_actions_destroy(&a);
+  return pid;
+}
+
+int wait_for(pid_t pid) {
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void run(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  ensure(wait_for(spawn(args, log)) == 0, args[1] + " failed: see " + log.string());
+}
+
+// The peak resident set of a process, from /proc (kB -> bytes).
+double peak_rss_bytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) * 1024;
+  return -1;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+loy_status commit_one(loy_till* till, const std::string& receipt, const std::string& phone) {
+  loy_checkout* c = nullptr;
+  ensure(loy_checkout_begin(till, &c) == LOY_OK, "begin");
+  ensure(loy_checkout_identify(c, phone.c_str(), nullptr) == LOY_OK, "identify");
+  for (int l = 0; l < 3; ++l) {
+    const std::string id = std::to_string(l);
+    loy_line ln{};
+    ln.struct_size = sizeof ln;
+    ln.id = id.c_str();
+    ln.sku = "SKU-1";
+    ln.category = l == 2 ? "eco" : "apparel";
+    ln.qty = 1;
+    ln.amount_minor = 1990 + 100 * l;
+    ensure(loy_checkout_add_line(c, &ln) == LOY_OK, "line");
+  }
+  const loy_status s = loy_checkout_commit(c, receipt.c_str(), nullptr);
+  loy_checkout_free(c);
+  return s;
+}
+
+std::string phone(int i) {
+  char b[16];
+  std::snprintf(b, sizeof b, "139%08d", i);
+  return b;
+}
+
+}  // namespace
+
+std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
+  const auto dir = base / "sync";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "pki");
+  const auto pki = dir / "pki";
+  {
+    test::TestCa ca("loyalty bench CA");
+    write(pki / "ca.pem", ca.cert_pem());
+    ca.issue("localhost", {"DNS:localhost", "IP:127.0.0.1"}, true).write(pki, "hq");
+    ca.issue("S001", {}, false).write(pki, "store");
+  }
+  // Headquarters' enrollment key pair (unused by sales, required by both configurations).
+  ensure(std::system(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '" + (pki / "enroll.pem").string() +
+                      "' 2>/dev/null && openssl pkey -in '" + (pki / "enroll.pem").string() + "' -pubout -out '" +
+                      (pki / "enroll-public.pem").string() + "'")
+                         .c_str()) == 0,
+         "openssl could not make the enrollment key pair");
+  write(dir / "hq.json", std::string(R"({"listen": "127.0.0.1:0", "database": "hq.db",
+    "tls": {"cert_file": "pki/hq.pem", "key_file": "pki/hq.key", "ca_file": "pki/ca.pem"},
+    "code_key": ")") + kKey + R"(", "enrollment_key_file": "pki/enroll.pem"})");
+  write(dir / "rules.json", kRules);
+  std::string csv = "id,name,phone,card,birthday,tier,points\n";
+  for (int i = 0; i < kMembers; ++i)
+    csv += "M-" + std::to_string(i) + ",Member " + std::to_string(i) + "," + phone(i) + ",,," +
+           (i % 3 == 0 ? "gold" : "silver") + ",1000\n";
+  write(dir / "members.csv", csv);
+  const auto log = dir / "hq.log";
+  const std::string hq_bin = LOYALTY_HQ_PATH;
+  const std::string hq_config = (dir / "hq.json").string();
+  run({hq_bin, "rules", "set", "--config", hq_config, (dir / "rules.json").string()}, log);
+  run({hq_bin, "members", "import", "--config", hq_config, (dir / "members.csv").string()}, log);
+  const pid_t hq = spawn({hq_bin, "serve", "--config", hq_config, "--port-file", (dir / "port").string()}, log);
+  for (int i = 0; i < 3000 && !std::filesystem::exists(dir / "port"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ensure(std::filesystem::exists(dir / "port"), "loyalty-hq did not start: see " + log.string());
+  const std::string port = std::to_string(std::stoi(read(dir / "port")));
+
+  std::vector<Figure> out;
+  try {
+    std::filesystem::create_directories(dir / "till");
+    write(dir / "till" / "till.json", std::string(R"({"data_dir": "data", "store_id": "S001", "till_id": "T01", "code_key": ")") +
+                                          kKey + R"(", "hq": {"url": "https://127.0.0.1:)" + port +
+                                          R"(", "ca_file": "../pki/ca.pem", "cert_file": "../pki/store.pem",
+      "key_file": "../pki/store.key", "enrollment_key_file": "../pki/enroll-public.pem"},
+      "sync": {"interval_seconds": 0, "batch_size": )" + std::to_string(kBatch) + "}}");
+    loy_till* till = nullptr;
+    char error[512];
+    ensure(loy_till_open((dir / "till" / "till.json").c_str(), nullptr, &till, error, sizeof error) == LOY_OK, error);
+    loy_sync_result r{};
+    r.struct_size = sizeof r;
+    ensure(loy_till_sync(till, &r) == LOY_OK, std::string("first sync: ") + loy_till_last_error(till));
+
+    std::fprintf(stderr, "queueing %d sales at the till...\n", sales);
+    for (int i = 0; i < sales; ++i)
+      ensure(commit_one(till, "S-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
+
+    // Commit latency at rest, then while the sync of all those sales runs.
+    const int idle_commits = 300;
+    std::vector<double> idle, busy;
+    for (int i = 0; i < idle_commits; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ensure(commit_one(till, "I-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
+      idle.push_back(seconds_since(t0) * 1e6);
+    }
+    const int queued = sales + idle_commits;
+    std::atomic<bool> done{false};
+    double sync_seconds = 0;
+    loy_status sync_status = LOY_OK;
+    std::thread syncing([&] {
+      const auto t0 = std::chrono::steady_clock::now();
+      sync_status = loy_till_sync(till, &r);
+      sync_seconds = seconds_since(t0);
+      done = true;
+    });
+    for (int i = 0; !done; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ensure(commit_one(till, "D-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
+      busy.push_back(seconds_since(t0) * 1e6);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a busy till, not a flood
+    }
+    syncing.join();
+    ensure(sync_status == LOY_OK, std::string("sync: ") + loy_till_last_error(till));
+    ensure(r.applied >= queued, "the sync did not apply every queued sale");
+    out.push_back({"sync_sales_per_second", queued / sync_seconds, "sales/s", "bare_batched_insert_rows_per_second", 0});
+    const double idle_mean = std::accumulate(idle.begin(), idle.end(), 0.0) / static_cast<double>(idle.size());
+    const double busy_mean = busy.empty() ? 0 : std::accumulate(busy.begin(), busy.end(), 0.0) / static_cast<double>(busy.size());
+    out.push_back({"commit_mean_during_sync", busy_mean, "us", "commit_mean_idle", idle_mean});
+    out.push_back({"hq_peak_rss", peak_rss_bytes(hq), "bytes", "", 0});
+    std::fprintf(stderr, "synced %d sales in %.2f s; %zu commits during the sync\n", queued, sync_seconds, busy.size());
+    loy_till_close(till);
+  } catch (...) {
+    kill(hq, SIGTERM);
+    wait_for(hq);
+    throw;
+  }
+  kill(hq, SIGTERM);
+  ensure(wait_for(hq) == 0, "loyalty-hq did not stop cleanly: see " + log.string());
+
+  // The bare limit: the same transactions (txn_id, body) inserted with INSERT OR IGNORE in
+  // transactions of 500 rows, WAL and synchronous=FULL, as headquarters' database is opened.
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    sqlite3* db = nullptr;
+    ensure(sqlite3_open_v2((dir / "till" / "data" / "till.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK,
+           "open till.db");
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT txn_id, body FROM outbox ORDER BY seq", -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                        reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  double bare_rate = 0;
+  {
+    const auto path = dir / "bare.db";
+    sqlite3* db = nullptr;
+    ensure(sqlite3_open(path.c_str(), &db) == SQLITE_OK, "bare open");
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                     "CREATE TABLE t(txn_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
+                 nullptr, nullptr, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO t(txn_id, body) VALUES(?1, ?2)", -1, &st, nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < rows.size(); i += kBatch) {
+      sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      for (std::size_t k = i; k < std::min(rows.size(), i + kBatch); ++k) {
+        sqlite3_bind_text(st, 1, rows[k].first.c_str(), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, rows[k].second.c_str(), -1, SQLITE_STATIC);
+        ensure(sqlite3_step(st) == SQLITE_DONE, "bare insert");
+        sqlite3_reset(st);
+      }
+      ensure(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK, "bare commit");
+    }
+    bare_rate = static_cast<double>(rows.size()) / seconds_since(t0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  out[0].baseline_value = bare_rate;
+  return out;
+}
+
+}  // namespace loyalty::bench
