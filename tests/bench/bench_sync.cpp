@@ -164,13 +164,28 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     for (int i = 0; i < sales; ++i)
       ensure(commit_one(till, "S-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
 
-    // Commit latency at rest, then while the sync of all those sales runs.
+    // Commit latency at rest, then while the sync of all those sales runs; each beside a bare
+    // one-row WAL synchronous=FULL commit on the same disk, taken in turns, which shows what the
+    // machine itself does to commits while headquarters (on this same machine and disk) is busy.
+    sqlite3* bare = nullptr;
+    ensure(sqlite3_open((dir / "bare-commit.db").c_str(), &bare) == SQLITE_OK, "bare commit open");
+    sqlite3_exec(bare, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)",
+                 nullptr, nullptr, nullptr);
+    const auto bare_commit = [&] {
+      const auto t0 = std::chrono::steady_clock::now();
+      ensure(sqlite3_exec(bare, "INSERT INTO t(body) VALUES(hex(randomblob(1000)))", nullptr, nullptr, nullptr) ==
+                 SQLITE_OK,
+             "bare commit");
+      return seconds_since(t0) * 1e6;
+    };
     const int idle_commits = 300;
-    std::vector<double> idle, busy;
+    std::vector<double> idle, busy, bare_idle, bare_busy;
     for (int i = 0; i < idle_commits; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       ensure(commit_one(till, "I-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
       idle.push_back(seconds_since(t0) * 1e6);
+      bare_idle.push_back(bare_commit());
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     const int queued = sales + idle_commits;
     std::atomic<bool> done{false};
@@ -186,6 +201,7 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
       const auto t0 = std::chrono::steady_clock::now();
       ensure(commit_one(till, "D-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
       busy.push_back(seconds_since(t0) * 1e6);
+      bare_busy.push_back(bare_commit());
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a busy till, not a flood
     }
     syncing.join();
@@ -195,6 +211,11 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     const double idle_mean = std::accumulate(idle.begin(), idle.end(), 0.0) / static_cast<double>(idle.size());
     const double busy_mean = busy.empty() ? 0 : std::accumulate(busy.begin(), busy.end(), 0.0) / static_cast<double>(busy.size());
     out.push_back({"commit_mean_during_sync", busy_mean, "us", "commit_mean_idle", idle_mean});
+    const auto mean_of = [](const std::vector<double>& v) {
+      return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    };
+    out.push_back({"bare_commit_mean_during_sync", mean_of(bare_busy), "us", "bare_commit_mean_idle", mean_of(bare_idle)});
+    sqlite3_close(bare);
     out.push_back({"hq_peak_rss", peak_rss_bytes(hq), "bytes", "", 0});
     std::fprintf(stderr, "synced %d sales in %.2f s; %zu commits during the sync\n", queued, sync_seconds, busy.size());
     loy_till_close(till);
@@ -214,7 +235,7 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     ensure(sqlite3_open_v2((dir / "till" / "data" / "till.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK,
            "open till.db");
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT txn_id, body FROM outbox ORDER BY seq", -1, &st, nullptr);
+    sqlite3_prepare_v2(db, "SELECT o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq ORDER BY o.seq", -1, &st, nullptr);
     while (sqlite3_step(st) == SQLITE_ROW)
       rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
                         reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));

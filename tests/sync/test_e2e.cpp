@@ -1,6 +1,9 @@
 // Tills of two stores and a real loyalty-hq over mutual TLS on 127.0.0.1: sales reach headquarters
 // once, balances update, and each till receives what the others did.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "hq_fixture.hpp"
 
@@ -234,4 +237,64 @@ TEST_CASE("a sale made at one store is refunded at another through headquarters"
   CHECK(r.rejected == 1);
   CHECK(status(a).rejected == 1);
   CHECK(w.hq.member("M-2")["points"] == 1000);
+}
+
+namespace {
+
+// Waits (up to 30 s) for what the background sync does on its own.
+template <class F>
+bool eventually(F&& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+struct LogLines {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  static void callback(int32_t, const char* message, void* self) {
+    auto* l = static_cast<LogLines*>(self);
+    std::lock_guard lock(l->mu);
+    l->lines.emplace_back(message);
+  }
+  bool contains(const std::string& text) {
+    std::lock_guard lock(mu);
+    for (const auto& l : lines)
+      if (l.find(text) != std::string::npos) return true;
+    return false;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the background sync runs on its own, and resumes when headquarters is back", "[sync]") {
+  World w;
+  LogLines log;
+  loy_till_options options{};
+  options.struct_size = sizeof options;
+  options.log = &LogLines::callback;
+  options.log_userdata = &log;
+  loy_till* t = nullptr;
+  char error[256];
+  REQUIRE(loy_till_open(w.till("S001", "T01", {{"sync", {{"interval_seconds", 1}}}}).c_str(), &options, &t, error,
+                        sizeof error) == LOY_OK);
+  // The first sync at open brings the rules and members.
+  REQUIRE(eventually([&] { return status(t).members == 3; }));
+  REQUIRE(sell(t, "R-1", "13800000001", 10000).status == LOY_OK);
+  CHECK(eventually([&] { return w.hq.query("SELECT COUNT(*) FROM sales") == 1; }));
+  CHECK(eventually([&] { return status(t).outbox_depth == 0; }));
+
+  w.hq.stop();
+  REQUIRE(sell(t, "R-2", "13800000002", 10000).status == LOY_OK);
+  CHECK(eventually([&] { return std::string(status(t).last_sync_error).find("cannot connect") != std::string::npos; }));
+  CHECK(log.contains("sync failed: "));
+  CHECK(status(t).outbox_depth == 1);
+  w.hq.start();
+  CHECK(eventually([&] { return w.hq.query("SELECT COUNT(*) FROM sales") == 2; }));
+  CHECK(eventually([&] { return std::string(status(t).last_sync_error).empty(); }));
+  loy_till_close(t);  // stops the thread
+  CHECK(w.hq.member("M-2")["purchases"] == 1);
 }

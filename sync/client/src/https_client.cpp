@@ -84,6 +84,9 @@ struct HttpsClient::Impl {
     beast::get_lowest_layer(*stream).async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run();
     if (ec) throw NetworkError("cannot connect to headquarters at " + host + ":" + port + ": " + ec.message());
+    // A request is written in pieces (TLS records, header and body): without this, Nagle's algorithm
+    // holds the last piece for the peer's delayed acknowledgement, some 40 ms each time.
+    beast::get_lowest_layer(*stream).socket().set_option(tcp::no_delay(true), ec);
     beast::get_lowest_layer(*stream).expires_after(timeout);
     stream->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     run();

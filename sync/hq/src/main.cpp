@@ -56,20 +56,20 @@ struct Hq {
   std::unique_ptr<hq::Storage> storage;
 };
 
-Hq open_hq(const std::string& config_path) {
+Hq open_hq(const std::string& config_path, bool serving = false) {
   auto config = hq::load_hq_config(config_path);
   if (!config) throw CliError(config.error().message);
   Hq h{std::move(config).value(), nullptr, nullptr};
   h.opener = std::make_unique<hq::EnrollmentOpener>(read_file(h.config.enrollment_key_file.string(), 1 << 20),
                                                     h.config.code_key);
-  h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener);
+  h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener, serving);
   return h;
 }
 
 std::string format_instant(const std::optional<engine::Instant>& t) { return t ? engine::format_instant(*t) : "-"; }
 
 int serve(const std::string& config_path, const std::string& port_file) {
-  Hq h = open_hq(config_path);
+  Hq h = open_hq(config_path, true);
   hq::Service service(*h.storage, h.config, log_line);
   hq::run_server(h.config, service, log_line, [&](std::uint16_t port) {
     log_line("listening on https://" + h.config.listen_host + ":" + std::to_string(port) + " (database " +

@@ -61,6 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket&& socket, ssl::context& ctx, ServerState& state)
       : stream_(std::move(socket), ctx), state_(state) {
     beast::error_code ec;
+    // Answers go out whole at once, not held for the client's delayed acknowledgement (Nagle).
+    beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay(true), ec);
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }

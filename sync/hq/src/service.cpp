@@ -118,6 +118,7 @@ HttpResponse Service::route(const HttpRequest& request, std::int64_t now_us) {
 }
 
 HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us) {
+  const auto started = std::chrono::steady_clock::now();
   auto batch = protocol::parse_batch(request.body);
   if (!batch) {
     ++batches_refused_;
@@ -143,6 +144,7 @@ HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us
     }
     txns.push_back(std::move(t).value());
   }
+  const auto parsed = std::chrono::steady_clock::now();
   BatchOutcome out;
   try {
     out = storage_.apply_batch(request.store_id, *batch, txns, now_us);
@@ -156,7 +158,11 @@ HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us
        std::to_string(txns.size()) + " transactions" +
        (out.replayed ? ", answered again from its record"
                      : ": " + std::to_string(out.applied) + " applied, " + std::to_string(out.duplicates) +
-                           " duplicates, " + std::to_string(out.rejected) + " rejected"));
+                           " duplicates, " + std::to_string(out.rejected) + " rejected") +
+       " (read in " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(parsed - started).count()) +
+       " ms, stored in " +
+       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - parsed).count()) +
+       " ms)");
   applied_ += out.applied;
   sales_applied_ += out.sales_applied;
   duplicates_ += out.duplicates;

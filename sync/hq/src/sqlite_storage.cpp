@@ -1,7 +1,12 @@
 // The embedded storage: one SQLite file holding the ledger of applied transactions, the members and
 // their codes, the changes feed, the published rule sets and each store's sync state.
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/hq/storage.hpp"
@@ -19,7 +24,9 @@ constexpr std::int64_t kSchemaVersion = 1;
 constexpr std::int64_t kFutureLimitUs = 24LL * 3600 * 1'000'000;
 
 // Schema 1. Instants are UTC microseconds with the offset they were written in. Every change of a
-// member or coupon takes the next number of the changes feed (meta.feed_seq) as its `seq`.
+// member or coupon takes the next number of the changes feed (meta.feed_seq) as its `seq`. Tables with
+// large rows (transaction bodies, batch answers) keep a rowid: SQLite stores those better than
+// WITHOUT ROWID tables do.
 const char* const kSchema1 = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE members(
@@ -49,7 +56,8 @@ CREATE TABLE coupons(
   definition TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX coupons_seq ON coupons(seq);
 CREATE TABLE txns(
-  txn_id TEXT PRIMARY KEY,
+  rowid INTEGER PRIMARY KEY,
+  txn_id TEXT NOT NULL UNIQUE,
   store_id TEXT NOT NULL,
   till_id TEXT NOT NULL,
   kind TEXT NOT NULL,
@@ -60,7 +68,7 @@ CREATE TABLE txns(
   member_version INTEGER,
   at_us INTEGER NOT NULL,
   received_us INTEGER NOT NULL,
-  body TEXT NOT NULL) WITHOUT ROWID;
+  body TEXT NOT NULL);
 CREATE TABLE sales(
   txn_id TEXT PRIMARY KEY,
   store_id TEXT NOT NULL,
@@ -79,12 +87,13 @@ CREATE TABLE refunds(
   points_given_back INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX refunds_sale ON refunds(sale_txn_id);
 CREATE TABLE batches(
+  rowid INTEGER PRIMARY KEY,
   store_id TEXT NOT NULL,
   batch_id TEXT NOT NULL,
   digest TEXT NOT NULL,
   answer TEXT NOT NULL,
   received_us INTEGER NOT NULL,
-  PRIMARY KEY(store_id, batch_id)) WITHOUT ROWID;
+  UNIQUE(store_id, batch_id));
 CREATE TABLE stores(
   store_id TEXT PRIMARY KEY,
   last_batch_us INTEGER NOT NULL,
@@ -111,10 +120,71 @@ engine::MonthDay month_day_of(std::int64_t v) {
   return engine::MonthDay{static_cast<unsigned>(v / 100), static_cast<unsigned>(v % 100)};
 }
 
+// Copies the write-ahead log into the database on a connection and thread of its own, so that a
+// batch's commit never waits for a checkpoint. Passive checkpoints never block the writer; a log past
+// kTruncateFrames is truncated (waiting briefly for the writer) so that it cannot grow without bound.
+class Checkpointer {
+ public:
+  explicit Checkpointer(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      sqlite3_close(db_);
+      throw store::StorageError("cannot open " + path + " for checkpoints");
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_close(db_);
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  void poke() {
+    {
+      std::lock_guard lock(mu_);
+      poked_ = true;
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  static constexpr int kTruncateFrames = 50'000;  // about 200 MB of log
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || poked_; });
+      if (stop_) break;
+      poked_ = false;
+      lock.unlock();
+      int frames = 0, copied = 0;
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+      if (frames > kTruncateFrames) sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false, poked_ = false;
+  std::thread thread_;
+};
+
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(const std::string& path, const EnrollmentOpener& opener) : db_(path, false), opener_(opener) {
+  SqliteStorage(const std::string& path, const EnrollmentOpener& opener, bool serving)
+      : db_(path, false), opener_(opener) {
     migrate();
+    if (serving) {
+      db_.exec("PRAGMA wal_autocheckpoint=0");
+      checkpointer_.emplace(path);
+    }
     find_batch_.emplace(db_, "SELECT digest, answer FROM batches WHERE store_id = ?1 AND batch_id = ?2");
     insert_batch_.emplace(db_, "INSERT INTO batches(store_id, batch_id, digest, answer, received_us) "
                                "VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -236,6 +306,7 @@ class SqliteStorage final : public Storage {
         .bind(4, fresh ? now_us - newest_at : std::int64_t{0}).run();
     set_meta_int("feed_seq", seq_);
     tx.commit();
+    if (checkpointer_) checkpointer_->poke();
     return out;
   }
 
@@ -579,6 +650,7 @@ class SqliteStorage final : public Storage {
   std::mutex mu_;
   Database db_;
   const EnrollmentOpener& opener_;
+  std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
       apply_points_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
@@ -588,8 +660,8 @@ class SqliteStorage final : public Storage {
 
 }  // namespace
 
-std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener) {
-  return std::make_unique<SqliteStorage>(path, opener);
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener, bool serving) {
+  return std::make_unique<SqliteStorage>(path, opener, serving);
 }
 
 }  // namespace loyalty::hq

@@ -107,7 +107,10 @@ class RequestError : public std::runtime_error {
 };
 
 // The embedded storage: one SQLite file (WAL, synchronous=FULL), shared with the administration
-// commands. Thread-safe: one writer at a time.
-std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener);
+// commands. Thread-safe: one writer at a time. `serving`: the write-ahead log is copied into the
+// database by a thread of its own, off the path of the requests (the administration commands leave it
+// to SQLite's automatic checkpoints).
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener,
+                                             bool serving = false);
 
 }  // namespace loyalty::hq
