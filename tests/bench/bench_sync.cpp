@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -218,6 +219,13 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     sqlite3_close(bare);
     out.push_back({"hq_peak_rss", peak_rss_bytes(hq), "bytes", "", 0});
     std::fprintf(stderr, "synced %d sales in %.2f s; %zu commits during the sync\n", queued, sync_seconds, busy.size());
+    const auto pct = [](std::vector<double> v, double p) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? 0.0 : v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+    };
+    std::fprintf(stderr, "commit us idle p50 %.0f p90 %.0f p99 %.0f max %.0f; during sync p50 %.0f p90 %.0f p99 %.0f max %.0f\n",
+                 pct(idle, 0.5), pct(idle, 0.9), pct(idle, 0.99), pct(idle, 1), pct(busy, 0.5), pct(busy, 0.9),
+                 pct(busy, 0.99), pct(busy, 1));
     loy_till_close(till);
   } catch (...) {
     kill(hq, SIGTERM);

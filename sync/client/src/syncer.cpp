@@ -206,7 +206,14 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
     answers.push_back(std::move(a));
     ids.push_back(r.txn_id);
   }
-  till_->record_answers(answers, ids);
+  // In slices, each its own short transaction: a checkout waiting for the till's lock waits for one
+  // slice at most.
+  constexpr std::size_t kSlice = 50;
+  for (std::size_t i = 0; i < answers.size(); i += kSlice) {
+    const std::size_t end = std::min(answers.size(), i + kSlice);
+    till_->record_answers({answers.begin() + static_cast<std::ptrdiff_t>(i), answers.begin() + static_cast<std::ptrdiff_t>(end)},
+                          {ids.begin() + static_cast<std::ptrdiff_t>(i), ids.begin() + static_cast<std::ptrdiff_t>(end)});
+  }
   report.sent += static_cast<std::int64_t>(entries.size());
   batch_id_.clear();
   return true;
