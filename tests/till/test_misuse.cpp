@@ -1,5 +1,7 @@
 // Misuse through the C interface returns errors; run under ASan by the test-asan workflow.
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstring>
 
 #include "support.hpp"
 
@@ -114,4 +116,60 @@ TEST_CASE("NULL for every pointer of the checkout, refund and enrollment calls i
   CHECK(std::string(loy_coupon_refusal_str(0)).empty());
   CHECK(std::string(loy_redeem_refusal_str(-7)).empty());
   loy_checkout_free(c);
+}
+
+TEST_CASE("the sync calls refuse NULL, wrong sizes and bad ids, and a till without headquarters says why", "[till]") {
+  test::TempDir dir;
+  test::TestTill till(test::write_config(dir.path()));
+  loy_sync_result r{};
+  r.struct_size = sizeof r;
+  CHECK(loy_till_sync(nullptr, &r) == LOY_E_INVALID_ARGUMENT);
+  r.struct_size = sizeof r - 1;
+  CHECK(loy_till_sync(till, &r) == LOY_E_STRUCT_SIZE);
+  // The test configuration's TLS files are placeholders: the sync says so and the till sells on.
+  CHECK(loy_till_sync(till, nullptr) == LOY_E_NETWORK);
+  CHECK(std::string(loy_till_last_error(till)).find("hq.ca_file") != std::string::npos);
+  loy_till_status st{};
+  st.struct_size = sizeof st;
+  REQUIRE(loy_till_status_get(till, &st) == LOY_OK);
+  CHECK(std::string(st.last_sync_error).find("hq.ca_file") != std::string::npos);
+  CHECK(std::string(loy_status_str(LOY_E_NETWORK)) != "unknown status");
+
+  loy_refund_result rr{};
+  rr.struct_size = sizeof rr;
+  CHECK(loy_till_refund_at(nullptr, "F", "S002", "R", nullptr, 0, &rr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund_at(till, nullptr, "S002", "R", nullptr, 0, &rr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund_at(till, "F", nullptr, "R", nullptr, 0, &rr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund_at(till, "F", "S002", nullptr, nullptr, 0, &rr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund_at(till, "F", "", "R", nullptr, 0, &rr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund_at(till, "F", "\xff", "R", nullptr, 0, &rr) == LOY_E_UTF8);
+  const std::string long_store(40, 'S');
+  CHECK(loy_till_refund_at(till, "F", long_store.c_str(), "R", nullptr, 0, &rr) == LOY_E_TOO_LARGE);
+  // Its own store's receipt is refunded from its own sales: there is none.
+  CHECK(loy_till_refund_at(till, "F", "S001", "R-none", nullptr, 0, &rr) == LOY_E_NOT_FOUND);
+  // Another store's needs headquarters, which this till cannot reach.
+  CHECK(loy_till_refund_at(till, "F", "S002", "R-1", nullptr, 0, &rr) == LOY_E_NETWORK);
+}
+
+TEST_CASE("a caller built against 1.0 still gets its status struct filled", "[till]") {
+  test::TempDir dir;
+  test::TestTill till(test::write_config(dir.path()));
+  // loy_till_status as 1.0 declared it: up to minor_per_unit.
+  struct status_1_0 {
+    uint32_t struct_size;
+    int64_t outbox_depth, oldest_unsynced_seconds, cache_version, last_sync_unix, members;
+    char rules_version[64];
+    char currency[8];
+    int64_t minor_per_unit;
+  };
+  static_assert(sizeof(status_1_0) == offsetof(loy_till_status, rejected));
+  struct {
+    status_1_0 s;
+    char guard[32];
+  } old{};
+  std::memset(old.guard, 0x5a, sizeof old.guard);
+  old.s.struct_size = sizeof old.s;
+  REQUIRE(loy_till_status_get(till, reinterpret_cast<loy_till_status*>(&old.s)) == LOY_OK);
+  CHECK(old.s.last_sync_unix == -1);
+  for (char g : old.guard) CHECK(g == 0x5a);  // nothing written past the old struct
 }
