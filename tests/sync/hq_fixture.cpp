@@ -189,6 +189,19 @@ std::filesystem::path write_till_config(const std::filesystem::path& dir, const 
   return path;
 }
 
+SyncWorld::SyncWorld(const nlohmann::json& hq_edit)
+    : chain(tmp.path() / "pki"), hq(tmp.path() / "hq", tmp.path() / "pki", hq_edit) {
+  hq.publish_rules(demo_rules_path());
+  hq.import_members(kMembersCsv);
+  hq.start();
+}
+
+std::filesystem::path SyncWorld::till(const std::string& store, const std::string& till_id, const nlohmann::json& edit,
+                                      const std::string& url) {
+  return write_till_config(tmp.path() / (store + "-" + till_id), store, till_id, url.empty() ? hq.url() : url,
+                           chain.dir(), edit);
+}
+
 std::filesystem::path demo_rules_path() { return std::filesystem::path(LOYALTY_TEST_DATA) / "rules" / "demo-chain.json"; }
 
 Sold sell(loy_till* till, const std::string& receipt, const std::string& code, std::int64_t amount, std::int64_t redeem) {

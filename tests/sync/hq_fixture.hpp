@@ -88,6 +88,18 @@ inline const char* const kMembersCsv =
     "M-2,Bo Chen,13800000002,,,silver,1000\n"
     "M-3,\"Wang, Fang\",13800000003,,12-24,black,300\n";
 
+// A temporary folder with the chain's files and a running headquarters holding the demo rules and
+// kMembersCsv. `hq_edit` is merged into headquarters' configuration.
+struct SyncWorld {
+  explicit SyncWorld(const nlohmann::json& hq_edit = nlohmann::json::object());
+  TempDir tmp;
+  Chain chain;
+  HqProcess hq;
+  // A till of `store` syncing with headquarters (or with `url`, a proxy in front of it).
+  std::filesystem::path till(const std::string& store, const std::string& till_id,
+                             const nlohmann::json& edit = nlohmann::json::object(), const std::string& url = "");
+};
+
 struct Sold {
   loy_status status = LOY_OK;
   loy_quote quote{};

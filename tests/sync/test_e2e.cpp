@@ -11,20 +11,7 @@ using namespace loyalty::test;
 
 namespace {
 
-struct World {
-  TempDir tmp;
-  Chain chain{tmp.path() / "pki"};
-  HqProcess hq{tmp.path() / "hq", tmp.path() / "pki"};
-  World() {
-    hq.publish_rules(demo_rules_path());
-    hq.import_members(kMembersCsv);
-    hq.start();
-  }
-  std::filesystem::path till(const std::string& store, const std::string& till_id,
-                             const nlohmann::json& edit = nlohmann::json::object()) {
-    return write_till_config(tmp.path() / (store + "-" + till_id), store, till_id, hq.url(), chain.dir(), edit);
-  }
-};
+using World = SyncWorld;
 
 std::int64_t net_points(const loy_quote& q) { return q.points_earned - q.redeem_points; }
 

@@ -50,17 +50,9 @@ struct Ledger {
   }
 };
 
-struct World {
-  TempDir tmp;
-  Chain chain{tmp.path() / "pki"};
-  HqProcess hq{tmp.path() / "hq", tmp.path() / "pki"};
-  World() {
-    hq.publish_rules(demo_rules_path());
-    hq.import_members(kMembersCsv);
-    hq.start();
-  }
+struct World : SyncWorld {
   std::filesystem::path till(const std::string& url, const nlohmann::json& edit = nlohmann::json::object()) {
-    return write_till_config(tmp.path() / "till", "S001", "T01", url, chain.dir(), edit);
+    return SyncWorld::till("S001", "T01", edit, url);
   }
 };
 

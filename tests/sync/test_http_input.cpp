@@ -9,21 +9,16 @@
 using namespace loyalty::test;
 using loyalty::sync::HttpsClient;
 using loyalty::sync::HttpResult;
+using loyalty::sync::TlsFiles;
 
 namespace {
 
 constexpr std::chrono::milliseconds kTimeout{5000};
 
-struct World {
-  TempDir tmp;
-  Chain chain{tmp.path() / "pki"};
-  HqProcess hq{tmp.path() / "hq", tmp.path() / "pki", {{"limits", {{"body_bytes", 65536}}}}};
+struct World : SyncWorld {
   std::vector<std::string> bodies;  // three sales of till S001/T01, and a sale dated in 2099
-  World() {
-    hq.publish_rules(demo_rules_path());
-    hq.import_members(kMembersCsv);
-    hq.start();
-    const auto config = write_till_config(tmp.path() / "till", "S001", "T01", hq.url(), chain.dir());
+  World() : SyncWorld(nlohmann::json{{"limits", {{"body_bytes", 65536}}}}) {
+    const auto config = till("S001", "T01");
     {
       TestTill t(config);
       REQUIRE(sync(t) == LOY_OK);
@@ -38,7 +33,7 @@ struct World {
       REQUIRE(loy_checkout_commit(c, "R-4", nullptr) == LOY_OK);
       loy_checkout_free(c);
     }
-    bodies = queued_bodies(tmp.path() / "till" / "data" / "till.db");
+    bodies = queued_bodies(tmp.path() / "S001-T01" / "data" / "till.db");
     REQUIRE(bodies.size() == 4);
   }
   HttpResult send(const std::string& method, const std::string& target, const std::string& body = "") {
@@ -164,4 +159,50 @@ TEST_CASE("a transaction dated more than 24 hours ahead is rejected, and the res
   CHECK(answer->results[0].reason.rfind("future_timestamp:", 0) == 0);
   CHECK(answer->results[1].status == loyalty::protocol::TxnStatus::applied);
   CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+}
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+TEST_CASE("past its connection limit headquarters closes new connections, and serves again below it", "[sync]") {
+  SyncWorld w(nlohmann::json{{"limits", {{"connections", 2}}}});
+  const TlsFiles tls{w.chain.dir() / "ca.pem", w.chain.dir() / "store-S001.pem", w.chain.dir() / "store-S001.key"};
+  std::vector<int> idle;
+  for (int i = 0; i < 2; ++i) {  // two clients that connect and say nothing
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(w.hq.port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    idle.push_back(fd);
+  }
+  // Once the server has accepted both, a third connection is closed at once.
+  bool refused = false;
+  for (int attempt = 0; attempt < 100 && !refused; ++attempt) {
+    try {
+      HttpsClient client(w.hq.url(), tls);
+      client.request("GET", "/v1/health", "", "", kTimeout);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } catch (const loyalty::sync::NetworkError&) {
+      refused = true;
+    }
+  }
+  CHECK(refused);
+  for (int fd : idle) ::close(fd);
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    try {
+      HttpsClient client(w.hq.url(), tls);
+      served = client.request("GET", "/v1/health", "", "", kTimeout).status == 200;
+    } catch (const loyalty::sync::NetworkError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  CHECK(served);
+  CHECK(w.hq.log().find("connection limit (2) reached") != std::string::npos);
 }

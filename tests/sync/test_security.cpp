@@ -20,15 +20,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kTimeout{5000};
 
-struct World {
-  TempDir tmp;
-  Chain chain{tmp.path() / "pki"};
-  HqProcess hq{tmp.path() / "hq", tmp.path() / "pki"};
-  World() {
-    hq.publish_rules(demo_rules_path());
-    hq.import_members(kMembersCsv);
-    hq.start();
-  }
+struct World : SyncWorld {
   TlsFiles store(const std::string& name) const {
     return {chain.dir() / "ca.pem", chain.dir() / (name + ".pem"), chain.dir() / (name + ".key")};
   }

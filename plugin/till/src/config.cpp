@@ -81,16 +81,15 @@ std::vector<std::uint8_t> parse_hex_key(const std::string& hex, const std::strin
   return out;
 }
 
-engine::Result<TillConfig> load_config(const std::filesystem::path& path) {
+engine::Result<std::pair<std::string, std::filesystem::path>> read_config_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return engine::Error{"configuration " + path.string() + ": cannot be read"};
   std::ostringstream text;
   text << in.rdbuf();
   if (text.str().size() > 1024 * 1024) return engine::Error{"configuration " + path.string() + ": larger than 1 MiB"};
-  const auto base = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  auto r = engine::detail::guarded([&] { return read_config(engine::detail::parse_json(text.str(), "configuration"), base); });
-  if (!r) return engine::Error{"configuration " + path.string() + ": " + r.error().message};
-  return r;
+  return std::make_pair(text.str(), path.has_parent_path() ? path.parent_path() : std::filesystem::path("."));
 }
+
+engine::Result<TillConfig> load_config(const std::filesystem::path& path) { return load_json_config(path, read_config); }
 
 }  // namespace loyalty::till

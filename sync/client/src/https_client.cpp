@@ -12,6 +12,8 @@
 #include <boost/beast/ssl.hpp>
 #include <optional>
 
+#include "loyalty/protocol/tls.hpp"
+
 namespace loyalty::sync {
 namespace {
 
@@ -136,22 +138,8 @@ HttpsClient::HttpsClient(const std::string& url, const TlsFiles& tls) : impl_(st
   impl_->host_is_address = !ec;
 
   auto& ctx = impl_->ctx;
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1)
-    throw std::runtime_error("cannot require TLS 1.2");
-  const auto load = [](const char* key, const std::filesystem::path& p, auto&& f) {
-    try {
-      f(p.string());
-    } catch (const std::exception& e) {
-      throw std::runtime_error(std::string(key) + ": " + p.string() + ": " + e.what());
-    }
-  };
-  load("hq.ca_file", tls.ca_file, [&](const std::string& p) { ctx.load_verify_file(p); });
-  if (!tls.cert_file.empty()) {
-    load("hq.cert_file", tls.cert_file, [&](const std::string& p) { ctx.use_certificate_chain_file(p); });
-    load("hq.key_file", tls.key_file, [&](const std::string& p) { ctx.use_private_key_file(p, ssl::context::pem); });
-  }
+  protocol::require_modern_tls(ctx);
+  protocol::load_tls_files(ctx, {"hq.ca_file", "hq.cert_file", "hq.key_file"}, tls.ca_file, tls.cert_file, tls.key_file);
   ctx.set_verify_mode(ssl::verify_peer);
 }
 

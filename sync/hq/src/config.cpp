@@ -66,6 +66,8 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
     if (l.optional("body_bytes")) c.body_limit = static_cast<std::uint64_t>(l.integer("body_bytes", 1024, 256 << 20));
     if (l.optional("timeout_seconds"))
       c.timeout_seconds = static_cast<std::int32_t>(l.integer("timeout_seconds", 1, 3600));
+    if (l.optional("connections"))
+      c.max_connections = static_cast<std::int32_t>(l.integer("connections", 1, 1'000'000));
     if (l.optional("changes_page"))
       c.changes_page_limit = static_cast<std::int32_t>(l.integer("changes_page", 1, 10000));
     l.finish();
@@ -76,16 +78,6 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
 
 }  // namespace
 
-engine::Result<HqConfig> load_hq_config(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return engine::Error{"configuration " + path.string() + ": cannot be read"};
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > 1024 * 1024) return engine::Error{"configuration " + path.string() + ": larger than 1 MiB"};
-  const auto base = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  auto r = engine::detail::guarded([&] { return read(engine::detail::parse_json(text.str(), "configuration"), base); });
-  if (!r) return engine::Error{"configuration " + path.string() + ": " + r.error().message};
-  return r;
-}
+engine::Result<HqConfig> load_hq_config(const std::filesystem::path& path) { return till::load_json_config(path, read); }
 
 }  // namespace loyalty::hq

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "loyalty/protocol/batch.hpp"
+#include "loyalty/protocol/tls.hpp"
 
 namespace loyalty::hq {
 namespace {
@@ -208,12 +209,26 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (ec) {
       state_.log("accept failed: " + ec.message());
     } else {
-      auto s = std::make_shared<Session>(std::move(socket), ctx_, state_);
+      bool full = false;
       {
         std::lock_guard lock(state_.mu);
-        state_.sessions.emplace(s.get(), s);
+        full = state_.sessions.size() >= static_cast<std::size_t>(state_.config.max_connections);
       }
-      s->run();
+      if (full) {
+        // Past the limit a connection is closed at once: a flood of them cannot exhaust the server.
+        beast::error_code ignored;
+        socket.close(ignored);
+        if (!refusing_) state_.log("connection limit (" + std::to_string(state_.config.max_connections) + ") reached: refusing new connections");
+        refusing_ = true;
+      } else {
+        refusing_ = false;
+        auto s = std::make_shared<Session>(std::move(socket), ctx_, state_);
+        {
+          std::lock_guard lock(state_.mu);
+          state_.sessions.emplace(s.get(), s);
+        }
+        s->run();
+      }
     }
     if (!state_.stopping) do_accept();
   }
@@ -222,24 +237,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
   ssl::context& ctx_;
   tcp::acceptor acceptor_;
   ServerState& state_;
+  bool refusing_ = false;  // on the acceptor's strand
 };
 
 ssl::context make_tls_context(const HqConfig& c) {
   ssl::context ctx(ssl::context::tls_server);
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1)
-    throw std::runtime_error("cannot require TLS 1.2");
-  const auto load = [](const char* what, const std::filesystem::path& p, auto&& f) {
-    try {
-      f(p.string());
-    } catch (const std::exception& e) {
-      throw std::runtime_error(std::string(what) + " " + p.string() + ": " + e.what());
-    }
-  };
-  load("tls.cert_file", c.cert_file, [&](const std::string& p) { ctx.use_certificate_chain_file(p); });
-  load("tls.key_file", c.key_file, [&](const std::string& p) { ctx.use_private_key_file(p, ssl::context::pem); });
-  load("tls.ca_file", c.ca_file, [&](const std::string& p) { ctx.load_verify_file(p); });
+  protocol::require_modern_tls(ctx);
+  protocol::load_tls_files(ctx, {"tls.ca_file", "tls.cert_file", "tls.key_file"}, c.ca_file, c.cert_file, c.key_file);
   // Every client presents a certificate of the chain's CA: no certificate, no connection.
   ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   return ctx;

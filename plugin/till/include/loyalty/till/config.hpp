@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/result.hpp"
 
 namespace loyalty::till {
@@ -26,6 +28,23 @@ struct TillConfig {
 // Reads and validates the configuration at `path`. Relative paths in it are read from the file's own
 // folder. Every file it names must be readable now. Errors name the key: "hq.ca_file: cannot be read".
 engine::Result<TillConfig> load_config(const std::filesystem::path& path);
+
+// A configuration file's text (at most 1 MiB) and the folder its relative paths are read from; an
+// error says "configuration PATH: ...".
+engine::Result<std::pair<std::string, std::filesystem::path>> read_config_file(const std::filesystem::path& path);
+
+// Reads a JSON configuration file and hands it to `read(document, folder)`, which throws JsonError
+// (engine::detail::fail) naming the key at fault; every error says "configuration PATH: ...".
+template <class F>
+auto load_json_config(const std::filesystem::path& path, F&& read)
+    -> engine::Result<decltype(read(std::declval<const engine::detail::json&>(), std::filesystem::path()))> {
+  auto file = read_config_file(path);
+  if (!file) return file.error();
+  auto r = engine::detail::guarded(
+      [&] { return read(engine::detail::parse_json(file->first, "configuration"), file->second); });
+  if (!r) return engine::Error{"configuration " + path.string() + ": " + r.error().message};
+  return r;
+}
 
 // A key of at least 32 bytes written in hexadecimal; inside a document parse (engine::detail::guarded)
 // an error names `path`.

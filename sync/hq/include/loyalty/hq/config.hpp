@@ -21,6 +21,7 @@ struct HqConfig {
   std::uint64_t body_limit = 8 * 1024 * 1024;         // bytes of one request body
   std::int32_t timeout_seconds = 30;                  // each read or write of a request or answer
   std::int32_t changes_page_limit = 1000;             // most records in one changes page
+  std::int32_t max_connections = 4096;                // connections open at once; more are closed at once
 };
 
 engine::Result<HqConfig> load_hq_config(const std::filesystem::path& path);
