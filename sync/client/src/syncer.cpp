@@ -223,7 +223,9 @@ void Syncer::download(SyncReport& report) {
   const auto timeout = timeout_for(0);
   for (int pages = 0;; ++pages) {
     const std::int64_t cursor = till_->cursor();
-    const auto res = client().request("GET", "/v1/changes?after=" + std::to_string(cursor) + "&limit=1000", "", "",
+    // Pages of 250 records: each is applied in one transaction under the till's lock, and a checkout
+    // waits for one page at most (a couple of milliseconds).
+    const auto res = client().request("GET", "/v1/changes?after=" + std::to_string(cursor) + "&limit=250", "", "",
                                      timeout);
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));
     store::Store::Applied applied;
