@@ -194,8 +194,8 @@ LOY_API loy_status loy_till_status_get(loy_till *till, loy_till_status *out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Sync with headquarters                                                                           */
-/* With sync.interval_seconds > 0 (docs/configuration.md) a background thread syncs on its own; a
- * checkout never waits for it. */
+/* With sync.interval_seconds > 0 (docs/configuration.md) a background thread syncs on its own, at a
+ * lower CPU priority than the POS's threads (nice +10 on Linux); a checkout never waits for it. */
 typedef struct loy_sync_result {
   uint32_t struct_size;   /* sizeof(loy_sync_result) */
   int64_t sent;           /* transactions sent from the outbox */

@@ -166,16 +166,21 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
   const std::string port = std::to_string(std::stoi(read(dir / "port")));
 
   std::vector<Figure> out;
+  std::size_t synced_rows = 0;
   try {
     std::filesystem::create_directories(dir / "till");
-    write(dir / "till" / "till.json", std::string(R"({"data_dir": "data", "store_id": "S001", "till_id": "T01", "code_key": ")") +
-                                          kKey + R"(", "hq": {"url": "https://127.0.0.1:)" + port +
-                                          R"(", "ca_file": "../pki/ca.pem", "cert_file": "../pki/store.pem",
-      "key_file": "../pki/store.key", "enrollment_key_file": "../pki/enroll-public.pem"},
-      "sync": {"interval_seconds": 0, "batch_size": )" + std::to_string(kBatch) + "}}");
+    const auto config = dir / "till" / "till.json";
+    const auto write_config = [&](int interval) {
+      write(config, std::string(R"({"data_dir": "data", "store_id": "S001", "till_id": "T01", "code_key": ")") + kKey +
+                        R"(", "hq": {"url": "https://127.0.0.1:)" + port +
+                        R"(", "ca_file": "../pki/ca.pem", "cert_file": "../pki/store.pem",
+        "key_file": "../pki/store.key", "enrollment_key_file": "../pki/enroll-public.pem"},
+        "sync": {"interval_seconds": )" + std::to_string(interval) + R"(, "batch_size": )" + std::to_string(kBatch) + "}}");
+    };
+    write_config(0);
     loy_till* till = nullptr;
     char error[512];
-    ensure(loy_till_open((dir / "till" / "till.json").c_str(), nullptr, &till, error, sizeof error) == LOY_OK, error);
+    ensure(loy_till_open(config.c_str(), nullptr, &till, error, sizeof error) == LOY_OK, error);
     loy_sync_result r{};
     r.struct_size = sizeof r;
     ensure(loy_till_sync(till, &r) == LOY_OK, std::string("first sync: ") + loy_till_last_error(till));
@@ -184,9 +189,8 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     for (int i = 0; i < sales; ++i)
       ensure(commit_one(till, "S-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
 
-    // Commit latency at rest, then while the sync of all those sales runs; each beside a bare
-    // one-row WAL synchronous=FULL commit on the same disk, taken in turns, which shows what the
-    // machine itself does to commits while headquarters (on this same machine and disk) is busy.
+    // Commit latency at rest, each beside a bare one-row WAL synchronous=FULL commit on the same disk,
+    // taken in turns: the bare one shows what the machine itself does to commits.
     sqlite3* bare = nullptr;
     ensure(sqlite3_open((dir / "bare-commit.db").c_str(), &bare) == SQLITE_OK, "bare commit open");
     sqlite3_exec(bare, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)",
@@ -198,46 +202,56 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
              "bare commit");
       return seconds_since(t0) * 1e6;
     };
+    const auto timed_commit = [&](const std::string& receipt, int i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ensure(commit_one(till, receipt, phone(i % kMembers)) == LOY_OK, "commit");
+      return seconds_since(t0) * 1e6;
+    };
     const int idle_commits = 300;
     std::vector<double> idle, busy, bare_idle, bare_busy;
     for (int i = 0; i < idle_commits; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ensure(commit_one(till, "I-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
-      idle.push_back(seconds_since(t0) * 1e6);
+      idle.push_back(timed_commit("I-" + std::to_string(i), i));
       bare_idle.push_back(bare_commit());
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+
+    // The rate: all of it in one sync.
     const int queued = sales + idle_commits;
-    std::atomic<bool> done{false};
-    double sync_seconds = 0;
-    loy_status sync_status = LOY_OK;
-    std::thread syncing([&] {
-      const auto t0 = std::chrono::steady_clock::now();
-      sync_status = loy_till_sync(till, &r);
-      sync_seconds = seconds_since(t0);
-      done = true;
-    });
-    for (int i = 0; !done; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ensure(commit_one(till, "D-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
-      busy.push_back(seconds_since(t0) * 1e6);
+    auto t0 = std::chrono::steady_clock::now();
+    ensure(loy_till_sync(till, &r) == LOY_OK, std::string("sync: ") + loy_till_last_error(till));
+    const double sync_seconds = seconds_since(t0);
+    ensure(r.applied == queued, "the sync did not apply every queued sale");
+    synced_rows = static_cast<std::size_t>(queued);
+    out.push_back({"sync_sales_per_second", queued / sync_seconds, "sales/s", "bare_batched_insert_rows_per_second", 0});
+    std::fprintf(stderr, "synced %d sales in %.2f s\n", queued, sync_seconds);
+
+    // Checkouts while the till's background thread syncs another backlog, as a till in a store does.
+    const int backlog = std::max(sales / 4, 2000);
+    for (int i = 0; i < backlog; ++i)
+      ensure(commit_one(till, "B-" + std::to_string(i), phone(i % kMembers)) == LOY_OK, "commit");
+    loy_till_close(till);
+    write_config(3600);  // the background sync runs at open, and not again during the measurement
+    ensure(loy_till_open(config.c_str(), nullptr, &till, error, sizeof error) == LOY_OK, error);
+    t0 = std::chrono::steady_clock::now();
+    loy_till_status st{};
+    st.struct_size = sizeof st;
+    for (int i = 0;; ++i) {
+      if (i % 20 == 0) {
+        ensure(loy_till_status_get(till, &st) == LOY_OK, "status");
+        if (st.outbox_depth <= i) break;  // only the commits of this loop are left
+        ensure(seconds_since(t0) < 600, "the background sync did not finish");
+      }
+      busy.push_back(timed_commit("D-" + std::to_string(i), i));
       bare_busy.push_back(bare_commit());
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a busy till, not a flood
     }
-    syncing.join();
-    ensure(sync_status == LOY_OK, std::string("sync: ") + loy_till_last_error(till));
-    ensure(r.applied >= queued, "the sync did not apply every queued sale");
-    out.push_back({"sync_sales_per_second", queued / sync_seconds, "sales/s", "bare_batched_insert_rows_per_second", 0});
-    const double idle_mean = std::accumulate(idle.begin(), idle.end(), 0.0) / static_cast<double>(idle.size());
-    const double busy_mean = busy.empty() ? 0 : std::accumulate(busy.begin(), busy.end(), 0.0) / static_cast<double>(busy.size());
-    out.push_back({"commit_mean_during_sync", busy_mean, "us", "commit_mean_idle", idle_mean});
+    std::fprintf(stderr, "background sync of %d sales: %zu commits during it\n", backlog, busy.size());
     const auto mean_of = [](const std::vector<double>& v) {
       return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
     };
+    out.push_back({"commit_mean_during_sync", mean_of(busy), "us", "commit_mean_idle", mean_of(idle)});
     out.push_back({"bare_commit_mean_during_sync", mean_of(bare_busy), "us", "bare_commit_mean_idle", mean_of(bare_idle)});
-    sqlite3_close(bare);
     out.push_back({"hq_peak_rss", peak_rss_bytes(hq), "bytes", "", 0});
-    std::fprintf(stderr, "synced %d sales in %.2f s; %zu commits during the sync\n", queued, sync_seconds, busy.size());
     const auto pct = [](std::vector<double> v, double p) {
       std::sort(v.begin(), v.end());
       return v.empty() ? 0.0 : v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
@@ -245,6 +259,7 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     std::fprintf(stderr, "commit us idle p50 %.0f p90 %.0f p99 %.0f max %.0f; during sync p50 %.0f p90 %.0f p99 %.0f max %.0f\n",
                  pct(idle, 0.5), pct(idle, 0.9), pct(idle, 0.99), pct(idle, 1), pct(busy, 0.5), pct(busy, 0.9),
                  pct(busy, 0.99), pct(busy, 1));
+    sqlite3_close(bare);
     loy_till_close(till);
   } catch (...) {
     kill(hq, SIGTERM);
@@ -268,6 +283,7 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
                         reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
     sqlite3_finalize(st);
     sqlite3_close(db);
+    rows.resize(std::min(rows.size(), synced_rows));  // the rows of the timed sync
   }
   double bare_rate = 0;
   {

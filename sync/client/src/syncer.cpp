@@ -1,6 +1,9 @@
 #include "loyalty/sync/syncer.hpp"
 
 #include <openssl/rand.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -273,6 +276,10 @@ void Syncer::stop() {
 }
 
 void Syncer::thread_main(std::chrono::seconds interval) {
+#ifdef __linux__
+  // Checkouts come first: the background sync yields the CPU to the POS's own threads.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+#endif
   std::mt19937_64 rng(std::random_device{}());
   std::chrono::milliseconds backoff(1000);
   const std::chrono::milliseconds max_backoff =

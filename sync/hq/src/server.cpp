@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
@@ -141,6 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res.status = status;
     res.body = protocol::error_json(code, message);
     state_.service.count(status);
+    draining_ = true;  // the rest of the request is read and dropped, so that the client reads the answer
     send(std::move(res), false, 11);
   }
 
@@ -161,8 +163,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
     if (ec) return;
+    if (draining_) return drain();
     if (close) return do_close();
     do_read();
+  }
+
+  // After an error answer to a request that is still arriving (a body over the limit), what the client
+  // still sends is read and dropped, up to four times the body limit and for one timeout, before the
+  // connection closes: closing at once would reset it under the client's write, and the client would
+  // never read the answer.
+  void drain() {
+    beast::get_lowest_layer(stream_).expires_after(timeout());
+    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code e, std::size_t n) {
+      self->drained_ += n;
+      if (e || self->drained_ > 4 * self->state_.config.body_limit) return self->do_close();
+      self->drain();
+    });
   }
 
   void do_close() {
@@ -178,6 +194,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string peer_ = "(unknown)";
   std::string store_id_;
   bool idle_ = false;
+  bool draining_ = false;
+  std::uint64_t drained_ = 0;
+  std::array<char, 16384> scratch_{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
