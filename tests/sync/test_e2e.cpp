@@ -2,6 +2,7 @@
 // once, balances update, and each till receives what the others did.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -268,8 +269,11 @@ TEST_CASE("the background sync runs on its own, and resumes when headquarters is
   char error[256];
   REQUIRE(loy_till_open(w.till("S001", "T01", {{"sync", {{"interval_seconds", 1}}}}).c_str(), &options, &t, error,
                         sizeof error) == LOY_OK);
+  // Closed (its thread stopped) before `log` goes, whatever this test does.
+  std::unique_ptr<loy_till, void (*)(loy_till*)> closer(t, loy_till_close);
   // The first sync at open brings the rules and members.
   REQUIRE(eventually([&] { return status(t).members == 3; }));
+  CHECK(std::string(status(t).rules_version) == "demo-2026.1");
   REQUIRE(sell(t, "R-1", "13800000001", 10000).status == LOY_OK);
   CHECK(eventually([&] { return w.hq.query("SELECT COUNT(*) FROM sales") == 1; }));
   CHECK(eventually([&] { return status(t).outbox_depth == 0; }));
@@ -282,6 +286,6 @@ TEST_CASE("the background sync runs on its own, and resumes when headquarters is
   w.hq.start();
   CHECK(eventually([&] { return w.hq.query("SELECT COUNT(*) FROM sales") == 2; }));
   CHECK(eventually([&] { return std::string(status(t).last_sync_error).empty(); }));
-  loy_till_close(t);  // stops the thread
+  closer.reset();  // stops the thread
   CHECK(w.hq.member("M-2")["purchases"] == 1);
 }

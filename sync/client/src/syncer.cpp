@@ -224,6 +224,24 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
 
 void Syncer::download(SyncReport& report) {
   const auto timeout = timeout_for(0);
+  // The rules first: a member record may name a tier that only the new rules have.
+  const std::string version = till_->rules_version();
+  const auto rules = client().request("GET", "/v1/rules", "", version.empty() ? "" : "\"" + version + "\"", timeout);
+  const auto no_rules = [&] {
+    const auto err = rules.status == 404 ? protocol::parse_error(rules.body) : std::nullopt;
+    return err && err->first == "no_rules";  // none published yet
+  };
+  if (rules.status == 200) {
+    try {
+      till_->apply_rules(rules.body);
+    } catch (const till::TillError& e) {
+      throw SyncError(std::string("headquarters' rule set could not be installed: ") + e.what());
+    }
+    report.rules_updated = true;
+  } else if (rules.status != 304 && !no_rules()) {
+    throw SyncError("headquarters answered GET /v1/rules with " + describe(rules));
+  }
+
   for (int pages = 0;; ++pages) {
     const std::int64_t cursor = till_->cursor();
     // Pages of 250 records: each is applied in one transaction under the till's lock, and a checkout
@@ -242,20 +260,6 @@ void Syncer::download(SyncReport& report) {
     if (!applied.more) break;
     if (applied.next <= cursor) throw SyncError("headquarters' changes page did not move the cursor");
   }
-  const std::string version = till_->rules_version();
-  const auto res = client().request("GET", "/v1/rules", "", version.empty() ? "" : "\"" + version + "\"", timeout);
-  if (res.status == 304) return;
-  if (res.status == 404) {
-    const auto err = protocol::parse_error(res.body);
-    if (err && err->first == "no_rules") return;  // none published yet
-  }
-  if (res.status != 200) throw SyncError("headquarters answered GET /v1/rules with " + describe(res));
-  try {
-    till_->apply_rules(res.body);
-  } catch (const till::TillError& e) {
-    throw SyncError(std::string("headquarters' rule set could not be installed: ") + e.what());
-  }
-  report.rules_updated = true;
 }
 
 void Syncer::start(std::chrono::seconds interval) {
