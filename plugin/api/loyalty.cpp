@@ -96,6 +96,14 @@ void copy_text(char (&dst)[N], std::string_view src) {
 }
 
 // A caller's struct: at least as large as this library's, its struct_size set.
+// Zeroes a struct the library fills, keeping the caller's struct_size.
+template <class T>
+void clear_out(T* out) {
+  const std::uint32_t size = out->struct_size;
+  std::memset(out, 0, sizeof *out);
+  out->struct_size = size;
+}
+
 template <class T>
 bool sized(const T* p) {
   return p && p->struct_size >= sizeof(T);
@@ -116,9 +124,7 @@ std::int32_t prompt_code(loyalty::engine::PromptCode c) {
 }
 
 void fill_member(const loyalty::till::MemberView& v, loy_member_info* out) {
-  const std::uint32_t size = out->struct_size;
-  std::memset(out, 0, sizeof *out);
-  out->struct_size = size;
+  clear_out(out);
   copy_text(out->member_id, v.cached.member.id);
   copy_text(out->masked_name, v.cached.masked_name);
   copy_text(out->tier_id, v.cached.member.tier);
@@ -181,9 +187,7 @@ std::int32_t redeem_code(const std::optional<loyalty::engine::RedeemRefusal>& r)
 }
 
 void fill_quote(const loyalty::engine::Quote& q, bool replayed, loy_quote* out) {
-  const std::uint32_t size = out->struct_size;
-  std::memset(out, 0, sizeof *out);
-  out->struct_size = size;
+  clear_out(out);
   out->gross_minor = q.gross_minor;
   out->member_discount_minor = q.member_discount_minor;
   out->member_discount_reason = reason_code(q.member_discount_reason);
@@ -411,9 +415,7 @@ loy_status loy_till_sync(loy_till* till, loy_sync_result* out) {
       throw TillError(LOY_E_NETWORK, e.what());
     }
     if (out) {
-      const std::uint32_t size = out->struct_size;
-      std::memset(out, 0, sizeof *out);
-      out->struct_size = size;
+      clear_out(out);
       out->sent = r.sent;
       out->applied = r.applied;
       out->duplicates = r.duplicates;
@@ -563,9 +565,7 @@ loy_status loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy_line_quo
     }
     if (index >= c->quote->lines.size()) return invalid(c, "index is beyond the quote's lines");
     const auto& l = c->quote->lines[index];
-    const std::uint32_t size = out->struct_size;
-    std::memset(out, 0, sizeof *out);
-    out->struct_size = size;
+    clear_out(out);
     copy_text(out->id, l.id);
     out->member_discount_minor = l.member_discount_minor;
     out->coupon_discount_minor = l.coupon_discount_minor;
@@ -659,9 +659,7 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
     }
     const auto r = till->core->refund(refund, receipt, list, store);
     if (out) {
-      const std::uint32_t size = out->struct_size;
-      std::memset(out, 0, sizeof *out);
-      out->struct_size = size;
+      clear_out(out);
       out->amount_minor = r.amount_minor;
       out->points_taken_back = r.points_taken_back;
       out->points_given_back = r.points_given_back;
