@@ -394,7 +394,7 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
       full.minor_per_unit = rules->minor_per_unit;
     }
     full.rejected = st.rejected;
-    if (till->syncer) copy_text(full.last_sync_error, till->syncer->last_error());
+    copy_text(full.last_sync_error, st.last_sync_error);
     std::memcpy(out, &full, std::min<std::size_t>(size, sizeof full));
     return LOY_OK;
   });

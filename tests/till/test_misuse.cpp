@@ -151,6 +151,21 @@ TEST_CASE("the sync calls refuse NULL, wrong sizes and bad ids, and a till witho
   CHECK(loy_till_refund_at(till, "F", "S002", "R-1", nullptr, 0, &rr) == LOY_E_NETWORK);
 }
 
+TEST_CASE("why the last sync failed outlives the process that saw it", "[till]") {
+  test::TempDir dir;
+  const auto config = test::write_config(dir.path());
+  {
+    test::TestTill till(config);
+    CHECK(loy_till_sync(till, nullptr) == LOY_E_NETWORK);
+  }
+  test::TestTill again(config);
+  loy_till_status st{};
+  st.struct_size = sizeof st;
+  REQUIRE(loy_till_status_get(again, &st) == LOY_OK);
+  CHECK(std::string(st.last_sync_error).find("hq.ca_file") != std::string::npos);
+  CHECK(st.last_sync_unix == -1);
+}
+
 TEST_CASE("a caller built against 1.0 still gets its status struct filled", "[till]") {
   test::TempDir dir;
   test::TestTill till(test::write_config(dir.path()));

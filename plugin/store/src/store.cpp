@@ -416,6 +416,7 @@ StoreStatus Store::status() {
   st.cursor = meta("cursor").first.value_or(0);
   st.last_sync_us = meta("last_sync_us").first;
   st.rules_version = meta("rules_version").second.value_or("");
+  st.last_sync_error = meta("last_sync_error").second.value_or("");
   return st;
 }
 
@@ -440,6 +441,11 @@ std::int64_t Store::cursor() {
   const std::int64_t v = get_meta_->step() ? get_meta_->optional_integer(0).value_or(0) : 0;
   get_meta_->reset();
   return v;
+}
+
+void Store::set_sync_error(std::string_view message) {
+  RelaxedSync relaxed(db_);
+  set_meta_->bind(1, "last_sync_error").bind(2, message).run();
 }
 
 void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us").bind(2, us).run(); }

@@ -184,8 +184,14 @@ std::string Till::rules_version() {
   return rules_ ? rules_->version : std::string();
 }
 
+void Till::mark_sync_failed(const std::string& message) {
+  std::lock_guard lock(mu_);
+  store().set_sync_error(message.substr(0, 1000));
+}
+
 void Till::mark_synced(std::int64_t at_us) {
   std::lock_guard lock(mu_);
+  store().set_sync_error("");
   store().set_last_sync_us(at_us);
   last_sync_us_ = at_us;
   ++generation_;  // quotes read the offline state

@@ -79,22 +79,14 @@ std::chrono::milliseconds Syncer::timeout_for(std::size_t entries) const {
   return std::chrono::milliseconds(till_->config().sync_timeout_seconds * 1000LL + 20LL * static_cast<long long>(entries));
 }
 
-std::string Syncer::last_error() const {
-  std::lock_guard lock(state_mu_);
-  return last_error_;
-}
-
 SyncReport Syncer::sync_now() {
   std::lock_guard lock(sync_mu_);
   try {
-    SyncReport r = run_locked();
-    std::lock_guard state(state_mu_);
-    last_error_.clear();
-    return r;
+    return run_locked();
   } catch (const std::exception& e) {
-    {
-      std::lock_guard state(state_mu_);
-      last_error_ = e.what();
+    try {
+      till_->mark_sync_failed(e.what());
+    } catch (const std::exception&) {  // the till is closed, or its database failed: the caller hears of it
     }
     if (dynamic_cast<const till::TillError*>(&e)) throw;
     throw SyncError(e.what());

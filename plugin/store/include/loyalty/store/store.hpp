@@ -84,6 +84,7 @@ struct Answer {
 struct StoreStatus {
   std::int64_t outbox_depth = 0;
   std::int64_t rejected = 0;  // entries headquarters rejected (kept, never resent)
+  std::string last_sync_error;
   std::optional<std::int64_t> oldest_unsynced_us;  // created_us of the oldest unsynced entry
   std::int64_t cursor = 0;
   std::optional<std::int64_t> last_sync_us;
@@ -159,6 +160,8 @@ class Store {
   StoreStatus status();
   std::optional<std::int64_t> last_sync_us();
   std::int64_t cursor();  // of the changes feed
+  // Why the last sync failed ("" after a success): kept, so that any process opening the till sees it.
+  void set_sync_error(std::string_view message);
   void set_last_sync_us(std::int64_t us);
 
   // Headquarters' answer for one outbox entry. Applied (or a duplicate of one applied): its effect is

@@ -182,6 +182,8 @@ class Till {
   std::string rules_version();
   // A sync completed at `at_us`: the till is online again.
   void mark_synced(std::int64_t at_us);
+  // A sync failed: why, for the status of this and any later process.
+  void mark_sync_failed(const std::string& message);
   // The log callback as it is now (none once closed), for logging outside the lock.
   Logger logger();
 

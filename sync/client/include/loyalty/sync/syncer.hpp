@@ -56,9 +56,6 @@ class Syncer {
   // a sync in progress. Throws SyncError.
   bool fetch_sale(const std::string& sale_store, const std::string& receipt_id);
 
-  // The last sync's failure ("" after a success), for the till's status.
-  std::string last_error() const;
-
  private:
   SyncReport run_locked();
   void upload(SyncReport& report);
@@ -83,7 +80,6 @@ class Syncer {
   mutable std::mutex state_mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::string last_error_;
   std::thread thread_;
 };
 
