@@ -118,13 +118,24 @@ TEST_CASE("a store posting transactions as another store gets 403 and nothing is
   CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
   CHECK(w.hq.member("M-1")["points"] == 5000);
 
-  // The till records the refusal and moves on; its sale is kept.
-  TestTill t(config);
+  // The refusal is the till's configuration's fault, not its sale's: the sync fails and says why,
+  // and the sale stays queued, to go up once the till has its own certificate.
+  {
+    TestTill t(config);
+    CHECK(sync(t) == LOY_E_NETWORK);
+    const auto st = status(t);
+    CHECK(st.rejected == 0);
+    CHECK(st.outbox_depth == 1);
+    CHECK(std::string(st.last_sync_error).find("wrong_store") != std::string::npos);
+    CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+  }
+  const auto fixed = write_till_config(w.tmp.path() / "till", "S002", "T01", w.hq.url(), w.chain.dir());
+  TestTill t(fixed);
   loy_sync_result r{};
   REQUIRE(sync(t, &r) == LOY_OK);
-  CHECK(r.rejected == 1);
-  CHECK(status(t).rejected == 1);
-  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+  CHECK(r.applied == 1);
+  CHECK(status(t).outbox_depth == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 1);
 }
 
 TEST_CASE("a till refuses a headquarters whose certificate is for another host", "[sync]") {

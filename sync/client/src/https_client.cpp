@@ -1,5 +1,6 @@
 #include "loyalty/sync/https_client.hpp"
 
+#include <netdb.h>
 #include <openssl/ssl.h>
 
 #include <atomic>
@@ -10,7 +11,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <cstring>
 #include <optional>
+#include <vector>
 
 #include "loyalty/protocol/tls.hpp"
 
@@ -25,6 +29,59 @@ using tcp = net::ip::tcp;
 
 constexpr std::uint64_t kMaxAnswerBytes = 64ull * 1024 * 1024;
 
+// One lookup of the system's resolver, run by the C library in the background (getaddrinfo_a).
+struct Lookup {
+  std::string host, port;
+  addrinfo hints{};
+  gaicb cb{};
+  ~Lookup() {
+    if (cb.ar_result) freeaddrinfo(cb.ar_result);
+  }
+};
+
+// Headquarters' addresses within `timeout`, given up at once when `cancelled` is set. Asio's resolver
+// cannot be abandoned: its cancel waits for the system's lookup, which can take a minute when DNS is
+// down. A lookup given up here is left to the C library; when it cannot be cancelled its few bytes
+// are left to it too, since it still writes into them.
+std::vector<tcp::endpoint> resolve(const std::string& host, const std::string& port, std::chrono::milliseconds timeout,
+                                   const std::atomic<bool>& cancelled) {
+  auto lookup = std::make_unique<Lookup>();
+  lookup->host = host;
+  lookup->port = port;
+  lookup->hints.ai_family = AF_UNSPEC;
+  lookup->hints.ai_socktype = SOCK_STREAM;
+  lookup->cb.ar_name = lookup->host.c_str();
+  lookup->cb.ar_service = lookup->port.c_str();
+  lookup->cb.ar_request = &lookup->hints;
+  gaicb* list[] = {&lookup->cb};
+  if (const int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr); rc != 0)
+    throw NetworkError("cannot resolve headquarters' host " + host + ": " + gai_strerror(rc));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int rc = EAI_INPROGRESS;
+  while ((rc = gai_error(&lookup->cb)) == EAI_INPROGRESS) {
+    if (cancelled || std::chrono::steady_clock::now() >= deadline) {
+      if (gai_cancel(&lookup->cb) == EAI_NOTCANCELED) (void)lookup.release();
+      throw NetworkError(cancelled ? "the sync was cancelled"
+                                   : "cannot resolve headquarters' host " + host + ": no answer within the timeout");
+    }
+    const timespec slice{0, 50'000'000};
+    const gaicb* const wait[] = {&lookup->cb};
+    gai_suspend(wait, 1, &slice);
+  }
+  if (rc != 0) throw NetworkError("cannot resolve headquarters' host " + host + ": " + gai_strerror(rc));
+  std::vector<tcp::endpoint> out;
+  for (const addrinfo* a = lookup->cb.ar_result; a; a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    tcp::endpoint e;
+    if (a->ai_addrlen > e.capacity()) continue;
+    std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
+    e.resize(a->ai_addrlen);
+    out.push_back(e);
+  }
+  if (out.empty()) throw NetworkError("cannot resolve headquarters' host " + host + ": no address");
+  return out;
+}
+
 }  // namespace
 
 struct HttpsClient::Impl {
@@ -36,8 +93,7 @@ struct HttpsClient::Impl {
   beast::flat_buffer buffer;
   bool connected = false;
   std::atomic<bool> cancelled{false};
-
-  std::optional<tcp::resolver> resolver;
+  std::uint16_t port_number = 0;  // when host is an address
 
   // Runs the io_context until the operations started complete. When cancelled meanwhile, aborts
   // what is pending and lets those handlers run now, while the variables they write to are alive.
@@ -45,7 +101,6 @@ struct HttpsClient::Impl {
     ioc.restart();
     if (!cancelled) ioc.run();
     if (!cancelled) return;
-    if (resolver) resolver->cancel();
     if (stream) {
       beast::error_code ec;
       beast::get_lowest_layer(*stream).socket().close(ec);
@@ -74,14 +129,12 @@ struct HttpsClient::Impl {
     stream->set_verify_callback(ssl::host_name_verification(host));
 
     beast::error_code ec;
-    resolver.emplace(ioc);
-    tcp::resolver::results_type endpoints;
-    resolver->async_resolve(host, port, [&](beast::error_code e, tcp::resolver::results_type r) {
-      ec = e;
-      endpoints = std::move(r);
-    });
-    run();
-    if (ec) throw NetworkError("cannot resolve headquarters' host " + host + ": " + ec.message());
+    std::vector<tcp::endpoint> endpoints;
+    if (host_is_address) {
+      endpoints.emplace_back(net::ip::make_address(host), port_number);
+    } else {
+      endpoints = resolve(host, port, timeout, cancelled);
+    }
     beast::get_lowest_layer(*stream).expires_after(timeout);
     beast::get_lowest_layer(*stream).async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run();
@@ -136,6 +189,13 @@ HttpsClient::HttpsClient(const std::string& url, const TlsFiles& tls) : impl_(st
   beast::error_code ec;
   net::ip::make_address(impl_->host, ec);
   impl_->host_is_address = !ec;
+  if (impl_->host_is_address) {
+    const auto& p = impl_->port;
+    unsigned long n = 0;
+    if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || (n = std::stoul(p)) == 0 || n > 65535)
+      throw std::runtime_error("hq.url: the port must be a number within 1..65535");
+    impl_->port_number = static_cast<std::uint16_t>(n);
+  }
 
   auto& ctx = impl_->ctx;
   protocol::require_modern_tls(ctx);

@@ -30,6 +30,17 @@ std::string describe(const HttpResult& r) {
   return std::to_string(r.status) + " (no error document)";
 }
 
+// True when headquarters refused a batch for what its transactions hold (docs/protocol.md): a
+// malformed or conflicting transaction, or a batch over the size limit. Only such a refusal makes a
+// transaction rejected for good.
+bool refuses_content(const HttpResult& r) {
+  if (r.status == 413) return true;
+  if (r.status != 400 && r.status != 409) return false;
+  const auto e = protocol::parse_error(r.body);
+  return e && (e->first == "invalid_batch" || e->first == "invalid_txn" || e->first == "txn_conflict" ||
+               e->first == "too_large");
+}
+
 }  // namespace
 
 Syncer::Syncer(std::shared_ptr<till::Till> till) : till_(std::move(till)) {}
@@ -165,13 +176,14 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
     }
     break;
   }
-  if (res.status >= 500 || res.status == 429 || res.status == 408)
-    throw SyncError("headquarters answered a batch with " + describe(res) + "; will retry");
-  if (res.status >= 400) {
+  if (res.status >= 400 && refuses_content(res)) {
     refusal = describe(res);
     batch_id_.clear();
     return false;
   }
+  // Anything else (5xx, 408, 429, and 401/403/404 from a wrong certificate, store or proxy) is not
+  // the transactions' fault: they stay queued and the sync is tried again.
+  if (res.status >= 400) throw SyncError("headquarters answered a batch with " + describe(res) + "; will retry");
   if (res.status != 200) throw SyncError("headquarters answered a batch with HTTP " + std::to_string(res.status));
   auto answer = protocol::parse_batch_answer(res.body);
   if (!answer) throw SyncError("headquarters' batch answer is not valid: " + answer.error().message);

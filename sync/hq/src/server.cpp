@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
@@ -36,11 +37,12 @@ using tcp = net::ip::tcp;
 class Session;
 
 struct ServerState {
-  ServerState(const HqConfig& c, Service& s, const std::function<void(const std::string&)>& l)
-      : config(c), service(s), log(l) {}
+  ServerState(const HqConfig& c, Service& s, const std::function<void(const std::string&)>& l, std::size_t cap)
+      : config(c), service(s), log(l), max_connections(cap) {}
   const HqConfig& config;
   Service& service;
   const std::function<void(const std::string&)>& log;
+  const std::size_t max_connections;  // limits.connections, within the process's file descriptors
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -78,7 +80,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // At shutdown: a connection waiting for its next request is closed; one in a request finishes it.
   void stop_if_idle() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_ && (!self->parser_ || !self->parser_->got_some())) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->draining_ || (self->idle_ && (!self->parser_ || !self->parser_->got_some())))
+        beast::get_lowest_layer(self->stream_).cancel();
     });
   }
 
@@ -163,7 +166,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
     if (ec) return;
-    if (draining_) return drain();
+    if (draining_) {
+      // One timeout for the whole drain: a client dripping bytes cannot hold the connection.
+      beast::get_lowest_layer(stream_).expires_after(timeout());
+      return drain();
+    }
     if (close) return do_close();
     do_read();
   }
@@ -173,7 +180,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // connection closes: closing at once would reset it under the client's write, and the client would
   // never read the answer.
   void drain() {
-    beast::get_lowest_layer(stream_).expires_after(timeout());
     stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code e, std::size_t n) {
       self->drained_ += n;
       if (e || self->drained_ > 4 * self->state_.config.body_limit) return self->do_close();
@@ -202,7 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& ioc, ssl::context& ctx, tcp::endpoint endpoint, ServerState& state)
-      : ioc_(ioc), ctx_(ctx), acceptor_(net::make_strand(ioc)), state_(state) {
+      : ioc_(ioc), ctx_(ctx), acceptor_(net::make_strand(ioc)), pause_(acceptor_.get_executor()), state_(state) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -215,6 +221,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
       beast::error_code ec;
       self->acceptor_.close(ec);
+      self->pause_.cancel();
     });
   }
 
@@ -226,18 +233,32 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      state_.log("accept failed: " + ec.message());
-    } else {
+      // Out of file descriptors or memory, typically: retrying at once would spin and flood the log.
+      // The listener pauses (100 ms, doubling to 1 s) and says so once until an accept succeeds.
+      if (!accept_failing_) state_.log("accept failed: " + ec.message() + "; pausing new connections");
+      accept_failing_ = true;
+      accept_pause_ = std::min(accept_pause_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(100) : accept_pause_ * 2,
+                               std::chrono::milliseconds(1000));
+      pause_.expires_after(accept_pause_);
+      pause_.async_wait([self = shared_from_this()](beast::error_code e) {
+        if (!e && !self->state_.stopping && self->acceptor_.is_open()) self->do_accept();
+      });
+      return;
+    }
+    if (accept_failing_) state_.log("accepting connections again");
+    accept_failing_ = false;
+    accept_pause_ = std::chrono::milliseconds(0);
+    {
       bool full = false;
       {
         std::lock_guard lock(state_.mu);
-        full = state_.sessions.size() >= static_cast<std::size_t>(state_.config.max_connections);
+        full = state_.sessions.size() >= state_.max_connections;
       }
       if (full) {
         // Past the limit a connection is closed at once: a flood of them cannot exhaust the server.
         beast::error_code ignored;
         socket.close(ignored);
-        if (!refusing_) state_.log("connection limit (" + std::to_string(state_.config.max_connections) + ") reached: refusing new connections");
+        if (!refusing_) state_.log("connection limit (" + std::to_string(state_.max_connections) + ") reached: refusing new connections");
         refusing_ = true;
       } else {
         refusing_ = false;
@@ -255,8 +276,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::io_context& ioc_;
   ssl::context& ctx_;
   tcp::acceptor acceptor_;
+  net::steady_timer pause_;  // after a failed accept
   ServerState& state_;
-  bool refusing_ = false;  // on the acceptor's strand
+  bool refusing_ = false;  // these on the acceptor's strand
+  bool accept_failing_ = false;
+  std::chrono::milliseconds accept_pause_{0};
 };
 
 ssl::context make_tls_context(const HqConfig& c) {
@@ -268,13 +292,31 @@ ssl::context make_tls_context(const HqConfig& c) {
   return ctx;
 }
 
+// limits.connections, lowered when the process may not open that many files: each connection is a
+// descriptor, and the database, its log and the listener need some too.
+std::size_t connection_cap(int configured, const std::function<void(const std::string&)>& log) {
+  auto cap = static_cast<std::size_t>(configured);
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    constexpr rlim_t kReserved = 32;
+    const auto room = static_cast<std::size_t>(lim.rlim_cur > 2 * kReserved ? lim.rlim_cur - kReserved : lim.rlim_cur / 2);
+    if (room < cap) {
+      log("limits.connections " + std::to_string(cap) + " lowered to " + std::to_string(room) +
+          ": the process may open " + std::to_string(lim.rlim_cur) + " files (ulimit -n)");
+      cap = room;
+    }
+  }
+  return cap;
+}
+
 }  // namespace
 
 void run_server(const HqConfig& config, Service& service, const std::function<void(const std::string&)>& log,
                 const std::function<void(std::uint16_t)>& on_listening) {
   ssl::context ctx = make_tls_context(config);
+  // Declared before the io_context: sessions destroyed with it at a forced stop still reach it.
+  ServerState state{config, service, log, connection_cap(config.max_connections, log)};
   net::io_context ioc(config.threads);
-  ServerState state{config, service, log};
 
   beast::error_code ec;
   const auto address = net::ip::make_address(config.listen_host, ec);

@@ -30,8 +30,10 @@ void read_sale(ObjectReader& r, Txn& t) {
   t.receipt_id = id_field(r, "receipt_id");
   t.rules_version = r.string("rules_version");
   if (t.rules_version.size() > 64) fail(r.path_of("rules_version"), "must be at most 64 bytes");
-  const engine::QuoteInput input = engine::detail::read_quote_input(r.required("input"), r.path_of("input"));
-  const engine::Quote q = engine::detail::read_quote(r.required("quote"), r.path_of("quote"));
+  t.input = engine::detail::read_quote_input(r.required("input"), r.path_of("input"));
+  t.quote = engine::detail::read_quote(r.required("quote"), r.path_of("quote"));
+  const engine::QuoteInput& input = t.input;
+  const engine::Quote& q = t.quote;
   if (t.member_id.has_value() != input.member.has_value() || (input.member && input.member->id != *t.member_id))
     fail(r.path_of("input") + ".member", "must be the transaction's member_id");
   t.points_earned = q.points_earned;

@@ -10,6 +10,7 @@
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/money.hpp"
+#include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/time.hpp"
 #include "loyalty/protocol/changes.hpp"
 
@@ -34,7 +35,9 @@ struct Txn {
   std::string digest;  // SHA-256 (hex) of the transaction's canonical JSON: the same id must carry the same content
   std::string body;    // the transaction as received, compact
 
-  // sale
+  // sale: what the till priced (re-checked by headquarters' ledger) and what it came to
+  engine::QuoteInput input;
+  engine::Quote quote;
   std::string receipt_id, rules_version;
   std::int64_t points_earned = 0, points_redeemed = 0;
   engine::Minor gross_minor = 0, payable_minor = 0;
