@@ -124,11 +124,15 @@ void Syncer::upload(SyncReport& report) {
   // What was queued when the sync began; sales committed meanwhile go with the next sync, so that a
   // busy till's sync ends.
   const std::int64_t through = till_->last_outbox_seq();
+  // What is left to send after each batch, for headquarters' store report.
+  std::int64_t queued = till_->status().outbox_depth;
   std::int64_t after = 0;
   while (true) {
     const auto entries = till_->unsent(batch_size, after, through);
     if (entries.empty()) return;
     std::string refusal;
+    queued = std::max<std::int64_t>(0, queued - static_cast<std::int64_t>(entries.size()));
+    queued_ = queued;
     if (send_batch(entries, report, refusal)) {
       after = entries.back().seq;
       continue;
@@ -167,8 +171,9 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
   const auto& cfg = till_->config();
   HttpResult res;
   for (int attempt = 0;; ++attempt) {
-    res = client().request("POST", "/v1/batches", protocol::batch_json(cfg.till_id, batch_id_, bodies), "",
-                          timeout_for(entries.size()));
+    res = client().request("POST", "/v1/batches",
+                           protocol::batch_json(cfg.till_id, batch_id_, bodies, till::local_now(), queued_), "",
+                           timeout_for(entries.size()));
     const auto err = res.status == 409 ? protocol::parse_error(res.body) : std::nullopt;
     if (attempt == 0 && err && err->first == "batch_conflict") {
       batch_id_ = random_batch_id();  // an id of this till's past (a restored backup): take another

@@ -72,6 +72,12 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
       c.changes_page_limit = static_cast<std::int32_t>(l.integer("changes_page", 1, 10000));
     l.finish();
   }
+  if (const auto* ledger = r.optional("ledger")) {
+    ObjectReader l(*ledger, "ledger");
+    if (l.optional("timer_seconds"))
+      c.ledger_timer_seconds = static_cast<std::int32_t>(l.integer("timer_seconds", 0, 86400));
+    l.finish();
+  }
   r.finish();
   return c;
 }

@@ -2,14 +2,19 @@
 // administer the same database.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "admin.hpp"
+#include "reports.hpp"
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/store/database.hpp"
 #include "loyalty/engine/rules.hpp"
 #include "loyalty/hq/config.hpp"
 #include "loyalty/hq/server.hpp"
@@ -68,9 +73,65 @@ Hq open_hq(const std::string& config_path, bool serving = false) {
 
 std::string format_instant(const std::optional<engine::Instant>& t) { return t ? engine::format_instant(*t) : "-"; }
 
+std::string describe(const hq::ExpiryReport& e) {
+  return std::to_string(e.points) + " points expired in " + std::to_string(e.lots) + " lots of " +
+         std::to_string(e.members) + " members";
+}
+
+std::string describe(const hq::TierPassReport& t) {
+  return "tier pass over " + std::to_string(t.members) + " members: " + std::to_string(t.upgraded) + " upgraded, " +
+         std::to_string(t.graced) + " in grace, " + std::to_string(t.downgraded) + " downgraded, " +
+         std::to_string(t.requalified) + " requalified; " + std::to_string(t.changed) + " records sent to tills again";
+}
+
+// The ledger's daily work while serving: a thread that looks every `ledger.timer_seconds` for a day
+// the tier pass has not run yet (in the rules' offset) and for lots due to expire.
+class LedgerTimer {
+ public:
+  LedgerTimer(hq::Storage& storage, std::int32_t seconds) : storage_(storage), seconds_(seconds) {
+    if (seconds_ > 0) thread_ = std::thread([this] { run(); });
+  }
+  ~LedgerTimer() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  LedgerTimer(const LedgerTimer&) = delete;
+  LedgerTimer& operator=(const LedgerTimer&) = delete;
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      lock.unlock();
+      try {
+        if (const auto r = storage_.daily(hq::unix_micros_now())) {
+          if (r->second) log_line(describe(*r->second));
+          if (r->first.lots) log_line(describe(r->first));
+        }
+      } catch (const std::exception& e) {
+        log_line(std::string("the ledger's daily work failed (tried again at the next tick): ") + e.what());
+      }
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::seconds(seconds_), [&] { return done_; });
+    }
+  }
+
+  hq::Storage& storage_;
+  const std::int32_t seconds_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 int serve(const std::string& config_path, const std::string& port_file) {
   Hq h = open_hq(config_path, true);
   hq::Service service(*h.storage, h.config, log_line);
+  LedgerTimer timer(*h.storage, h.config.ledger_timer_seconds);
   hq::run_server(h.config, service, log_line, [&](std::uint16_t port) {
     log_line("listening on https://" + h.config.listen_host + ":" + std::to_string(port) + " (database " +
              h.config.database.string() + ")");
@@ -143,6 +204,119 @@ int members_list(const std::string& config_path, bool json, std::int64_t limit) 
   return 0;
 }
 
+// The time a command works at: --now, or the clock.
+std::int64_t now_from(const std::string& text) {
+  if (text.empty()) return hq::unix_micros_now();
+  const auto t = engine::parse_instant(text);
+  if (!t) throw CliError("--now: must be an instant with its offset, like 2027-01-01T00:00:00+08:00");
+  return t->utc_micros;
+}
+
+// The offset instants are shown in: the current rule set's.
+std::int32_t display_offset(hq::Storage& storage) {
+  const auto current = storage.current_rules();
+  if (!current) return 0;
+  const auto rules = engine::load_rules(current->json);
+  return rules ? rules->utc_offset_minutes : 0;
+}
+
+int expire(const std::string& config_path, const std::string& now) {
+  Hq h = open_hq(config_path);
+  std::cout << describe(h.storage->expire(now_from(now))) << "\n";
+  return 0;
+}
+
+int tiers(const std::string& config_path, const std::string& now) {
+  Hq h = open_hq(config_path);
+  std::cout << describe(h.storage->tier_pass(now_from(now))) << "\n";
+  return 0;
+}
+
+struct CouponOptions {
+  std::vector<std::string> members;
+  std::string members_file, tier, kind, categories, valid_from, valid_to, code, prefix = "C";
+  std::int64_t value = 0, min_spend = 0;
+};
+
+int coupons_issue(const std::string& config_path, const CouponOptions& o, bool json) {
+  hq::CouponIssue issue;
+  std::vector<std::string> categories;
+  for (std::size_t start = 0; !o.categories.empty() && start <= o.categories.size();) {
+    const auto comma = o.categories.find(',', start);
+    const std::string c = o.categories.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (c.empty()) throw CliError("--categories: a comma-separated list of categories, none empty");
+    categories.push_back(c);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  try {
+    issue.definition = hq::coupon_definition(o.kind, o.value, o.min_spend, categories, o.valid_from, o.valid_to);
+  } catch (const std::exception& e) {
+    throw CliError(std::string("the coupon: ") + e.what());
+  }
+  issue.members = o.members;
+  if (!o.members_file.empty()) {
+    std::istringstream in(read_file(o.members_file, 1 << 28));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (const auto comma = line.find(','); comma != std::string::npos) line.resize(comma);
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (!line.empty() && line != "id" && line != "member_id") issue.members.push_back(line);
+    }
+  }
+  if (!o.tier.empty()) issue.tier = o.tier;
+  if (!o.code.empty()) {
+    if (!protocol::is_token(o.code, 32)) throw CliError("--code: 1..32 letters, digits, '-', '_' or '.'");
+    issue.code = o.code;
+  }
+  if (!protocol::is_token(o.prefix + "X", 20)) throw CliError("--prefix: up to 19 letters, digits, '-', '_' or '.'");
+  issue.prefix = o.prefix;
+  if (issue.members.empty() && !issue.tier) throw CliError("name the members: --member ID, --members FILE or --tier TIER");
+  Hq h = open_hq(config_path);
+  if (issue.tier) {
+    const auto current = h.storage->current_rules();
+    const auto rules = current ? engine::load_rules(current->json) : engine::Result<engine::RuleSet>(engine::Error{"no rules"});
+    if (!rules || !rules->find_tier(*issue.tier)) throw CliError("--tier: the published rules have no tier " + *issue.tier);
+  }
+  std::vector<hq::IssuedCoupon> issued;
+  try {
+    issued = h.storage->issue_coupons(issue, hq::unix_micros_now());
+  } catch (const store::StorageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CliError(e.what());
+  }
+  if (json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& c : issued) out.push_back({{"member_id", c.member_id}, {"code", c.code}});
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << issued.size() << " coupons issued; tills receive them at their next sync\nmember_id,code\n";
+    for (const auto& c : issued) std::cout << c.member_id << "," << c.code << "\n";
+  }
+  return 0;
+}
+
+int stores(const std::string& config_path, bool json) {
+  Hq h = open_hq(config_path);
+  hq::print_stores(h.storage->stores(), hq::unix_micros_now(), display_offset(*h.storage), json, std::cout);
+  return 0;
+}
+
+int member(const std::string& config_path, const std::string& id, bool json) {
+  Hq h = open_hq(config_path);
+  const auto d = h.storage->member_detail(id);
+  if (!d) throw CliError("no member " + id);
+  hq::print_member(*d, display_offset(*h.storage), json, std::cout);
+  return 0;
+}
+
+int flags(const std::string& config_path, bool all, std::int64_t limit, bool json) {
+  Hq h = open_hq(config_path);
+  hq::print_flags(h.storage->flags(all, limit), display_offset(*h.storage), json, std::cout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,6 +343,37 @@ int main(int argc, char** argv) {
   CLI::App* list_cmd = with_config(members_cmd->add_subcommand("list", "Members as headquarters holds them"));
   list_cmd->add_flag("--json", json, "Print JSON");
   list_cmd->add_option("--limit", limit, "At most this many")->check(CLI::Range(1, 100'000'000));
+  std::string now, member_id;
+  bool all = false;
+  CLI::App* expire_cmd = with_config(app.add_subcommand("expire", "Expire the points lots due (each exactly once)"));
+  expire_cmd->add_option("--now", now, "Expire what is due at this instant (default: now)");
+  CLI::App* tiers_cmd = with_config(app.add_subcommand("tiers", "Run the tier pass: upgrades, grace and downgrades"));
+  tiers_cmd->add_option("--now", now, "Evaluate at this instant (default: now)");
+  CLI::App* coupons_cmd = app.add_subcommand("coupons", "Coupons");
+  coupons_cmd->require_subcommand(1);
+  CouponOptions co;
+  CLI::App* issue_cmd = with_config(coupons_cmd->add_subcommand("issue", "Issue single-use coupons to members"));
+  issue_cmd->add_option("--member", co.members, "A member id (repeatable)");
+  issue_cmd->add_option("--members", co.members_file, "A file of member ids, one per line (or CSV: the first column)");
+  issue_cmd->add_option("--tier", co.tier, "Every member of this tier");
+  issue_cmd->add_option("--kind", co.kind, "percent or amount")->required()->check(CLI::IsMember({"percent", "amount"}));
+  issue_cmd->add_option("--value", co.value, "Basis points (percent) or minor units (amount)")->required();
+  issue_cmd->add_option("--min-spend", co.min_spend, "Minimum spend on the coupon's lines, minor units");
+  issue_cmd->add_option("--categories", co.categories, "Only these categories (comma-separated)");
+  issue_cmd->add_option("--valid-from", co.valid_from, "Valid from this instant (ISO-8601 with offset)");
+  issue_cmd->add_option("--valid-to", co.valid_to, "Valid until this instant (exclusive)");
+  issue_cmd->add_option("--code", co.code, "The code, for one member (default: generated)");
+  issue_cmd->add_option("--prefix", co.prefix, "Prefix of generated codes (default C)");
+  issue_cmd->add_flag("--json", json, "Print JSON");
+  CLI::App* stores_cmd = with_config(app.add_subcommand("stores", "Each store's last sync, backlog, clock skew and flags"));
+  stores_cmd->add_flag("--json", json, "Print JSON");
+  CLI::App* member_cmd = with_config(app.add_subcommand("member", "One member: balance, lots, tier history, sales, flags"));
+  member_cmd->add_option("ID", member_id, "Member id (or an alias a till made)")->required();
+  member_cmd->add_flag("--json", json, "Print JSON");
+  CLI::App* flags_cmd = with_config(app.add_subcommand("flags", "Re-check mismatches, coupon double uses, negative balances, future timestamps"));
+  flags_cmd->add_flag("--all", all, "Closed flags too");
+  flags_cmd->add_option("--limit", limit, "At most this many (newest first)")->check(CLI::Range(1, 100'000'000));
+  flags_cmd->add_flag("--json", json, "Print JSON");
 
   try {
     app.parse(argc, argv);
@@ -180,6 +385,12 @@ int main(int argc, char** argv) {
     if (*rules_set_cmd) return rules_set(config, file);
     if (*import_cmd) return members_import(config, file);
     if (*list_cmd) return members_list(config, json, limit);
+    if (*expire_cmd) return expire(config, now);
+    if (*tiers_cmd) return tiers(config, now);
+    if (*issue_cmd) return coupons_issue(config, co, json);
+    if (*stores_cmd) return stores(config, json);
+    if (*member_cmd) return member(config, member_id, json);
+    if (*flags_cmd) return flags(config, all, limit, json);
   } catch (const CliError& e) {
     std::cerr << "loyalty-hq: " << e.what() << "\n";
     return 2;

@@ -1,14 +1,17 @@
 // The embedded storage: one SQLite file holding the ledger of applied transactions, the members and
 // their codes, the changes feed, the published rule sets and each store's sync state.
+#include <openssl/rand.h>
 #include <sqlite3.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "loyalty/engine/json_reader.hpp"
+#include "ledger.hpp"
 #include "loyalty/hq/storage.hpp"
 #include "loyalty/store/database.hpp"
 #include "loyalty/till/member_code.hpp"
@@ -20,8 +23,11 @@ using store::Database;
 using store::Statement;
 using store::Transaction;
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 constexpr std::int64_t kFutureLimitUs = 24LL * 3600 * 1'000'000;
+// A transaction dated this far ahead of headquarters' clock is applied but flagged: the till's clock is wrong.
+constexpr std::int64_t kFutureFlagUs = 5LL * 60 * 1'000'000;
+constexpr std::int64_t kSlice = 20'000;  // members or lots per transaction of the daily work
 
 // Schema 1. Instants are UTC microseconds with the offset they were written in. Every change of a
 // member or coupon takes the next number of the changes feed (meta.feed_seq) as its `seq`. Tables with
@@ -106,6 +112,75 @@ CREATE TABLE rules(
   published_us INTEGER NOT NULL);
 )sql";
 
+// Schema 2: the ledger. Points in lots (a sale's points expire together; `left` is what is still
+// unspent, `expired` what expired), each member's tier evaluation (grace, the window's spend and when
+// it was computed), tier history, coupon use, flags, and each till's last report.
+const char* const kSchema2 = R"sql(
+ALTER TABLE members ADD COLUMN grace_until_us INTEGER;
+ALTER TABLE members ADD COLUMN spend_minor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN spend_at_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN at_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN refunded_minor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN till_points_earned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN till_taken_back INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN points_taken_back INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN points_given_back INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN rules_version TEXT NOT NULL DEFAULT '';
+UPDATE sales SET at_us = (SELECT at_us FROM txns WHERE txns.txn_id = sales.txn_id),
+  rules_version = (SELECT json_extract(body, '$.rules_version') FROM txns WHERE txns.txn_id = sales.txn_id),
+  till_points_earned = points_earned,
+  refunded_minor = (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
+  till_taken_back = (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
+  points_taken_back = (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
+  points_given_back = (SELECT COALESCE(SUM(points_given_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id);
+CREATE INDEX sales_member ON sales(member_id, at_us) WHERE member_id IS NOT NULL;
+ALTER TABLE coupons ADD COLUMN issued_us INTEGER;
+ALTER TABLE coupons ADD COLUMN used_txn_id TEXT;
+ALTER TABLE coupons ADD COLUMN used_store TEXT;
+ALTER TABLE coupons ADD COLUMN used_at_us INTEGER;
+CREATE INDEX coupons_member ON coupons(member_id);
+CREATE TABLE lots(
+  id INTEGER PRIMARY KEY,
+  member_id TEXT NOT NULL,
+  txn_id TEXT,
+  earned_us INTEGER NOT NULL,
+  expires_us INTEGER NOT NULL,
+  points INTEGER NOT NULL,
+  left INTEGER NOT NULL,
+  expired INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX lots_open ON lots(member_id, expires_us, id) WHERE left > 0;
+CREATE INDEX lots_due ON lots(expires_us, id) WHERE left > 0;
+CREATE INDEX lots_member ON lots(member_id, id);
+CREATE TABLE tier_changes(
+  id INTEGER PRIMARY KEY,
+  member_id TEXT NOT NULL,
+  at_us INTEGER NOT NULL,
+  from_tier TEXT NOT NULL,
+  to_tier TEXT NOT NULL,
+  spend_minor INTEGER NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX tier_changes_member ON tier_changes(member_id, id);
+CREATE TABLE flags(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  raised_us INTEGER NOT NULL,
+  store_id TEXT,
+  till_id TEXT,
+  member_id TEXT,
+  txn_id TEXT,
+  detail TEXT NOT NULL,
+  closed_us INTEGER);
+CREATE INDEX flags_open ON flags(id) WHERE closed_us IS NULL;
+CREATE INDEX flags_member ON flags(member_id, id);
+CREATE TABLE tills(
+  store_id TEXT NOT NULL,
+  till_id TEXT NOT NULL,
+  last_batch_us INTEGER NOT NULL,
+  backlog INTEGER,
+  skew_us INTEGER,
+  PRIMARY KEY(store_id, till_id)) WITHOUT ROWID;
+)sql";
+
 std::string_view kind_name(TxnKind k) {
   switch (k) {
     case TxnKind::sale: return "sale";
@@ -180,7 +255,9 @@ class SqliteStorage final : public Storage {
  public:
   SqliteStorage(const std::string& path, const EnrollmentOpener& opener, bool serving)
       : db_(path, false), opener_(opener) {
-    migrate();
+    migrate(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count());
+    ledger_.emplace(db_, seq_);
     if (serving) {
       db_.exec("PRAGMA wal_autocheckpoint=0");
       checkpointer_.emplace(path);
@@ -194,19 +271,25 @@ class SqliteStorage final : public Storage {
                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     resolve_.emplace(db_, "SELECT COALESCE((SELECT member_id FROM aliases WHERE alias = ?1), ?1)");
     member_exists_.emplace(db_, "SELECT 1 FROM members WHERE id = ?1");
-    apply_sale_.emplace(db_, "UPDATE members SET points = points + ?2, purchases = purchases + 1, "
-                             "last_purchase_us = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < ?3 "
-                             "THEN ?3 ELSE last_purchase_us END, "
-                             "last_purchase_off = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < ?3 "
-                             "THEN ?4 ELSE last_purchase_off END, "
-                             "version = version + 1, seq = ?5 WHERE id = ?1 RETURNING version");
-    apply_points_.emplace(db_, "UPDATE members SET points = points + ?2, version = version + 1, seq = ?3 "
-                               "WHERE id = ?1 RETURNING version");
+    apply_sale_.emplace(db_, "UPDATE members SET purchases = purchases + 1, "
+                             "last_purchase_us = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < ?2 "
+                             "THEN ?2 ELSE last_purchase_us END, "
+                             "last_purchase_off = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < ?2 "
+                             "THEN ?3 ELSE last_purchase_off END WHERE id = ?1");
+    bump_.emplace(db_, "UPDATE members SET version = version + 1, seq = ?2 WHERE id = ?1 RETURNING version");
     insert_sale_.emplace(db_, "INSERT INTO sales(txn_id, store_id, receipt_id, member_id, payable_minor, "
-                              "points_earned, points_redeemed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    find_sale_.emplace(db_, "SELECT s.member_id, s.payable_minor, "
-                            "(SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE sale_txn_id = s.txn_id) "
-                            "FROM sales s WHERE s.txn_id = ?1");
+                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    find_sale_.emplace(db_, "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, "
+                            "s.till_points_earned, s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, "
+                            "s.rules_version FROM sales s WHERE s.txn_id = ?1");
+    update_sale_.emplace(db_, "UPDATE sales SET refunded_minor = refunded_minor + ?2, till_taken_back = till_taken_back + ?3, "
+                              "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5 "
+                              "WHERE txn_id = ?1");
+    upsert_till_.emplace(db_, "INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(store_id, till_id) DO UPDATE SET "
+                              "last_batch_us = excluded.last_batch_us, backlog = excluded.backlog, "
+                              "skew_us = excluded.skew_us");
     insert_refund_.emplace(db_, "INSERT INTO refunds(txn_id, sale_txn_id, refund_id, amount_minor, "
                                 "points_taken_back, points_given_back) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
     member_by_code_.emplace(db_, "SELECT member_id FROM member_codes WHERE hash = ?1");
@@ -226,10 +309,10 @@ class SqliteStorage final : public Storage {
     set_meta_.emplace(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     changed_members_.emplace(db_, "SELECT id, version, seq, masked_name, tier, birthday, purchases, "
-                                  "last_purchase_us, last_purchase_off, points FROM members "
+                                  "last_purchase_us, last_purchase_off, points, spend_minor FROM members "
                                   "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     codes_of_.emplace(db_, "SELECT hash FROM member_codes WHERE member_id = ?1 ORDER BY kind, hash");
-    changed_coupons_.emplace(db_, "SELECT code, version, seq, member_id, definition FROM coupons "
+    changed_coupons_.emplace(db_, "SELECT code, version, seq, member_id, definition, used_txn_id IS NOT NULL FROM coupons "
                                   "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     current_rules_.emplace(db_, "SELECT version, json FROM rules ORDER BY rowid DESC LIMIT 1");
   }
@@ -304,6 +387,9 @@ class SqliteStorage final : public Storage {
     insert_batch_->bind(1, store_id).bind(2, batch.batch_id).bind(3, digest).bind(4, out.body).bind(5, now_us).run();
     upsert_store_->bind(1, store_id).bind(2, now_us).bind(3, fresh)
         .bind(4, fresh ? now_us - newest_at : std::int64_t{0}).run();
+    upsert_till_->bind(1, store_id).bind(2, batch.till_id).bind(3, now_us).bind(4, batch.queued);
+    if (batch.sent_at) upsert_till_->bind(5, batch.sent_at->utc_micros - now_us); else upsert_till_->bind_null(5);
+    upsert_till_->run();
     set_meta_int("feed_seq", seq_);
     tx.commit();
     if (checkpointer_) checkpointer_->poke();
@@ -322,6 +408,7 @@ class SqliteStorage final : public Storage {
         }
       }
     } guard{db_};
+    const auto rules = ledger_->current_rules();
     std::vector<std::pair<std::int64_t, protocol::MemberRecord>> members;
     changed_members_->bind(1, after).bind(2, limit + 1);
     while (changed_members_->step()) {
@@ -336,6 +423,7 @@ class SqliteStorage final : public Storage {
       if (const auto us = s.optional_integer(7))
         rec.member.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(s.integer(8))};
       rec.member.points = s.integer(9);
+      if (rules) rec.member.next_tier = detail::Ledger::next_tier(*rules, rec.member.tier, s.integer(10));
       members.emplace_back(s.integer(2), std::move(rec));
     }
     changed_members_->reset();
@@ -349,6 +437,7 @@ class SqliteStorage final : public Storage {
       auto def = engine::detail::parse_json(s.text(4), "coupon");
       engine::detail::ObjectReader r(def, "coupon");
       rec.coupon = engine::detail::read_coupon_fields(r, s.text(0));
+      rec.coupon.used = s.integer(5) != 0;
       coupons.emplace_back(s.integer(2), std::move(rec));
     }
     changed_coupons_->reset();
@@ -368,6 +457,7 @@ class SqliteStorage final : public Storage {
     }
     doc.more = mi < members.size() || ci < coupons.size();
     for (protocol::MemberRecord& rec : doc.members) {
+      rec.member.next_expiry = ledger_->next_expiry(rec.member.id, rules.get());
       codes_of_->bind(1, rec.member.id);
       while (codes_of_->step()) {
         const std::string blob = codes_of_->text(0);
@@ -412,8 +502,13 @@ class SqliteStorage final : public Storage {
     seq_ = meta_int("feed_seq");
     ImportReport report;
     Statement exists(db_, "SELECT 1 FROM members WHERE id = ?1");
-    Statement update(db_, "UPDATE members SET name = ?2, phone = ?3, masked_name = ?4, tier = ?5, birthday = ?6, "
-                          "points = ?7, version = version + 1, seq = ?8 WHERE id = ?1");
+    Statement update(db_, "UPDATE members SET name = ?2, phone = ?3, masked_name = ?4, birthday = ?5, "
+                          "version = version + 1, seq = ?6 WHERE id = ?1");
+    Statement tier_of(db_, "SELECT tier FROM members WHERE id = ?1");
+    Statement set_tier(db_, "UPDATE members SET tier = ?2, grace_until_us = NULL WHERE id = ?1");
+    const auto rules = ledger_->current_rules();
+    const std::int64_t expires = detail::expiry_after(now_us, rules ? rules->expiry_months : 24,
+                                                      rules ? rules->utc_offset_minutes : 0);
     Statement drop_codes(db_, "DELETE FROM member_codes WHERE member_id = ?1");
     Statement code_owner(db_, "SELECT member_id FROM member_codes WHERE hash = ?1");
     for (const ImportedMember& m : rows) {
@@ -425,15 +520,29 @@ class SqliteStorage final : public Storage {
       if (m.birthday) birthday = month_day_int(*m.birthday);
       if (known) {
         update.bind(1, m.id).bind(2, m.name).bind(3, m.phone.empty() ? std::optional<std::string>() : m.phone)
-            .bind(4, masked).bind(5, m.tier).bind(6, birthday).bind(7, m.points).bind(8, ++seq_).run();
+            .bind(4, masked).bind(5, birthday).bind(6, ++seq_).run();
         drop_codes.bind(1, m.id).run();
+        tier_of.bind(1, m.id);
+        tier_of.step();
+        const std::string old_tier = tier_of.text(0);
+        tier_of.reset();
+        if (old_tier != m.tier) {
+          set_tier.bind(1, m.id).bind(2, m.tier).run();
+          ledger_->record_tier(m.id, now_us, old_tier, m.tier, 0, "import");
+        }
         ++report.updated;
       } else {
         insert_member_->bind(1, m.id).bind(2, ++seq_).bind(3, m.name)
             .bind(4, m.phone.empty() ? std::optional<std::string>() : m.phone).bind(5, masked).bind(6, m.tier)
-            .bind(7, birthday).bind(8, m.points).bind(9, now_us).run();
+            .bind(7, birthday).bind(8, std::int64_t{0}).bind(9, now_us).run();
+        ledger_->record_tier(m.id, now_us, "", m.tier, 0, "import");
         ++report.added;
       }
+      // The imported balance through the ledger: an increase is a lot earned now, a decrease takes
+      // the oldest lots first.
+      const std::int64_t delta = m.points - ledger_->balance(m.id);
+      if (delta > 0) ledger_->credit(m.id, delta, now_us, expires, std::nullopt);
+      else ledger_->debit(m.id, -delta);
       const auto add_code = [&](const std::string& code, const char* kind) {
         if (code.empty()) return;
         const protocol::CodeHash h = opener_.hash(code);
@@ -473,9 +582,18 @@ class SqliteStorage final : public Storage {
 
   std::vector<StoreRow> stores() override {
     std::lock_guard lock(mu_);
-    Statement s(db_, "SELECT store_id, last_batch_us, txns, last_txn_lag_us FROM stores ORDER BY store_id");
+    Statement s(db_, "SELECT store_id, last_batch_us, txns, last_txn_lag_us, "
+                     "(SELECT COUNT(*) FROM flags f WHERE f.store_id = stores.store_id AND f.closed_us IS NULL) "
+                     "FROM stores ORDER BY store_id");
     std::vector<StoreRow> out;
-    while (s.step()) out.push_back(StoreRow{s.text(0), s.integer(1), s.integer(2), s.integer(3)});
+    while (s.step()) out.push_back(StoreRow{s.text(0), s.integer(1), s.integer(2), s.integer(3), s.integer(4), {}});
+    Statement tills(db_, "SELECT till_id, last_batch_us, backlog, skew_us FROM tills WHERE store_id = ?1 ORDER BY till_id");
+    for (StoreRow& row : out) {
+      tills.bind(1, row.store_id);
+      while (tills.step())
+        row.tills.push_back(TillRow{tills.text(0), tills.integer(1), tills.optional_integer(2), tills.optional_integer(3)});
+      tills.reset();
+    }
     return out;
   }
 
@@ -488,7 +606,7 @@ class SqliteStorage final : public Storage {
     while (s.step()) out.push_back(SaleRecord{s.text(0), s.text(1), s.text(2), s.optional_text(3), {}});
     s.reset();
     Statement refunds(db_, "SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = ?1 "
-                           "ORDER BY t.received_us, t.txn_id");
+                           "ORDER BY t.rowid");
     for (SaleRecord& rec : out) {
       refunds.bind(1, rec.txn_id);
       while (refunds.step()) rec.refunds.push_back(refunds.text(0));
@@ -497,15 +615,207 @@ class SqliteStorage final : public Storage {
     return out;
   }
 
+  ExpiryReport expire(std::int64_t now_us) override {
+    ExpiryReport report;
+    while (true) {
+      std::lock_guard lock(mu_);
+      Transaction tx(db_);
+      seq_ = meta_int("feed_seq");
+      if (!ledger_->expire_slice(now_us, kSlice, [&](const std::string& m) { bump(m); }, report)) break;
+      set_meta_int("feed_seq", seq_);
+      tx.commit();
+    }
+    return report;
+  }
+
+  TierPassReport tier_pass(std::int64_t now_us) override {
+    TierPassReport report;
+    std::string after;
+    while (true) {
+      std::lock_guard lock(mu_);
+      Transaction tx(db_);
+      seq_ = meta_int("feed_seq");
+      const auto last = ledger_->tier_pass_slice(now_us, after, kSlice, [&](const std::string& m) { bump(m); }, report);
+      if (!last) break;
+      after = *last;
+      set_meta_int("feed_seq", seq_);
+      tx.commit();
+    }
+    return report;
+  }
+
+  std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(std::int64_t now_us) override {
+    std::optional<TierPassReport> tiers;
+    std::int64_t today = 0;
+    {
+      std::lock_guard lock(mu_);
+      const auto rules = ledger_->current_rules();
+      if (!rules) return std::nullopt;
+      today = detail::day_start(now_us, rules->utc_offset_minutes);
+      get_meta_->bind(1, "tier_pass_day");
+      const std::optional<std::int64_t> last = get_meta_->step() ? get_meta_->optional_integer(0) : std::nullopt;
+      get_meta_->reset();
+      if (last && *last >= today) today = 0;  // done today
+    }
+    if (today) {
+      tiers = tier_pass(now_us);
+      std::lock_guard lock(mu_);
+      Transaction tx(db_);
+      set_meta_int("tier_pass_day", today);
+      tx.commit();
+    }
+    ExpiryReport expired = expire(now_us);
+    if (!tiers && expired.lots == 0) return std::nullopt;
+    return std::make_pair(expired, tiers);
+  }
+
+  std::vector<IssuedCoupon> issue_coupons(const CouponIssue& issue, std::int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    seq_ = meta_int("feed_seq");
+    std::vector<std::string> members;
+    if (issue.tier) {
+      Statement of_tier(db_, "SELECT id FROM members WHERE tier = ?1 ORDER BY id");
+      of_tier.bind(1, *issue.tier);
+      while (of_tier.step()) members.push_back(of_tier.text(0));
+    }
+    for (const std::string& id : issue.members) {
+      const std::string m = resolve(id);
+      if (!member_exists(m)) throw std::runtime_error("no member " + id);
+      members.push_back(m);
+    }
+    if (issue.code && members.size() != 1)
+      throw std::runtime_error("--code gives one coupon: name exactly one member (" + std::to_string(members.size()) +
+                               " named)");
+    Statement exists(db_, "SELECT 1 FROM coupons WHERE code = ?1");
+    Statement insert(db_, "INSERT INTO coupons(code, version, seq, member_id, definition, issued_us) "
+                          "VALUES(?1, 1, ?2, ?3, ?4, ?5)");
+    std::vector<IssuedCoupon> out;
+    out.reserve(members.size());
+    for (const std::string& m : members) {
+      std::string code;
+      for (int attempt = 0;; ++attempt) {
+        code = issue.code ? *issue.code : issue.prefix + random_code(12);
+        exists.bind(1, code);
+        const bool taken = exists.step();
+        exists.reset();
+        if (!taken) break;
+        if (issue.code || attempt > 8) throw std::runtime_error("coupon code " + code + " is issued already");
+      }
+      insert.bind(1, code).bind(2, ++seq_).bind(3, m).bind(4, issue.definition).bind(5, now_us).run();
+      out.push_back(IssuedCoupon{m, code});
+    }
+    set_meta_int("feed_seq", seq_);
+    tx.commit();
+    return out;
+  }
+
+  std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) override {
+    std::lock_guard lock(mu_);
+    Statement s(db_, include_closed ? "SELECT id, kind, raised_us, store_id, till_id, member_id, txn_id, detail, closed_us "
+                                      "FROM flags ORDER BY id DESC LIMIT ?1"
+                                    : "SELECT id, kind, raised_us, store_id, till_id, member_id, txn_id, detail, closed_us "
+                                      "FROM flags WHERE closed_us IS NULL ORDER BY id DESC LIMIT ?1");
+    s.bind(1, limit);
+    std::vector<FlagRow> out;
+    while (s.step()) out.push_back(flag_row(s));
+    return out;
+  }
+
+  std::optional<MemberDetail> member_detail(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto m = member_locked(id);
+    if (!m) return std::nullopt;
+    MemberDetail d;
+    d.member = std::move(*m);
+    const std::string& mid = d.member.id;
+    {
+      Statement s(db_, "SELECT grace_until_us, spend_minor FROM members WHERE id = ?1");
+      s.bind(1, mid);
+      s.step();
+      d.grace_until_us = s.optional_integer(0);
+      d.spend_minor = s.integer(1);
+    }
+    {
+      Statement s(db_, "SELECT earned_us, expires_us, points, left, expired, COALESCE(txn_id, '') FROM lots "
+                       "WHERE member_id = ?1 AND left > 0 ORDER BY expires_us, id");
+      s.bind(1, mid);
+      while (s.step()) d.lots.push_back(LotRow{s.integer(0), s.integer(1), s.integer(2), s.integer(3), s.integer(4), s.text(5)});
+      Statement c(db_, "SELECT earned_us, expires_us, points, left, expired, COALESCE(txn_id, '') FROM lots "
+                       "WHERE member_id = ?1 AND left = 0 ORDER BY id DESC LIMIT 20");
+      c.bind(1, mid);
+      while (c.step()) d.lots.push_back(LotRow{c.integer(0), c.integer(1), c.integer(2), c.integer(3), c.integer(4), c.text(5)});
+    }
+    {
+      Statement s(db_, "SELECT at_us, from_tier, to_tier, reason, spend_minor FROM tier_changes WHERE member_id = ?1 "
+                       "ORDER BY id");
+      s.bind(1, mid);
+      while (s.step()) d.tiers.push_back(TierChangeRow{s.integer(0), s.text(1), s.text(2), s.text(3), s.integer(4)});
+    }
+    {
+      Statement s(db_, "SELECT txn_id, store_id, receipt_id, at_us, payable_minor, refunded_minor, points_earned, "
+                       "points_redeemed FROM sales WHERE member_id = ?1 ORDER BY at_us DESC LIMIT 20");
+      s.bind(1, mid);
+      while (s.step())
+        d.sales.push_back(SaleRow{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4), s.integer(5), s.integer(6),
+                                  s.integer(7)});
+    }
+    {
+      Statement s(db_, "SELECT code, definition, used_txn_id, used_store, used_at_us FROM coupons WHERE member_id = ?1 "
+                       "ORDER BY issued_us, code");
+      s.bind(1, mid);
+      while (s.step())
+        d.coupons.push_back(CouponRow{s.text(0), s.text(1), s.optional_text(2), s.optional_text(3), s.optional_integer(4)});
+    }
+    {
+      Statement s(db_, "SELECT id, kind, raised_us, store_id, till_id, member_id, txn_id, detail, closed_us FROM flags "
+                       "WHERE member_id = ?1 ORDER BY id");
+      s.bind(1, mid);
+      while (s.step()) d.flags.push_back(flag_row(s));
+    }
+    return d;
+  }
+
  private:
-  void migrate() {
+  static FlagRow flag_row(Statement& s) {
+    return FlagRow{s.integer(0), s.text(1), s.integer(2), s.optional_text(3).value_or(""), s.optional_text(4).value_or(""),
+                   s.optional_text(6).value_or(""), s.optional_text(5), s.text(7), s.optional_integer(8)};
+  }
+
+  // Coupon codes: unambiguous letters and digits (no 0/O, 1/I), from OpenSSL's generator.
+  static std::string random_code(std::size_t n) {
+    static const char alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";  // 32 symbols
+    std::vector<unsigned char> bytes(n);
+    if (RAND_bytes(bytes.data(), static_cast<int>(n)) != 1) throw std::runtime_error("no randomness for a coupon code");
+    std::string out(n, '2');
+    for (std::size_t i = 0; i < n; ++i) out[i] = alphabet[bytes[i] & 31];
+    return out;
+  }
+
+  void migrate(std::int64_t now_us) {
     const std::int64_t v = db_.user_version();
     if (v > kSchemaVersion)
       throw store::StorageError("the database has schema " + std::to_string(v) + ", newer than this loyalty-hq's " +
                                 std::to_string(kSchemaVersion));
     if (v == kSchemaVersion) return;
     Transaction t(db_);
-    db_.exec(kSchema1);
+    if (v < 1) db_.exec(kSchema1);
+    if (v < 2) {
+      db_.exec(kSchema2);
+      // Balances kept before the ledger become one lot each, earned now.
+      std::int32_t months = 24, offset = 0;
+      Statement current(db_, "SELECT json FROM rules ORDER BY rowid DESC LIMIT 1");
+      if (current.step()) {
+        if (auto r = engine::load_rules(current.text(0))) {
+          months = r->expiry_months;
+          offset = r->utc_offset_minutes;
+        }
+      }
+      current.reset();
+      Statement lots(db_, "INSERT INTO lots(member_id, earned_us, expires_us, points, left) "
+                          "SELECT id, ?1, ?2, points, points FROM members WHERE points > 0");
+      lots.bind(1, now_us).bind(2, detail::expiry_after(now_us, months, offset)).run();
+    }
     db_.set_user_version(kSchemaVersion);
     t.commit();
   }
@@ -549,49 +859,100 @@ class SqliteStorage final : public Storage {
 
   void apply_one(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     r.status = protocol::TxnStatus::applied;
-    if (t.at.utc_micros > now_us + kFutureLimitUs)
-      return reject(r, "future_timestamp: the transaction is dated more than 24 hours ahead of headquarters' clock");
+    if (t.at.utc_micros > now_us + kFutureFlagUs) {
+      const bool refused = t.at.utc_micros > now_us + kFutureLimitUs;
+      ledger_->flag("future_timestamp", &t, t.member_id,
+                    nlohmann::ordered_json{{"at", engine::format_instant(t.at)},
+                                           {"ahead_seconds", (t.at.utc_micros - now_us) / 1'000'000},
+                                           {"rejected", refused}}.dump(),
+                    now_us);
+      if (refused)
+        return reject(r, "future_timestamp: the transaction is dated more than 24 hours ahead of headquarters' clock");
+    }
     switch (t.kind) {
-      case TxnKind::sale: return apply_sale(t, r);
-      case TxnKind::refund: return apply_refund(t, r);
+      case TxnKind::sale: return apply_sale(t, now_us, r);
+      case TxnKind::refund: return apply_refund(t, now_us, r);
       case TxnKind::enrollment: return apply_enrollment(t, now_us, r);
     }
   }
 
-  void apply_sale(const Txn& t, protocol::TxnResult& r) {
+  // When points earned at `at_us` under `version` expire (the current rules when headquarters never
+  // published that version).
+  std::int64_t expiry_of(std::int64_t at_us, std::string_view version) {
+    auto rules = ledger_->rules(version);
+    if (!rules) rules = ledger_->current_rules();
+    return detail::expiry_after(at_us, rules ? rules->expiry_months : 24, rules ? rules->utc_offset_minutes : 0);
+  }
+
+  std::int64_t bump(const std::string& member) {
+    bump_->bind(1, member).bind(2, ++seq_);
+    return returning_version(*bump_);
+  }
+
+  void apply_sale(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     std::optional<std::string> member;
     if (t.member_id) {
       member = resolve(*t.member_id);
       if (!member_exists(*member)) return reject(r, "unknown_member: headquarters has no member " + *t.member_id);
-      apply_sale_->bind(1, *member).bind(2, t.points_earned - t.points_redeemed).bind(3, t.at.utc_micros)
-          .bind(4, std::int64_t{t.at.offset_minutes}).bind(5, ++seq_);
-      r.member_id = member;
-      r.member_version = returning_version(*apply_sale_);
     }
-    insert_sale_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.receipt_id).bind(4, member).bind(5, t.payable_minor)
-        .bind(6, t.points_earned).bind(7, t.points_redeemed).run();
+    const detail::Ledger::Checked c = ledger_->recheck(t, member, now_us);
+    insert_sale_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.receipt_id).bind(4, member).bind(5, c.payable_minor)
+        .bind(6, member ? c.points_earned : 0).bind(7, member ? c.points_redeemed : 0).bind(8, t.at.utc_micros)
+        .bind(9, member ? t.quote.points_earned : 0).bind(10, t.rules_version).run();
+    if (!member) return;
+    const std::int64_t before = ledger_->balance(*member);
+    ledger_->debit(*member, c.points_redeemed);
+    ledger_->credit(*member, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
+    apply_sale_->bind(1, *member).bind(2, t.at.utc_micros).bind(3, std::int64_t{t.at.offset_minutes}).run();
+    ledger_->evaluate(*member, t.at.utc_micros);
+    if (c.coupon_code) ledger_->use_coupon(*c.coupon_code, t, member, now_us);
+    ledger_->check_balance(*member, before, &t, now_us);
+    r.member_id = member;
+    r.member_version = bump(*member);
   }
 
-  void apply_refund(const Txn& t, protocol::TxnResult& r) {
+  // A refund takes back the sale's points in the proportion the till took back of the points it
+  // counted: headquarters' figure for the sale may differ from the till's (a re-check mismatch), and
+  // refunds ending in a full one take back exactly what headquarters credited.
+  static std::int64_t share(std::int64_t credited, std::int64_t till_total, std::int64_t till_part, bool all) {
+    if (till_total <= 0) return all ? credited : 0;
+    if (till_part >= till_total) return credited;
+    return static_cast<std::int64_t>(static_cast<engine::Wide>(credited) * till_part / till_total);
+  }
+
+  void apply_refund(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     find_sale_->bind(1, t.sale_txn_id);
     if (!find_sale_->step()) {
       find_sale_->reset();
       return reject(r, "unknown_sale: headquarters has not applied sale " + t.sale_txn_id);
     }
-    const std::optional<std::string> member = find_sale_->optional_text(0);
-    const engine::Minor payable = find_sale_->integer(1);
-    const engine::Minor refunded = find_sale_->integer(2);
+    Statement& f = *find_sale_;
+    const std::optional<std::string> member = f.optional_text(0);
+    const engine::Minor payable = f.integer(1), refunded = f.integer(2);
+    const std::int64_t credited = f.integer(3), till_earned = f.integer(4), till_taken = f.integer(5);
+    const std::int64_t redeemed = f.integer(6), given = f.integer(7), sale_at = f.integer(8);
+    const std::string sale_rules = f.text(9);
     find_sale_->reset();
     if (refunded + t.amount_minor > payable)
       return reject(r, "refund_exceeds_sale: refunds of sale " + t.sale_txn_id + " would come to " +
                            std::to_string(refunded + t.amount_minor) + " of " + std::to_string(payable) + " paid");
-    if (member) {
-      apply_points_->bind(1, *member).bind(2, t.points_given_back - t.points_taken_back).bind(3, ++seq_);
-      r.member_id = member;
-      r.member_version = returning_version(*apply_points_);
-    }
+    const bool all = refunded + t.amount_minor == payable;
+    const std::int64_t take = share(credited, till_earned, till_taken + t.points_taken_back, all) -
+                              share(credited, till_earned, till_taken, false);
+    const std::int64_t give = std::clamp<std::int64_t>(t.points_given_back, 0, std::max<std::int64_t>(0, redeemed - given));
+    update_sale_->bind(1, t.sale_txn_id).bind(2, t.amount_minor).bind(3, t.points_taken_back).bind(4, take)
+        .bind(5, give).run();
     insert_refund_->bind(1, t.txn_id).bind(2, t.sale_txn_id).bind(3, t.refund_id).bind(4, t.amount_minor)
-        .bind(5, t.points_taken_back).bind(6, t.points_given_back).run();
+        .bind(5, take).bind(6, give).run();
+    if (!member) return;
+    const std::int64_t before = ledger_->balance(*member);
+    // Points given back expire as the sale's own points would have.
+    ledger_->credit(*member, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
+    ledger_->debit(*member, take);
+    ledger_->evaluate(*member, t.at.utc_micros);
+    ledger_->check_balance(*member, before, &t, now_us);
+    r.member_id = member;
+    r.member_version = bump(*member);
   }
 
   void apply_enrollment(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
@@ -652,8 +1013,9 @@ class SqliteStorage final : public Storage {
   const EnrollmentOpener& opener_;
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
+  std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
-      apply_points_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
+      bump_, update_sale_, upsert_till_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
       insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_, changed_members_, codes_of_,
       changed_coupons_, current_rules_;
 };

@@ -76,6 +76,8 @@ engine::Result<Batch> parse_batch(std::string_view json_text) {
     if (txns.size() > kMaxBatchTxns) fail("txns", "must hold at most " + std::to_string(kMaxBatchTxns) + " transactions");
     for (std::size_t i = 0; i < txns.size(); ++i)
       if (!txns[i].is_object()) fail(engine::detail::index_path("txns", i), "must be an object");
+    b.sent_at = r.optional_instant("sent_at");
+    if (r.optional("queued")) b.queued = r.integer("queued", 0, std::int64_t{1} << 50);
     r.finish();
     // Moved out of the document, not copied: a batch is up to 1000 transactions.
     json& owned = doc["txns"];
@@ -85,7 +87,8 @@ engine::Result<Batch> parse_batch(std::string_view json_text) {
   });
 }
 
-std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies) {
+std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies,
+                       const std::optional<engine::Instant>& sent_at, std::optional<std::int64_t> queued) {
   std::size_t size = 64 + till_id.size() + batch_id.size();
   for (const auto& b : bodies) size += b.size() + 1;
   std::string out;
@@ -94,6 +97,8 @@ std::string batch_json(std::string_view till_id, std::string_view batch_id, cons
   out += json(std::string(till_id)).dump();
   out += ",\"batch_id\":";
   out += json(std::string(batch_id)).dump();
+  if (sent_at) (out += ",\"sent_at\":\"") += engine::format_instant(*sent_at) += '"';
+  if (queued) (out += ",\"queued\":") += std::to_string(*queued);
   out += ",\"txns\":[";
   for (std::size_t i = 0; i < bodies.size(); ++i) {
     if (i) out += ',';

@@ -73,6 +73,7 @@ class Syncer {
   std::unique_ptr<HttpsClient> make_client();  // under state_mu_
   std::mutex fetch_mu_;
   std::unique_ptr<HttpsClient> fetch_client_;  // likewise, with fetch_mu_
+  std::int64_t queued_ = 0;  // outbox entries left after the batch being sent
   std::string batch_id_;  // the batch in flight, kept for its retry
   std::int64_t batch_first_ = 0, batch_last_ = 0;
   std::size_t batch_count_ = 0;

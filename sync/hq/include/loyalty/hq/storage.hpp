@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,11 +56,92 @@ struct MemberRow {
   std::vector<std::string> aliases;  // ids tills made for this member before it was merged
 };
 
+struct TillRow {
+  std::string till_id;
+  std::int64_t last_batch_us = 0;
+  std::optional<std::int64_t> backlog;   // entries it still had queued after its last batch
+  std::optional<std::int64_t> skew_us;   // its clock minus headquarters' when it sent its last batch
+};
+
 struct StoreRow {
   std::string store_id;
   std::int64_t last_batch_us = 0;  // when its last batch was applied
   std::int64_t txns = 0;           // transactions it has sent (duplicates excluded)
   std::int64_t last_txn_lag_us = 0;  // how old its newest transaction was when it arrived
+  std::int64_t open_flags = 0;       // flags raised against it and not closed
+  std::vector<TillRow> tills;
+};
+
+// Lots that expired in one run of `expire`.
+struct ExpiryReport {
+  std::int64_t lots = 0, members = 0, points = 0;
+};
+
+// One daily tier pass.
+struct TierPassReport {
+  std::int64_t members = 0;     // evaluated
+  std::int64_t upgraded = 0, graced = 0, downgraded = 0, requalified = 0;
+  std::int64_t changed = 0;     // records sent to tills again (tier, grace or spend changed)
+};
+
+// `loyalty-hq coupons issue`: one coupon per member named, or per member of a tier.
+struct CouponIssue {
+  std::string definition;              // the coupon's fields as JSON (kind, value, min_spend_minor, ...)
+  std::vector<std::string> members;    // member ids (aliases resolved)
+  std::optional<std::string> tier;     // or every member of this tier
+  std::optional<std::string> code;     // a given code, for one member only; otherwise generated
+  std::string prefix = "C";            // generated codes: prefix + 12 characters
+};
+
+struct IssuedCoupon {
+  std::string member_id, code;
+};
+
+struct FlagRow {
+  std::int64_t id = 0;
+  std::string kind;
+  std::int64_t raised_us = 0;
+  std::string store_id, till_id, txn_id;  // may be empty
+  std::optional<std::string> member_id;
+  std::string detail;                     // JSON
+  std::optional<std::int64_t> closed_us;
+};
+
+struct LotRow {
+  std::int64_t earned_us = 0, expires_us = 0;
+  std::int64_t points = 0, left = 0, expired = 0;
+  std::string txn_id;
+};
+
+struct TierChangeRow {
+  std::int64_t at_us = 0;
+  std::string from, to, reason;
+  std::int64_t spend_minor = 0;
+};
+
+struct SaleRow {
+  std::string txn_id, store_id, receipt_id;
+  std::int64_t at_us = 0;
+  engine::Minor payable_minor = 0, refunded_minor = 0;
+  std::int64_t points_earned = 0, points_redeemed = 0;
+};
+
+struct CouponRow {
+  std::string code, definition;
+  std::optional<std::string> used_txn_id, used_store;
+  std::optional<std::int64_t> used_at_us;
+};
+
+// `loyalty-hq member ID`: everything headquarters holds of one member (personal data included).
+struct MemberDetail {
+  MemberRow member;
+  std::optional<std::int64_t> grace_until_us;
+  engine::Minor spend_minor = 0;  // net spend of the window at the last evaluation
+  std::vector<LotRow> lots;       // open lots, then the 20 most recently closed
+  std::vector<TierChangeRow> tiers;
+  std::vector<SaleRow> sales;     // the 20 most recent
+  std::vector<CouponRow> coupons;
+  std::vector<FlagRow> flags;
 };
 
 // A sale as another store's till needs it to refund it: the transaction, the member it counts for
@@ -91,6 +173,17 @@ class Storage {
   virtual std::vector<StoreRow> stores() = 0;
   // The sales of a store under a receipt id (more than one when two of its tills used the same id).
   virtual std::vector<SaleRecord> sales_by_receipt(std::string_view store_id, std::string_view receipt_id) = 0;
+
+  // The ledger's own work, with the time passed in: lots due at `now_us` expire (each exactly once),
+  // and the daily tier pass re-evaluates every member's tier at `now_us`.
+  virtual ExpiryReport expire(std::int64_t now_us) = 0;
+  virtual TierPassReport tier_pass(std::int64_t now_us) = 0;
+  // Runs what is due at `now_us` once per day in the rules' offset (the serve timer): the tier pass
+  // when the day changed since the last one, then expiry. nullopt when nothing was due.
+  virtual std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(std::int64_t now_us) = 0;
+  virtual std::vector<IssuedCoupon> issue_coupons(const CouponIssue& issue, std::int64_t now_us) = 0;
+  virtual std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) = 0;
+  virtual std::optional<MemberDetail> member_detail(std::string_view id) = 0;
 };
 
 // A refusal of the whole request: its HTTP status and error code.

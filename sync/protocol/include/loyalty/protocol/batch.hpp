@@ -10,6 +10,7 @@
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/result.hpp"
+#include "loyalty/engine/time.hpp"
 
 namespace loyalty::protocol {
 
@@ -21,12 +22,18 @@ struct Batch {
   std::string till_id;
   std::string batch_id;
   std::vector<engine::detail::json> txns;
+  // For headquarters' store report, both optional: the till's clock when it sent the batch (its
+  // skew), and how many outbox entries it still had queued after this batch (its backlog).
+  std::optional<engine::Instant> sent_at;
+  std::optional<std::int64_t> queued;
 };
 
-// The envelope {till_id, batch_id, txns}: 1..kMaxBatchTxns transactions, each an object.
+// The envelope {till_id, batch_id, txns, sent_at?, queued?}: 1..kMaxBatchTxns transactions, each an object.
 engine::Result<Batch> parse_batch(std::string_view json_text);
 // A batch from transactions that are already JSON text (the bodies a till keeps in its outbox).
-std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies);
+std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies,
+                       const std::optional<engine::Instant>& sent_at = std::nullopt,
+                       std::optional<std::int64_t> queued = std::nullopt);
 
 enum class TxnStatus { applied, duplicate, rejected };
 std::string_view to_string(TxnStatus s);

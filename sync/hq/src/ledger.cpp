@@ -1,0 +1,416 @@
+#include "ledger.hpp"
+
+#include <chrono>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "loyalty/engine/json_reader.hpp"
+
+namespace loyalty::hq::detail {
+namespace {
+
+using store::Statement;
+using ojson = nlohmann::ordered_json;
+
+constexpr std::int64_t kMicrosPerMinute = 60'000'000;
+constexpr std::int64_t kMicrosPerDay = 86'400'000'000;
+
+// The index of a tier in the rules (ascending spend), or -1 for a tier the rules no longer have.
+int rank_of(const engine::RuleSet& rules, std::string_view tier) {
+  for (std::size_t i = 0; i < rules.tiers.size(); ++i)
+    if (rules.tiers[i].id == tier) return static_cast<int>(i);
+  return -1;
+}
+
+// The highest tier whose threshold the spend reaches (the first tier is at 0).
+int qualified(const engine::RuleSet& rules, engine::Minor spend) {
+  int q = 0;
+  for (std::size_t i = 0; i < rules.tiers.size(); ++i)
+    if (rules.tiers[i].min_spend_minor <= spend) q = static_cast<int>(i);
+  return q;
+}
+
+ojson figures(const engine::Quote& q) {
+  return ojson{{"gross_minor", q.gross_minor},
+               {"member_discount_minor", q.member_discount_minor},
+               {"coupon_discount_minor", q.coupon_discount_minor},
+               {"redeem_points", q.redeem_points},
+               {"redeem_value_minor", q.redeem_value_minor},
+               {"payable_minor", q.payable_minor},
+               {"points_earned", q.points_earned}};
+}
+
+bool same_figures(const engine::Quote& a, const engine::Quote& b) {
+  return a.gross_minor == b.gross_minor && a.member_discount_minor == b.member_discount_minor &&
+         a.coupon_discount_minor == b.coupon_discount_minor && a.redeem_points == b.redeem_points &&
+         a.redeem_value_minor == b.redeem_value_minor && a.payable_minor == b.payable_minor &&
+         a.points_earned == b.points_earned;
+}
+
+}  // namespace
+
+std::int64_t expiry_after(std::int64_t at_us, std::int32_t months, std::int32_t offset_minutes) {
+  using namespace std::chrono;
+  const std::int64_t offset_us = std::int64_t{offset_minutes} * kMicrosPerMinute;
+  const sys_days day = floor<days>(sys_time<microseconds>(microseconds(at_us + offset_us)));
+  const year_month_day ymd{day};
+  const year_month after = year_month{ymd.year(), ymd.month()} + std::chrono::months{months + 1};
+  const sys_days first{after / 1};
+  return duration_cast<microseconds>(first.time_since_epoch()).count() - offset_us;
+}
+
+std::int64_t day_start(std::int64_t at_us, std::int32_t offset_minutes) {
+  using namespace std::chrono;
+  const std::int64_t offset_us = std::int64_t{offset_minutes} * kMicrosPerMinute;
+  const sys_days day = floor<days>(sys_time<microseconds>(microseconds(at_us + offset_us)));
+  return duration_cast<microseconds>(day.time_since_epoch()).count() - offset_us;
+}
+
+Ledger::Ledger(store::Database& db, std::int64_t& seq)
+    : db_(db),
+      seq_(seq),
+      rules_json_(db, "SELECT json FROM rules WHERE version = ?1"),
+      current_version_(db, "SELECT version FROM rules ORDER BY rowid DESC LIMIT 1"),
+      member_points_(db, "SELECT points FROM members WHERE id = ?1"),
+      set_points_(db, "UPDATE members SET points = points + ?2 WHERE id = ?1"),
+      open_lots_(db, "SELECT id, left FROM lots WHERE member_id = ?1 AND left > 0 ORDER BY expires_us, id"),
+      take_lot_(db, "UPDATE lots SET left = left - ?2 WHERE id = ?1"),
+      insert_lot_(db, "INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, left) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
+      spend_(db, "SELECT COALESCE(SUM(payable_minor - refunded_minor), 0) FROM sales "
+                 "WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3"),
+      member_tier_(db, "SELECT tier, grace_until_us, spend_minor, spend_at_us FROM members WHERE id = ?1"),
+      set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5 WHERE id = ?1"),
+      insert_tier_change_(db, "INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
+      coupon_(db, "SELECT member_id, definition, used_txn_id, used_store, used_at_us FROM coupons WHERE code = ?1"),
+      use_coupon_(db, "UPDATE coupons SET used_txn_id = ?2, used_store = ?3, used_at_us = ?4, version = version + 1, "
+                      "seq = ?5 WHERE code = ?1"),
+      insert_flag_(db, "INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+      close_flags_(db, "UPDATE flags SET closed_us = ?2 WHERE member_id = ?1 AND kind = 'negative_balance' "
+                       "AND closed_us IS NULL"),
+      next_expiry_(db, "SELECT expires_us, SUM(left) FROM lots WHERE member_id = ?1 AND left > 0 "
+                       "GROUP BY expires_us ORDER BY expires_us LIMIT 1"),
+      pass_slice_(db, "SELECT m.id, m.tier, m.grace_until_us, m.spend_minor, "
+                      "(SELECT COALESCE(SUM(s.payable_minor - s.refunded_minor), 0) FROM sales s "
+                      " WHERE s.member_id = m.id AND s.at_us > ?2 AND s.at_us <= ?3) "
+                      "FROM members m WHERE m.id > ?1 ORDER BY m.id LIMIT ?4"),
+      due_lots_(db, "SELECT id, member_id, left FROM lots WHERE left > 0 AND expires_us <= ?1 "
+                    "ORDER BY expires_us, id LIMIT ?2"),
+      expire_lot_(db, "UPDATE lots SET expired = left, left = 0 WHERE id = ?1") {}
+
+std::shared_ptr<const engine::RuleSet> Ledger::rules(std::string_view version) {
+  if (const auto it = rules_.find(version); it != rules_.end()) return it->second;
+  rules_json_.bind(1, version);
+  if (!rules_json_.step()) {
+    rules_json_.reset();
+    return nullptr;
+  }
+  const std::string json = rules_json_.text(0);
+  rules_json_.reset();
+  auto loaded = engine::load_rules(json);
+  // Published rule sets were validated; one that no longer loads is a damaged database.
+  if (!loaded) throw store::StorageError("published rules " + std::string(version) + " no longer load: " + loaded.error().message);
+  auto ptr = std::make_shared<const engine::RuleSet>(std::move(loaded).value());
+  rules_.emplace(std::string(version), ptr);
+  return ptr;
+}
+
+std::shared_ptr<const engine::RuleSet> Ledger::current_rules() {
+  if (!current_version_.step()) {
+    current_version_.reset();
+    return nullptr;
+  }
+  const std::string version = current_version_.text(0);
+  current_version_.reset();
+  return rules(version);
+}
+
+Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string>& member, std::int64_t now_us) {
+  Checked till;
+  till.points_earned = sale.quote.points_earned;
+  till.points_redeemed = sale.quote.redeem_points;
+  till.payable_minor = sale.quote.payable_minor;
+  if (sale.input.coupon && !sale.quote.coupon_rejected) till.coupon_code = sale.input.coupon->code;
+  if (!member) return till;  // an anonymous sale changes nothing: no points to re-check
+
+  const auto unavailable = [&](const std::string& why) {
+    flag("recheck_unavailable", &sale, member,
+         ojson{{"rules_version", sale.rules_version}, {"reason", why}, {"till", figures(sale.quote)}}.dump(), now_us);
+    return till;  // the till's figures, flagged for review
+  };
+  const auto rules = this->rules(sale.rules_version);
+  if (!rules) return unavailable("headquarters never published rules version " + sale.rules_version);
+
+  engine::QuoteInput input = sale.input;
+  if (input.coupon) {
+    // The coupon as headquarters issued it: a code it never issued, or another member's, is unknown.
+    input.coupon->coupon.reset();
+    coupon_.bind(1, input.coupon->code);
+    if (coupon_.step()) {
+      const auto owner = coupon_.optional_text(0);
+      const std::string definition = coupon_.text(1);
+      coupon_.reset();
+      if (!owner || *owner == *member) {
+        auto parsed = engine::detail::guarded([&] {
+          auto j = engine::detail::parse_json(definition, "coupon");
+          engine::detail::ObjectReader r(j, "coupon");
+          return engine::detail::read_coupon_fields(r, input.coupon->code);
+        });
+        if (!parsed) throw store::StorageError("coupon " + input.coupon->code + ": " + parsed.error().message);
+        input.coupon->coupon = std::move(parsed).value();
+        input.coupon->coupon->used = false;  // single use across stores is the ledger's, not the quote's
+      }
+    } else {
+      coupon_.reset();
+    }
+  }
+  const auto q = engine::quote(*rules, input);
+  if (!q) return unavailable("the sale cannot be quoted: " + q.error().message);
+  if (!same_figures(*q, sale.quote)) {
+    flag("recheck_mismatch", &sale, member,
+         ojson{{"rules_version", sale.rules_version},
+               {"till", figures(sale.quote)},
+               {"hq", figures(*q)},
+               {"policy", "points earned as headquarters computed them; money and points redeemed as the till took them"}}
+             .dump(),
+         now_us);
+  }
+  Checked out = till;
+  out.points_earned = q->points_earned;
+  return out;
+}
+
+std::int64_t Ledger::balance(const std::string& member) {
+  member_points_.bind(1, member);
+  const std::int64_t v = member_points_.step() ? member_points_.integer(0) : 0;
+  member_points_.reset();
+  return v;
+}
+
+void Ledger::credit(const std::string& member, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
+                    const std::optional<std::string>& txn_id) {
+  if (points <= 0) return;
+  const std::int64_t before = balance(member);
+  const std::int64_t owed = before < 0 ? std::min(points, -before) : 0;  // a negative balance is paid back first
+  insert_lot_.bind(1, member).bind(2, txn_id).bind(3, earned_us).bind(4, expires_us).bind(5, points)
+      .bind(6, points - owed).run();
+  set_points_.bind(1, member).bind(2, points).run();
+}
+
+void Ledger::debit(const std::string& member, std::int64_t points) {
+  if (points <= 0) return;
+  std::vector<std::pair<std::int64_t, std::int64_t>> takes;
+  std::int64_t rest = points;
+  open_lots_.bind(1, member);
+  while (rest > 0 && open_lots_.step()) {
+    const std::int64_t take = std::min(rest, open_lots_.integer(1));
+    takes.emplace_back(open_lots_.integer(0), take);
+    rest -= take;
+  }
+  open_lots_.reset();
+  for (const auto& [id, take] : takes) take_lot_.bind(1, id).bind(2, take).run();
+  set_points_.bind(1, member).bind(2, -points).run();
+}
+
+void Ledger::check_balance(const std::string& member, std::int64_t before, const Txn* txn, std::int64_t now_us) {
+  const std::int64_t after = balance(member);
+  if (after < 0 && after < before) {
+    flag("negative_balance", txn, member, ojson{{"balance_before", before}, {"balance_after", after}}.dump(), now_us);
+  } else if (after >= 0 && before < 0) {
+    close_flags_.bind(1, member).bind(2, now_us).run();
+  }
+}
+
+Ledger::MemberTier Ledger::member_tier(const std::string& member) {
+  member_tier_.bind(1, member);
+  if (!member_tier_.step()) {
+    member_tier_.reset();
+    throw store::StorageError("member " + member + " is not in the database");
+  }
+  MemberTier t{member_tier_.text(0), member_tier_.optional_integer(1), member_tier_.integer(2),
+               member_tier_.optional_integer(3).value_or(0)};
+  member_tier_.reset();
+  return t;
+}
+
+engine::Minor Ledger::window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us) {
+  spend_.bind(1, member).bind(2, at_us - std::int64_t{rules.qualification_window_days} * kMicrosPerDay).bind(3, at_us);
+  spend_.step();
+  const engine::Minor v = spend_.integer(0);
+  spend_.reset();
+  return v;
+}
+
+void Ledger::record_tier(const std::string& member, std::int64_t at_us, const std::string& from, const std::string& to,
+                         std::int64_t spend, std::string_view reason) {
+  insert_tier_change_.bind(1, member).bind(2, at_us).bind(3, from).bind(4, to).bind(5, spend).bind(6, reason).run();
+}
+
+bool Ledger::evaluate(const std::string& member, std::int64_t at_us) {
+  const auto rules = current_rules();
+  if (!rules) return false;
+  MemberTier m = member_tier(member);
+  const std::int64_t when = std::max(at_us, m.spend_at_us);
+  const engine::Minor spend = window_spend(*rules, member, when);
+  const int cur = rank_of(*rules, m.tier);
+  const int q = qualified(*rules, spend);
+  std::string tier = m.tier;
+  std::optional<std::int64_t> grace = m.grace_until_us;
+  if (q > cur) {
+    tier = rules->tiers[static_cast<std::size_t>(q)].id;
+    grace.reset();
+    record_tier(member, when, m.tier, tier, spend, cur < 0 ? "tier_not_in_rules" : "upgrade");
+  } else if (q == cur && grace) {
+    grace.reset();
+    record_tier(member, when, m.tier, tier, spend, "requalified");
+  }
+  if (tier == m.tier && grace == m.grace_until_us && spend == m.spend && when == m.spend_at_us) return false;
+  set_tier_.bind(1, member).bind(2, tier).bind(3, grace).bind(4, spend).bind(5, when).run();
+  return tier != m.tier || grace != m.grace_until_us || spend != m.spend;
+}
+
+std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const std::string& after, std::int64_t limit,
+                                                   const std::function<void(const std::string&)>& bump,
+                                                   TierPassReport& report) {
+  const auto rules = current_rules();
+  if (!rules) return std::nullopt;
+  struct Row {
+    std::string id, tier;
+    std::optional<std::int64_t> grace;
+    engine::Minor old_spend, spend;
+  };
+  std::vector<Row> rows;
+  rows.reserve(static_cast<std::size_t>(limit));
+  pass_slice_.bind(1, after).bind(2, now_us - std::int64_t{rules->qualification_window_days} * kMicrosPerDay)
+      .bind(3, now_us).bind(4, limit);
+  while (pass_slice_.step())
+    rows.push_back(Row{pass_slice_.text(0), pass_slice_.text(1), pass_slice_.optional_integer(2),
+                       pass_slice_.integer(3), pass_slice_.integer(4)});
+  pass_slice_.reset();
+  if (rows.empty()) return std::nullopt;
+  const std::int64_t grace_us = std::int64_t{rules->qualification_grace_days} * kMicrosPerDay;
+  for (const Row& r : rows) {
+    ++report.members;
+    const int cur = rank_of(*rules, r.tier);
+    const int q = qualified(*rules, r.spend);
+    std::string tier = r.tier;
+    std::optional<std::int64_t> grace = r.grace;
+    const auto to = [&](int rank) { return rules->tiers[static_cast<std::size_t>(rank)].id; };
+    if (q > cur) {
+      tier = to(q);
+      grace.reset();
+      ++report.upgraded;
+      record_tier(r.id, now_us, r.tier, tier, r.spend, cur < 0 ? "tier_not_in_rules" : "upgrade");
+    } else if (q == cur) {
+      if (grace) {
+        grace.reset();
+        ++report.requalified;
+        record_tier(r.id, now_us, r.tier, tier, r.spend, "requalified");
+      }
+    } else if (!grace && grace_us > 0) {
+      grace = now_us + grace_us;  // keeps the tier for grace_days more
+      ++report.graced;
+      record_tier(r.id, now_us, r.tier, tier, r.spend, "grace");
+    } else if (!grace || now_us >= *grace) {
+      tier = to(q);
+      grace.reset();
+      ++report.downgraded;
+      record_tier(r.id, now_us, r.tier, tier, r.spend, "downgrade");
+    }
+    const bool changed = tier != r.tier || grace != r.grace || r.spend != r.old_spend;
+    set_tier_.bind(1, r.id).bind(2, tier).bind(3, grace).bind(4, r.spend).bind(5, now_us).run();
+    if (changed) {
+      ++report.changed;
+      bump(r.id);
+    }
+  }
+  return rows.back().id;
+}
+
+bool Ledger::use_coupon(const std::string& code, const Txn& sale, const std::optional<std::string>& member,
+                        std::int64_t now_us) {
+  coupon_.bind(1, code);
+  if (!coupon_.step()) {
+    coupon_.reset();
+    return false;  // unknown to headquarters: the re-check flagged the sale
+  }
+  const auto used_txn = coupon_.optional_text(2);
+  const auto used_store = coupon_.optional_text(3);
+  const auto used_at = coupon_.optional_integer(4);
+  coupon_.reset();
+  if (!used_txn) {
+    use_coupon_.bind(1, code).bind(2, sale.txn_id).bind(3, sale.store_id).bind(4, sale.at.utc_micros).bind(5, ++seq_)
+        .run();
+    return true;
+  }
+  if (*used_txn == sale.txn_id) return false;
+  flag("coupon_double_use", &sale, member,
+       ojson{{"code", code},
+             {"first", {{"txn_id", *used_txn}, {"store_id", used_store.value_or("")},
+                        {"at", used_at ? engine::format_instant(engine::Instant{*used_at, 0}) : ""}}},
+             {"again", {{"txn_id", sale.txn_id}, {"store_id", sale.store_id}, {"till_id", sale.till_id},
+                        {"at", engine::format_instant(sale.at)}, {"coupon_discount_minor", sale.quote.coupon_discount_minor}}}}
+           .dump(),
+       now_us);
+  return false;
+}
+
+void Ledger::flag(std::string_view kind, const Txn* txn, const std::optional<std::string>& member,
+                  const std::string& detail_json, std::int64_t now_us, std::string_view store_id) {
+  insert_flag_.bind(1, kind).bind(2, now_us);
+  if (txn) insert_flag_.bind(3, txn->store_id).bind(4, txn->till_id);
+  else if (!store_id.empty()) insert_flag_.bind(3, store_id).bind_null(4);
+  else insert_flag_.bind_null(3).bind_null(4);
+  insert_flag_.bind(5, member);
+  if (txn) insert_flag_.bind(6, txn->txn_id); else insert_flag_.bind_null(6);
+  insert_flag_.bind(7, detail_json).run();
+}
+
+bool Ledger::expire_slice(std::int64_t now_us, std::int64_t limit, const std::function<void(const std::string&)>& bump,
+                          ExpiryReport& report) {
+  struct Due {
+    std::int64_t id;
+    std::string member;
+    std::int64_t left;
+  };
+  std::vector<Due> due;
+  due_lots_.bind(1, now_us).bind(2, limit);
+  while (due_lots_.step()) due.push_back(Due{due_lots_.integer(0), due_lots_.text(1), due_lots_.integer(2)});
+  due_lots_.reset();
+  if (due.empty()) return false;
+  std::set<std::string> members;
+  for (const Due& d : due) {
+    expire_lot_.bind(1, d.id).run();
+    set_points_.bind(1, d.member).bind(2, -d.left).run();
+    ++report.lots;
+    report.points += d.left;
+    members.insert(d.member);
+  }
+  for (const std::string& m : members) bump(m);
+  report.members += static_cast<std::int64_t>(members.size());
+  return true;
+}
+
+std::optional<engine::PointsExpiry> Ledger::next_expiry(const std::string& member, const engine::RuleSet* rules) {
+  next_expiry_.bind(1, member);
+  std::optional<engine::PointsExpiry> out;
+  if (next_expiry_.step()) {
+    out = engine::PointsExpiry{next_expiry_.integer(1),
+                               engine::Instant{next_expiry_.integer(0), rules ? rules->utc_offset_minutes : 0}};
+  }
+  next_expiry_.reset();
+  return out;
+}
+
+std::optional<engine::NextTier> Ledger::next_tier(const engine::RuleSet& rules, std::string_view tier,
+                                                  engine::Minor spend) {
+  const int cur = rank_of(rules, tier);
+  if (cur < 0 || static_cast<std::size_t>(cur) + 1 >= rules.tiers.size()) return std::nullopt;
+  const engine::Tier& next = rules.tiers[static_cast<std::size_t>(cur) + 1];
+  if (next.min_spend_minor <= spend) return std::nullopt;
+  return engine::NextTier{next.id, next.min_spend_minor - spend};
+}
+
+}  // namespace loyalty::hq::detail

@@ -1,0 +1,115 @@
+// Headquarters' ledger (RULES.md, "Member state that headquarters keeps"): each synced sale re-checked
+// with the engine under the rules version it names, points in lots that expire, tiers from the net
+// spend of a moving window with a grace period, single-use coupons across every store, and the flags
+// an operator reviews. It works inside the storage's write transactions and never bumps a member's
+// version itself: the caller does, once per transaction.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loyalty/engine/quote.hpp"
+#include "loyalty/engine/rules.hpp"
+#include "loyalty/hq/storage.hpp"
+#include "loyalty/hq/txn.hpp"
+#include "loyalty/store/database.hpp"
+
+namespace loyalty::hq::detail {
+
+// The first instant after the end of the month `months` after `at`'s month, in `offset_minutes`:
+// when points earned at `at` expire.
+std::int64_t expiry_after(std::int64_t at_us, std::int32_t months, std::int32_t offset_minutes);
+// The start of the day holding `at_us` in `offset_minutes`, as UTC microseconds.
+std::int64_t day_start(std::int64_t at_us, std::int32_t offset_minutes);
+
+class Ledger {
+ public:
+  // `seq` is the changes feed's counter of the storage's write transaction: a coupon marked used
+  // takes the next number.
+  Ledger(store::Database& db, std::int64_t& seq);
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // A published rule set by version (kept for good: every sale is re-checked under its own), and the
+  // current one; nullptr when there is none.
+  std::shared_ptr<const engine::RuleSet> rules(std::string_view version);
+  std::shared_ptr<const engine::RuleSet> current_rules();
+
+  // The figures a sale counts with once re-checked: points from headquarters' quote, money and the
+  // points redeemed as the till took them. A disagreement is flagged with both quotes.
+  struct Checked {
+    std::int64_t points_earned = 0;
+    std::int64_t points_redeemed = 0;
+    engine::Minor payable_minor = 0;
+    std::optional<std::string> coupon_code;  // a coupon the till accepted
+  };
+  Checked recheck(const Txn& sale, const std::optional<std::string>& member, std::int64_t now_us);
+
+  // Points. A credit first pays back a negative balance, the rest forms a lot; a debit takes the
+  // oldest lots first and may leave the balance negative. Both update members.points.
+  void credit(const std::string& member, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
+              const std::optional<std::string>& txn_id);
+  void debit(const std::string& member, std::int64_t points);
+  std::int64_t balance(const std::string& member);
+
+  // Tiers. The net spend of the window ending at `at_us`; an upgrade when it qualifies for a higher
+  // tier (and the end of a grace period when it qualifies for the tier held). True when the member's
+  // tier, grace or recorded spend changed.
+  // Evaluated at the later of `at_us` and the member's last evaluation; never a downgrade (only the
+  // daily pass starts a grace period or ends one).
+  bool evaluate(const std::string& member, std::int64_t at_us);
+  // One slice of the daily pass at `now_us`: at most `limit` members after `after` in id order, each
+  // re-evaluated (upgrade, grace, downgrade, spend); `bump` for each member changed. The last member
+  // id of the slice, or nullopt when none was left. Run each slice in a write transaction.
+  std::optional<std::string> tier_pass_slice(std::int64_t now_us, const std::string& after, std::int64_t limit,
+                                             const std::function<void(const std::string&)>& bump,
+                                             TierPassReport& report);
+  void record_tier(const std::string& member, std::int64_t at_us, const std::string& from, const std::string& to,
+                   std::int64_t spend, std::string_view reason);
+
+  // Coupons: the first redemption to reach headquarters wins; another is flagged. True when the
+  // coupon changed (marked used).
+  bool use_coupon(const std::string& code, const Txn& sale, const std::optional<std::string>& member,
+                  std::int64_t now_us);
+
+  // Flags for operators (docs/headquarters.md lists the kinds).
+  void flag(std::string_view kind, const Txn* txn, const std::optional<std::string>& member,
+            const std::string& detail_json, std::int64_t now_us, std::string_view store_id = {});
+  // A balance that went below zero is flagged; one back at zero or above closes its open flags.
+  void check_balance(const std::string& member, std::int64_t before, const Txn* txn, std::int64_t now_us);
+
+  // At most `limit` lots due at `now_us` expire, each exactly once; `bump` for each member whose
+  // balance changed. False when none was due. Run each slice in a write transaction.
+  bool expire_slice(std::int64_t now_us, std::int64_t limit, const std::function<void(const std::string&)>& bump,
+                    ExpiryReport& report);
+
+  // What a till shows: the next expiry (points, and the instant in the rules' offset) and the next tier.
+  std::optional<engine::PointsExpiry> next_expiry(const std::string& member, const engine::RuleSet* rules);
+  static std::optional<engine::NextTier> next_tier(const engine::RuleSet& rules, std::string_view tier,
+                                                   engine::Minor spend);
+
+ private:
+  struct MemberTier {
+    std::string tier;
+    std::optional<std::int64_t> grace_until_us;
+    engine::Minor spend = 0;
+    std::int64_t spend_at_us = 0;
+  };
+  MemberTier member_tier(const std::string& member);
+  engine::Minor window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us);
+
+  store::Database& db_;
+  std::int64_t& seq_;
+  std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
+  store::Statement rules_json_, current_version_, member_points_, set_points_, open_lots_, take_lot_, insert_lot_,
+      spend_, member_tier_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
+      next_expiry_, pass_slice_, due_lots_, expire_lot_;
+};
+
+}  // namespace loyalty::hq::detail
