@@ -2,7 +2,7 @@
 // {name, value, unit, baseline, baseline_value, ratio}, each figure with this machine's raw limit
 // measured in the same run.
 //   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [--sync-only] [--sync-sales=N]
-//                 [Google Benchmark flags]
+//                 [--ledger-only] [--ledger-members=N] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_ledger.hpp"
 #include "bench_sync.hpp"
 #include "bench_till.hpp"
 
@@ -60,8 +61,8 @@ double stripped_library_bytes() {
 int main(int argc, char** argv) {
   std::string out_path = "bench-results.json";
   std::filesystem::path data = "bench-data";
-  bool quick = false, engine_only = false, sync_only = false;
-  int sync_sales = 100'000;
+  bool quick = false, engine_only = false, sync_only = false, ledger_only = false;
+  int sync_sales = 100'000, ledger_members = 1'000'000;
   std::vector<char*> args;
   static char min_time[] = "--benchmark_min_time=0.05";
   for (int i = 0; i < argc; ++i) {
@@ -79,6 +80,10 @@ int main(int argc, char** argv) {
       sync_only = true;
     } else if (a.rfind("--sync-sales=", 0) == 0) {
       sync_sales = std::stoi(a.substr(13));
+    } else if (a == "--ledger-only") {
+      ledger_only = true;
+    } else if (a.rfind("--ledger-members=", 0) == 0) {
+      ledger_members = std::stoi(a.substr(17));
     } else {
       args.push_back(argv[i]);
     }
@@ -87,7 +92,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
   Collector collector;
-  if (!sync_only) benchmark::RunSpecifiedBenchmarks(&collector);
+  if (!sync_only && !ledger_only) benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::Shutdown();
 
   std::vector<Figure> figures;
@@ -96,7 +101,7 @@ int main(int argc, char** argv) {
     const auto b = collector.ns().find(baseline);
     if (v != collector.ns().end() && b != collector.ns().end()) figures.push_back({name, v->second, "ns", baseline, b->second});
   }
-  if (!engine_only && !sync_only) {
+  if (!engine_only && !sync_only && !ledger_only) {
     try {
       for (auto& f : loyalty::bench::till_figures(data, quick)) figures.push_back(std::move(f));
     } catch (const std::exception& e) {
@@ -105,12 +110,21 @@ int main(int argc, char** argv) {
     }
     figures.push_back({"libloyalty_stripped_size", stripped_library_bytes(), "bytes", "", 0});
   }
-  if (!engine_only) {
+  if (!engine_only && !ledger_only) {
     try {
       for (auto& f : loyalty::bench::sync_figures(data, quick ? std::min(sync_sales, 10'000) : sync_sales))
         figures.push_back(std::move(f));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "loyalty-bench: the sync benchmark failed: %s\n", e.what());
+      return 1;
+    }
+  }
+  if (!engine_only && !sync_only) {
+    try {
+      for (auto& f : loyalty::bench::ledger_figures(data, quick ? std::min(ledger_members, 50'000) : ledger_members))
+        figures.push_back(std::move(f));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "loyalty-bench: the ledger benchmark failed: %s\n", e.what());
       return 1;
     }
   }

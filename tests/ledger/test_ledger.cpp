@@ -221,30 +221,32 @@ TEST_CASE("tiers: an upgrade with the sale that earns it, grace when the window 
   CHECK(cli_json(w.hq, {"member", "M-9"})["grace_until"].is_null());
   json m1 = cli_json(w.hq, {"member", "M-1"});
   REQUIRE(m1["tier"] == "gold");
-  CHECK(m1["grace_until"] == "2025-09-29T03:00:00+08:00");
+  CHECK(m1["grace_until"] == "2025-09-29T00:00:00+08:00");
   const loy_quote back = sell_at(a, "Y-3", "13800000001", "2025-07-10T12:00:00+08:00", 400000);  // 20% first-purchase offer
   REQUIRE(back.payable_minor >= 300000);
   synced(a);
 
   // Once the first sale leaves the 365-day window the spend is 250000: the member keeps gold for the
-  // 90 grace days, buying nothing, and loses it after them.
+  // 90 grace days (whole days of the rules' offset, from the day of the pass), buying nothing, and
+  // loses it after them.
   pass = w.hq.cli({"tiers", "--now", "2026-01-15T03:00:00+08:00"});
   REQUIRE(pass.exit_code == 0);
   m = cli_json(w.hq, {"member", "M-9"});
   CHECK(m["tier"] == "gold");
-  CHECK(m["grace_until"] == "2026-04-15T03:00:00+08:00");
+  CHECK(m["grace_until"] == "2026-04-15T00:00:00+08:00");
   CHECK(m["window_spend_minor"] == 250000);
   CHECK(m["tier_history"].back()["reason"] == "grace");
-  pass = w.hq.cli({"tiers", "--now", "2026-04-15T02:59:59+08:00"});
+  pass = w.hq.cli({"tiers", "--now", "2026-04-14T23:59:59+08:00"});
+  REQUIRE(pass.exit_code == 0);
   CHECK(cli_json(w.hq, {"member", "M-9"})["tier"] == "gold");
-  pass = w.hq.cli({"tiers", "--now", "2026-04-15T03:00:00+08:00"});
+  pass = w.hq.cli({"tiers", "--now", "2026-04-15T00:00:30+08:00"});
   REQUIRE(pass.exit_code == 0);
   m = cli_json(w.hq, {"member", "M-9"});
   CHECK(m["tier"] == "silver");
   CHECK(m["grace_until"].is_null());
   CHECK(m["tier_history"].back()["reason"] == "downgrade");
   CHECK(m["tier_history"].back()["from"] == "gold");
-  CHECK(m["tier_history"].back()["at"] == "2026-04-15T03:00:00+08:00");
+  CHECK(m["tier_history"].back()["at"] == "2026-04-15T00:00:30+08:00");
   synced(b);
   seen = identify_at(b, "13900000009", "2026-04-16T10:00:00+08:00");
   CHECK(std::string(seen.tier_id) == "silver");

@@ -123,6 +123,8 @@ bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) 
 
 std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 
+double Statement::real(int col) const { return sqlite3_column_double(stmt_, col); }
+
 std::string Statement::text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();

@@ -14,6 +14,8 @@ using ojson = nlohmann::ordered_json;
 
 constexpr std::int64_t kMicrosPerMinute = 60'000'000;
 constexpr std::int64_t kMicrosPerDay = 86'400'000'000;
+// A till's cached tier is taken as it was if the member held it within this many days before the sale.
+constexpr std::int64_t kStaleTierDays = 31;
 
 // The index of a tier in the rules (ascending spend), or -1 for a tier the rules no longer have.
 int rank_of(const engine::RuleSet& rules, std::string_view tier) {
@@ -40,11 +42,20 @@ ojson figures(const engine::Quote& q) {
                {"points_earned", q.points_earned}};
 }
 
+// A spend summed as a double by SQLite's TOTAL (which cannot overflow): exact below 2^53 minor units,
+// and held within the engine's range above.
+engine::Minor clamp_total(double total) {
+  if (!(total > 0)) return 0;
+  if (total >= 1e18) return 1'000'000'000'000'000'000;
+  return static_cast<engine::Minor>(total);
+}
+
 bool same_figures(const engine::Quote& a, const engine::Quote& b) {
   return a.gross_minor == b.gross_minor && a.member_discount_minor == b.member_discount_minor &&
          a.coupon_discount_minor == b.coupon_discount_minor && a.redeem_points == b.redeem_points &&
          a.redeem_value_minor == b.redeem_value_minor && a.payable_minor == b.payable_minor &&
-         a.points_earned == b.points_earned;
+         a.points_earned == b.points_earned && a.coupon_rejected == b.coupon_rejected &&
+         a.redeem_rejected == b.redeem_rejected && a.member_discount_reason == b.member_discount_reason;
 }
 
 }  // namespace
@@ -77,7 +88,7 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
       take_lot_(db, "UPDATE lots SET left = left - ?2 WHERE id = ?1"),
       insert_lot_(db, "INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, left) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
-      spend_(db, "SELECT COALESCE(SUM(payable_minor - refunded_minor), 0) FROM sales "
+      spend_(db, "SELECT TOTAL(MAX(spend_minor - refunded_minor, 0)) FROM sales "
                  "WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3"),
       member_tier_(db, "SELECT tier, grace_until_us, spend_minor, spend_at_us FROM members WHERE id = ?1"),
       set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5 WHERE id = ?1"),
@@ -90,10 +101,15 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
       close_flags_(db, "UPDATE flags SET closed_us = ?2 WHERE member_id = ?1 AND kind = 'negative_balance' "
                        "AND closed_us IS NULL"),
+      tier_at_(db, "SELECT from_tier, to_tier FROM tier_changes WHERE member_id = ?1 AND at_us <= ?2 "
+                   "ORDER BY at_us DESC, id DESC LIMIT 1"),
+      birthday_(db, "SELECT birthday FROM members WHERE id = ?1"),
+      held_(db, "SELECT 1 FROM tier_changes WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3 "
+                "AND (from_tier = ?4 OR to_tier = ?4) LIMIT 1"),
       next_expiry_(db, "SELECT expires_us, SUM(left) FROM lots WHERE member_id = ?1 AND left > 0 "
                        "GROUP BY expires_us ORDER BY expires_us LIMIT 1"),
       pass_slice_(db, "SELECT m.id, m.tier, m.grace_until_us, m.spend_minor, "
-                      "(SELECT COALESCE(SUM(s.payable_minor - s.refunded_minor), 0) FROM sales s "
+                      "(SELECT TOTAL(MAX(s.spend_minor - s.refunded_minor, 0)) FROM sales s "
                       " WHERE s.member_id = m.id AND s.at_us > ?2 AND s.at_us <= ?3) "
                       "FROM members m WHERE m.id > ?1 ORDER BY m.id LIMIT ?4"),
       due_lots_(db, "SELECT id, member_id, left FROM lots WHERE left > 0 AND expires_us <= ?1 "
@@ -129,23 +145,50 @@ std::shared_ptr<const engine::RuleSet> Ledger::current_rules() {
 
 Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string>& member, std::int64_t now_us) {
   Checked till;
-  till.points_earned = sale.quote.points_earned;
   till.points_redeemed = sale.quote.redeem_points;
   till.payable_minor = sale.quote.payable_minor;
-  if (sale.input.coupon && !sale.quote.coupon_rejected) till.coupon_code = sale.input.coupon->code;
-  if (!member) return till;  // an anonymous sale changes nothing: no points to re-check
+  if (!member) return till;  // an anonymous sale changes nothing: no points, no spend
 
+  // A sale headquarters cannot re-check counts no points and no spend: flagged for review.
   const auto unavailable = [&](const std::string& why) {
     flag("recheck_unavailable", &sale, member,
-         ojson{{"rules_version", sale.rules_version}, {"reason", why}, {"till", figures(sale.quote)}}.dump(), now_us);
-    return till;  // the till's figures, flagged for review
+         ojson{{"rules_version", sale.rules_version},
+               {"reason", why},
+               {"till", figures(sale.quote)},
+               {"policy", "no points and no tier spend counted; money and points redeemed as the till took them"}}
+             .dump(),
+         now_us);
+    return till;
   };
-  const auto rules = this->rules(sale.rules_version);
+  std::shared_ptr<const engine::RuleSet> rules;
+  try {
+    rules = this->rules(sale.rules_version);
+  } catch (const store::StorageError& e) {
+    return unavailable(e.what());
+  }
   if (!rules) return unavailable("headquarters never published rules version " + sale.rules_version);
 
+  // The sale as headquarters knows it: at its own time, with the member's tier then (or one the
+  // member held in the month before, which a till that had not synced since still showed), the
+  // member's birthday, and the coupon as headquarters issued it (a code it never issued, or another member's,
+  // is unknown).
   engine::QuoteInput input = sale.input;
+  input.now = sale.at;
+  ojson member_differs = ojson::object();
+  if (input.member) {
+    const HeldTier held = tier_at(*member, sale.at.utc_micros);
+    if (input.member->tier != held.tier && !held_recently(*member, input.member->tier, sale.at.utc_micros)) {
+      member_differs["tier"] = {{"till", input.member->tier}, {"hq", held.tier}};
+      input.member->tier = held.tier;
+    }
+    const auto birthday = birthday_of(*member);
+    if (input.member->birthday && (!birthday || birthday->month != input.member->birthday->month ||
+                                   birthday->day != input.member->birthday->day)) {
+      member_differs["birthday"] = true;
+      input.member->birthday = birthday;
+    }
+  }
   if (input.coupon) {
-    // The coupon as headquarters issued it: a code it never issued, or another member's, is unknown.
     input.coupon->coupon.reset();
     coupon_.bind(1, input.coupon->code);
     if (coupon_.step()) {
@@ -158,9 +201,10 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string
           engine::detail::ObjectReader r(j, "coupon");
           return engine::detail::read_coupon_fields(r, input.coupon->code);
         });
-        if (!parsed) throw store::StorageError("coupon " + input.coupon->code + ": " + parsed.error().message);
-        input.coupon->coupon = std::move(parsed).value();
-        input.coupon->coupon->used = false;  // single use across stores is the ledger's, not the quote's
+        if (parsed) {
+          input.coupon->coupon = std::move(parsed).value();
+          input.coupon->coupon->used = false;  // single use across stores is the ledger's, not the quote's
+        }
       }
     } else {
       coupon_.reset();
@@ -169,16 +213,50 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string
   const auto q = engine::quote(*rules, input);
   if (!q) return unavailable("the sale cannot be quoted: " + q.error().message);
   if (!same_figures(*q, sale.quote)) {
-    flag("recheck_mismatch", &sale, member,
-         ojson{{"rules_version", sale.rules_version},
-               {"till", figures(sale.quote)},
-               {"hq", figures(*q)},
-               {"policy", "points earned as headquarters computed them; money and points redeemed as the till took them"}}
-             .dump(),
-         now_us);
+    ojson detail = {{"rules_version", sale.rules_version},
+                    {"till", figures(sale.quote)},
+                    {"hq", figures(*q)},
+                    {"policy", "points and tier spend as headquarters computed them; money and points redeemed as "
+                               "the till took them"}};
+    if (!member_differs.empty()) detail["member_differs"] = member_differs;
+    flag("recheck_mismatch", &sale, member, detail.dump(), now_us);
   }
   Checked out = till;
   out.points_earned = q->points_earned;
+  out.spend_minor = q->payable_minor;
+  if (sale.input.coupon && !q->coupon_rejected && !sale.quote.coupon_rejected) out.coupon_code = sale.input.coupon->code;
+  return out;
+}
+
+Ledger::HeldTier Ledger::tier_at(const std::string& member, std::int64_t at_us) {
+  tier_at_.bind(1, member).bind(2, at_us);
+  HeldTier h;
+  if (tier_at_.step()) {
+    h.before = tier_at_.text(0);
+    h.tier = tier_at_.text(1);
+    tier_at_.reset();
+    return h;
+  }
+  tier_at_.reset();
+  h.tier = h.before = member_tier(member).tier;  // no change recorded before the sale
+  return h;
+}
+
+bool Ledger::held_recently(const std::string& member, const std::string& tier, std::int64_t at_us) {
+  held_.bind(1, member).bind(2, at_us - kStaleTierDays * kMicrosPerDay).bind(3, at_us).bind(4, tier);
+  const bool held = held_.step();
+  held_.reset();
+  return held;
+}
+
+std::optional<engine::MonthDay> Ledger::birthday_of(const std::string& member) {
+  birthday_.bind(1, member);
+  std::optional<engine::MonthDay> out;
+  if (birthday_.step()) {
+    if (const auto v = birthday_.optional_integer(0))
+      out = engine::MonthDay{static_cast<unsigned>(*v / 100), static_cast<unsigned>(*v % 100)};
+  }
+  birthday_.reset();
   return out;
 }
 
@@ -238,7 +316,7 @@ Ledger::MemberTier Ledger::member_tier(const std::string& member) {
 engine::Minor Ledger::window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us) {
   spend_.bind(1, member).bind(2, at_us - std::int64_t{rules.qualification_window_days} * kMicrosPerDay).bind(3, at_us);
   spend_.step();
-  const engine::Minor v = spend_.integer(0);
+  const engine::Minor v = clamp_total(spend_.real(0));
   spend_.reset();
   return v;
 }
@@ -248,11 +326,12 @@ void Ledger::record_tier(const std::string& member, std::int64_t at_us, const st
   insert_tier_change_.bind(1, member).bind(2, at_us).bind(3, from).bind(4, to).bind(5, spend).bind(6, reason).run();
 }
 
-bool Ledger::evaluate(const std::string& member, std::int64_t at_us) {
+bool Ledger::evaluate(const std::string& member, std::int64_t at_us, std::int64_t now_us) {
   const auto rules = current_rules();
   if (!rules) return false;
   MemberTier m = member_tier(member);
-  const std::int64_t when = std::max(at_us, m.spend_at_us);
+  // Never later than headquarters' clock: a till's clock ahead must not move the window.
+  const std::int64_t when = std::max(std::min(at_us, now_us), m.spend_at_us);
   const engine::Minor spend = window_spend(*rules, member, when);
   const int cur = rank_of(*rules, m.tier);
   const int q = qualified(*rules, spend);
@@ -287,10 +366,13 @@ std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const st
       .bind(3, now_us).bind(4, limit);
   while (pass_slice_.step())
     rows.push_back(Row{pass_slice_.text(0), pass_slice_.text(1), pass_slice_.optional_integer(2),
-                       pass_slice_.integer(3), pass_slice_.integer(4)});
+                       pass_slice_.integer(3), clamp_total(pass_slice_.real(4))});
   pass_slice_.reset();
   if (rows.empty()) return std::nullopt;
   const std::int64_t grace_us = std::int64_t{rules->qualification_grace_days} * kMicrosPerDay;
+  // Grace runs in whole days of the rules' offset, from the start of the day of the pass that began
+  // it: a pass that runs a little later one day does not shorten or lengthen it.
+  const std::int64_t today = day_start(now_us, rules->utc_offset_minutes);
   for (const Row& r : rows) {
     ++report.members;
     const int cur = rank_of(*rules, r.tier);
@@ -310,7 +392,7 @@ std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const st
         record_tier(r.id, now_us, r.tier, tier, r.spend, "requalified");
       }
     } else if (!grace && grace_us > 0) {
-      grace = now_us + grace_us;  // keeps the tier for grace_days more
+      grace = today + grace_us;  // keeps the tier for grace_days more
       ++report.graced;
       record_tier(r.id, now_us, r.tier, tier, r.spend, "grace");
     } else if (!grace || now_us >= *grace) {
@@ -319,12 +401,11 @@ std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const st
       ++report.downgraded;
       record_tier(r.id, now_us, r.tier, tier, r.spend, "downgrade");
     }
-    const bool changed = tier != r.tier || grace != r.grace || r.spend != r.old_spend;
+    // Only what changed is written: most members' figures stay the same from one day to the next.
+    if (tier == r.tier && grace == r.grace && r.spend == r.old_spend) continue;
     set_tier_.bind(1, r.id).bind(2, tier).bind(3, grace).bind(4, r.spend).bind(5, now_us).run();
-    if (changed) {
-      ++report.changed;
-      bump(r.id);
-    }
+    ++report.changed;
+    bump(r.id);
   }
   return rows.back().id;
 }

@@ -47,7 +47,8 @@ class Ledger {
     std::int64_t points_earned = 0;
     std::int64_t points_redeemed = 0;
     engine::Minor payable_minor = 0;
-    std::optional<std::string> coupon_code;  // a coupon the till accepted
+    engine::Minor spend_minor = 0;            // what counts towards the tier: headquarters' payable
+    std::optional<std::string> coupon_code;  // a coupon both the till and headquarters accepted
   };
   Checked recheck(const Txn& sale, const std::optional<std::string>& member, std::int64_t now_us);
 
@@ -63,7 +64,7 @@ class Ledger {
   // tier, grace or recorded spend changed.
   // Evaluated at the later of `at_us` and the member's last evaluation; never a downgrade (only the
   // daily pass starts a grace period or ends one).
-  bool evaluate(const std::string& member, std::int64_t at_us);
+  bool evaluate(const std::string& member, std::int64_t at_us, std::int64_t now_us);
   // One slice of the daily pass at `now_us`: at most `limit` members after `after` in id order, each
   // re-evaluated (upgrade, grace, downgrade, spend); `bump` for each member changed. The last member
   // id of the slice, or nullopt when none was left. Run each slice in a write transaction.
@@ -102,6 +103,14 @@ class Ledger {
     std::int64_t spend_at_us = 0;
   };
   MemberTier member_tier(const std::string& member);
+  struct HeldTier {
+    std::string tier, before;  // the member's tier at an instant, and the one before its last change
+  };
+  HeldTier tier_at(const std::string& member, std::int64_t at_us);
+  std::optional<engine::MonthDay> birthday_of(const std::string& member);
+  // True when the member held `tier` at some time in the month before `at_us` (a tier change's
+  // either side).
+  bool held_recently(const std::string& member, const std::string& tier, std::int64_t at_us);
   engine::Minor window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us);
 
   store::Database& db_;
@@ -109,7 +118,7 @@ class Ledger {
   std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
   store::Statement rules_json_, current_version_, member_points_, set_points_, open_lots_, take_lot_, insert_lot_,
       spend_, member_tier_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
-      next_expiry_, pass_slice_, due_lots_, expire_lot_;
+      tier_at_, birthday_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
 };
 
 }  // namespace loyalty::hq::detail

@@ -126,14 +126,15 @@ ALTER TABLE sales ADD COLUMN till_taken_back INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sales ADD COLUMN points_taken_back INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sales ADD COLUMN points_given_back INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sales ADD COLUMN rules_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE sales ADD COLUMN spend_minor INTEGER NOT NULL DEFAULT 0;
 UPDATE sales SET at_us = (SELECT at_us FROM txns WHERE txns.txn_id = sales.txn_id),
   rules_version = (SELECT json_extract(body, '$.rules_version') FROM txns WHERE txns.txn_id = sales.txn_id),
-  till_points_earned = points_earned,
+  till_points_earned = points_earned, spend_minor = payable_minor,
   refunded_minor = (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
   till_taken_back = (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
   points_taken_back = (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
   points_given_back = (SELECT COALESCE(SUM(points_given_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id);
-CREATE INDEX sales_member ON sales(member_id, at_us) WHERE member_id IS NOT NULL;
+CREATE INDEX sales_member ON sales(member_id, at_us, spend_minor, refunded_minor) WHERE member_id IS NOT NULL;
 ALTER TABLE coupons ADD COLUMN issued_us INTEGER;
 ALTER TABLE coupons ADD COLUMN used_txn_id TEXT;
 ALTER TABLE coupons ADD COLUMN used_store TEXT;
@@ -159,7 +160,7 @@ CREATE TABLE tier_changes(
   to_tier TEXT NOT NULL,
   spend_minor INTEGER NOT NULL,
   reason TEXT NOT NULL);
-CREATE INDEX tier_changes_member ON tier_changes(member_id, id);
+CREATE INDEX tier_changes_member ON tier_changes(member_id, at_us, id);
 CREATE TABLE flags(
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -172,6 +173,7 @@ CREATE TABLE flags(
   closed_us INTEGER);
 CREATE INDEX flags_open ON flags(id) WHERE closed_us IS NULL;
 CREATE INDEX flags_member ON flags(member_id, id);
+CREATE INDEX flags_store_open ON flags(store_id) WHERE closed_us IS NULL;
 CREATE TABLE tills(
   store_id TEXT NOT NULL,
   till_id TEXT NOT NULL,
@@ -251,6 +253,23 @@ class Checkpointer {
   std::thread thread_;
 };
 
+// BEGIN ... COMMIT around reads: what they return comes from one moment of the database.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Database& db) : db_(db) { db_.exec("BEGIN"); }
+  ~ReadTransaction() {
+    try {
+      db_.exec("COMMIT");
+    } catch (...) {  // a read transaction has nothing to lose
+    }
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Database& db_;
+};
+
 class SqliteStorage final : public Storage {
  public:
   SqliteStorage(const std::string& path, const EnrollmentOpener& opener, bool serving)
@@ -278,11 +297,11 @@ class SqliteStorage final : public Storage {
                              "THEN ?3 ELSE last_purchase_off END WHERE id = ?1");
     bump_.emplace(db_, "UPDATE members SET version = version + 1, seq = ?2 WHERE id = ?1 RETURNING version");
     insert_sale_.emplace(db_, "INSERT INTO sales(txn_id, store_id, receipt_id, member_id, payable_minor, "
-                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     find_sale_.emplace(db_, "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, "
                             "s.till_points_earned, s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, "
-                            "s.rules_version FROM sales s WHERE s.txn_id = ?1");
+                            "s.rules_version, s.points_taken_back FROM sales s WHERE s.txn_id = ?1");
     update_sale_.emplace(db_, "UPDATE sales SET refunded_minor = refunded_minor + ?2, till_taken_back = till_taken_back + ?3, "
                               "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5 "
                               "WHERE txn_id = ?1");
@@ -340,6 +359,7 @@ class SqliteStorage final : public Storage {
     find_batch_->reset();
 
     seq_ = meta_int("feed_seq");
+    future_flagged_ = false;
     protocol::BatchAnswer answer;
     answer.results.reserve(txns.size());
     std::int64_t newest_at = INT64_MIN;
@@ -398,16 +418,7 @@ class SqliteStorage final : public Storage {
 
   std::string changes(std::int64_t after, std::int64_t limit) override {
     std::lock_guard lock(mu_);
-    db_.exec("BEGIN");
-    struct Guard {
-      Database& db;
-      ~Guard() {
-        try {
-          db.exec("COMMIT");
-        } catch (...) {  // a read transaction has nothing to lose
-        }
-      }
-    } guard{db_};
+    ReadTransaction read(db_);
     const auto rules = ledger_->current_rules();
     std::vector<std::pair<std::int64_t, protocol::MemberRecord>> members;
     changed_members_->bind(1, after).bind(2, limit + 1);
@@ -628,42 +639,49 @@ class SqliteStorage final : public Storage {
     return report;
   }
 
-  TierPassReport tier_pass(std::int64_t now_us) override {
+  TierPassReport tier_pass(std::int64_t now_us) override { return run_pass(now_us, "", false); }
+
+  // The pass in slices from after member `after`; `daily`: the progress is kept in meta with each
+  // slice, so that a pass cut short (a stop, an error) resumes where it was.
+  TierPassReport run_pass(std::int64_t now_us, std::string after, bool daily) {
     TierPassReport report;
-    std::string after;
     while (true) {
       std::lock_guard lock(mu_);
       Transaction tx(db_);
       seq_ = meta_int("feed_seq");
       const auto last = ledger_->tier_pass_slice(now_us, after, kSlice, [&](const std::string& m) { bump(m); }, report);
+      if (daily && last) set_meta_->bind(1, "tier_pass_after").bind(2, *last).run();
+      if (daily && !last) set_meta_int("tier_pass_done", meta_int("tier_pass_day"));
+      if (last) set_meta_int("feed_seq", seq_);
+      tx.commit();
       if (!last) break;
       after = *last;
-      set_meta_int("feed_seq", seq_);
-      tx.commit();
     }
     return report;
   }
 
   std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(std::int64_t now_us) override {
     std::optional<TierPassReport> tiers;
-    std::int64_t today = 0;
+    std::optional<std::string> resume;
     {
       std::lock_guard lock(mu_);
       const auto rules = ledger_->current_rules();
       if (!rules) return std::nullopt;
-      today = detail::day_start(now_us, rules->utc_offset_minutes);
-      get_meta_->bind(1, "tier_pass_day");
-      const std::optional<std::int64_t> last = get_meta_->step() ? get_meta_->optional_integer(0) : std::nullopt;
-      get_meta_->reset();
-      if (last && *last >= today) today = 0;  // done today
-    }
-    if (today) {
-      tiers = tier_pass(now_us);
-      std::lock_guard lock(mu_);
+      const std::int64_t today = detail::day_start(now_us, rules->utc_offset_minutes);
       Transaction tx(db_);
-      set_meta_int("tier_pass_day", today);
+      if (meta_int("tier_pass_done") != today) {
+        if (meta_int("tier_pass_day") != today) {
+          // A new day: its pass starts from the first member.
+          set_meta_int("tier_pass_day", today);
+          set_meta_->bind(1, "tier_pass_after").bind(2, "").run();
+        }
+        get_meta_->bind(1, "tier_pass_after");
+        resume = get_meta_->step() ? get_meta_->text(0) : std::string();
+        get_meta_->reset();
+      }
       tx.commit();
     }
+    if (resume) tiers = run_pass(now_us, *resume, true);
     ExpiryReport expired = expire(now_us);
     if (!tiers && expired.lots == 0) return std::nullopt;
     return std::make_pair(expired, tiers);
@@ -724,6 +742,7 @@ class SqliteStorage final : public Storage {
 
   std::optional<MemberDetail> member_detail(std::string_view id) override {
     std::lock_guard lock(mu_);
+    ReadTransaction read(db_);  // one moment, while `serve` writes beside
     auto m = member_locked(id);
     if (!m) return std::nullopt;
     MemberDetail d;
@@ -793,12 +812,15 @@ class SqliteStorage final : public Storage {
   }
 
   void migrate(std::int64_t now_us) {
+    if (db_.user_version() == kSchemaVersion) return;
+    Transaction t(db_);
+    // Read again under the write lock: `serve` and a command opening an old database together
+    // migrate it once.
     const std::int64_t v = db_.user_version();
     if (v > kSchemaVersion)
       throw store::StorageError("the database has schema " + std::to_string(v) + ", newer than this loyalty-hq's " +
                                 std::to_string(kSchemaVersion));
     if (v == kSchemaVersion) return;
-    Transaction t(db_);
     if (v < 1) db_.exec(kSchema1);
     if (v < 2) {
       db_.exec(kSchema2);
@@ -861,11 +883,13 @@ class SqliteStorage final : public Storage {
     r.status = protocol::TxnStatus::applied;
     if (t.at.utc_micros > now_us + kFutureFlagUs) {
       const bool refused = t.at.utc_micros > now_us + kFutureLimitUs;
-      ledger_->flag("future_timestamp", &t, t.member_id,
+      // One flag per batch: a till whose clock runs ahead dates all its transactions ahead.
+      if (!future_flagged_) ledger_->flag("future_timestamp", &t, t.member_id,
                     nlohmann::ordered_json{{"at", engine::format_instant(t.at)},
                                            {"ahead_seconds", (t.at.utc_micros - now_us) / 1'000'000},
                                            {"rejected", refused}}.dump(),
                     now_us);
+      future_flagged_ = true;
       if (refused)
         return reject(r, "future_timestamp: the transaction is dated more than 24 hours ahead of headquarters' clock");
     }
@@ -898,13 +922,13 @@ class SqliteStorage final : public Storage {
     const detail::Ledger::Checked c = ledger_->recheck(t, member, now_us);
     insert_sale_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.receipt_id).bind(4, member).bind(5, c.payable_minor)
         .bind(6, member ? c.points_earned : 0).bind(7, member ? c.points_redeemed : 0).bind(8, t.at.utc_micros)
-        .bind(9, member ? t.quote.points_earned : 0).bind(10, t.rules_version).run();
+        .bind(9, member ? t.quote.points_earned : 0).bind(10, t.rules_version).bind(11, c.spend_minor).run();
     if (!member) return;
     const std::int64_t before = ledger_->balance(*member);
     ledger_->debit(*member, c.points_redeemed);
     ledger_->credit(*member, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
     apply_sale_->bind(1, *member).bind(2, t.at.utc_micros).bind(3, std::int64_t{t.at.offset_minutes}).run();
-    ledger_->evaluate(*member, t.at.utc_micros);
+    ledger_->evaluate(*member, t.at.utc_micros, now_us);
     if (c.coupon_code) ledger_->use_coupon(*c.coupon_code, t, member, now_us);
     ledger_->check_balance(*member, before, &t, now_us);
     r.member_id = member;
@@ -932,13 +956,16 @@ class SqliteStorage final : public Storage {
     const std::int64_t credited = f.integer(3), till_earned = f.integer(4), till_taken = f.integer(5);
     const std::int64_t redeemed = f.integer(6), given = f.integer(7), sale_at = f.integer(8);
     const std::string sale_rules = f.text(9);
+    const std::int64_t taken = f.integer(10);
     find_sale_->reset();
     if (refunded + t.amount_minor > payable)
       return reject(r, "refund_exceeds_sale: refunds of sale " + t.sale_txn_id + " would come to " +
                            std::to_string(refunded + t.amount_minor) + " of " + std::to_string(payable) + " paid");
     const bool all = refunded + t.amount_minor == payable;
-    const std::int64_t take = share(credited, till_earned, till_taken + t.points_taken_back, all) -
-                              share(credited, till_earned, till_taken, false);
+    // Never more than is left of what headquarters credited.
+    const std::int64_t take = std::clamp<std::int64_t>(
+        share(credited, till_earned, till_taken + t.points_taken_back, all) - share(credited, till_earned, till_taken, false),
+        0, std::max<std::int64_t>(0, credited - taken));
     const std::int64_t give = std::clamp<std::int64_t>(t.points_given_back, 0, std::max<std::int64_t>(0, redeemed - given));
     update_sale_->bind(1, t.sale_txn_id).bind(2, t.amount_minor).bind(3, t.points_taken_back).bind(4, take)
         .bind(5, give).run();
@@ -949,7 +976,7 @@ class SqliteStorage final : public Storage {
     // Points given back expire as the sale's own points would have.
     ledger_->credit(*member, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
     ledger_->debit(*member, take);
-    ledger_->evaluate(*member, t.at.utc_micros);
+    ledger_->evaluate(*member, t.at.utc_micros, now_us);
     ledger_->check_balance(*member, before, &t, now_us);
     r.member_id = member;
     r.member_version = bump(*member);
@@ -978,8 +1005,12 @@ class SqliteStorage final : public Storage {
       r.member_version = returning_version(*merge_member_);
       return;
     }
+    // A new member starts in the lowest tier of headquarters' rules, whatever the till wrote.
+    const auto rules = ledger_->current_rules();
+    const std::string tier = rules && !rules->tiers.empty() ? rules->tiers.front().id : t.tier;
     insert_member_->bind(1, *t.member_id).bind(2, ++seq_).bind(3, personal->name).bind(4, personal->phone)
-        .bind(5, masked).bind(6, t.tier).bind(7, birthday).bind(8, std::int64_t{0}).bind(9, now_us).run();
+        .bind(5, masked).bind(6, tier).bind(7, birthday).bind(8, std::int64_t{0}).bind(9, now_us).run();
+    ledger_->record_tier(*t.member_id, t.at.utc_micros, "", tier, 0, "enrolled");
     insert_code_->bind_blob(1, t.code_hash.data(), t.code_hash.size()).bind(2, *t.member_id).bind(3, "phone").run();
     r.member_id = t.member_id;
     r.member_version = 1;
@@ -1013,6 +1044,7 @@ class SqliteStorage final : public Storage {
   const EnrollmentOpener& opener_;
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
+  bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
       bump_, update_sale_, upsert_till_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,

@@ -36,6 +36,11 @@ void read_sale(ObjectReader& r, Txn& t) {
   const engine::Quote& q = t.quote;
   if (t.member_id.has_value() != input.member.has_value() || (input.member && input.member->id != *t.member_id))
     fail(r.path_of("input") + ".member", "must be the transaction's member_id");
+  // The figures headquarters counts with stay within the engine's range, whatever a till sent.
+  if (q.gross_minor > kMaxMinor) fail(r.path_of("quote") + ".gross_minor", "must be at most " + std::to_string(kMaxMinor));
+  if (q.payable_minor > q.gross_minor) fail(r.path_of("quote") + ".payable_minor", "must not exceed gross_minor");
+  if (q.points_earned > kMaxPoints) fail(r.path_of("quote") + ".points_earned", "must be at most " + std::to_string(kMaxPoints));
+  if (q.redeem_points > kMaxPoints) fail(r.path_of("quote") + ".redeem_points", "must be at most " + std::to_string(kMaxPoints));
   t.points_earned = q.points_earned;
   t.points_redeemed = q.redeem_points;
   t.gross_minor = q.gross_minor;

@@ -68,6 +68,7 @@ class Statement {
 
   bool is_null(int col) const;
   std::int64_t integer(int col) const;
+  double real(int col) const;
   std::string text(int col) const;
   std::optional<std::int64_t> optional_integer(int col) const;
   std::optional<std::string> optional_text(int col) const;
