@@ -3,7 +3,9 @@
 // Time is passed in (each sale's checkout time, `--now` of the ledger's commands); headquarters' own
 // timer is off. Every result is checked at a second till after it synced.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "../sync/hq_fixture.hpp"
 
@@ -357,6 +359,87 @@ TEST_CASE("a sale tampered with on its way is re-checked: flagged with both figu
   loy_member_info seen = member_info();
   REQUIRE(loy_till_lookup(b, "13800000002", &seen) == LOY_OK);
   CHECK(seen.confirmed_points == 1000 + honest);
+
+  // Returned whole, the sale takes back exactly what headquarters credited, not the claimed figure.
+  {
+    TestTill a(config);
+    loy_refund_result rr{};
+    rr.struct_size = sizeof rr;
+    REQUIRE(loy_till_refund(a, "RF-T", "T-1", nullptr, 0, &rr) == LOY_OK);
+    synced(a);
+  }
+  CHECK(cli_json(w.hq, {"member", "M-2"})["points"] == 1000);
+}
+
+TEST_CASE("a till's claims headquarters does not hold are re-checked against its own: tier, coupon, rules version, figures out of range",
+          "[ledger]") {
+  SyncWorld w(kNoTimer);
+  REQUIRE(w.hq.cli({"coupons", "issue", "--member", "M-2", "--kind", "amount", "--value", "2000", "--code", "THANKS-2"})
+              .exit_code == 0);
+  const auto config = w.till("S001", "T01");
+  const auto db = w.tmp.path() / "S001-T01" / "data" / "till.db";
+  std::int64_t points = 0;
+  {
+    TestTill a(config);
+    synced(a);
+    // M-2 is silver: a sale claiming black (10% off, 2x points) earns silver's points.
+    const loy_quote silver = sell_at(a, "K-1", "13800000002", "2026-11-20T10:00:00+08:00", 50000);
+    points = silver.points_earned;
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.input.member.tier', 'black', "
+                    "'$.quote.member_discount_minor', 5000, '$.quote.payable_minor', 45000, "
+                    "'$.quote.points_earned', 900)");
+  {
+    TestTill a(config);
+    synced(a);
+    // M-3 (black) uses M-2's coupon.
+    sell_at(a, "K-2", "13800000003", "2026-11-20T11:00:00+08:00", 10000);
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.input.coupon', "
+                    "json('{\"code\":\"THANKS-2\",\"kind\":\"amount\",\"value\":2000,\"min_spend_minor\":0,\"used\":false}'), "
+                    "'$.quote.coupon_discount_minor', 2000, '$.quote.payable_minor', 7000) "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  {
+    TestTill a(config);
+    synced(a);
+    // A rules version headquarters never published, with a fortune in points.
+    sell_at(a, "K-3", "13800000002", "2026-11-20T12:00:00+08:00", 10000);
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.rules_version', 'never', "
+                    "'$.quote.points_earned', 999999999999) WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  {
+    TestTill a(config);
+    synced(a);
+    // A payable beyond any sale: refused as a transaction, and the queue moves on.
+    sell_at(a, "K-4", "13800000002", "2026-11-20T13:00:00+08:00", 10000);
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.quote.gross_minor', 9223372036854775807, "
+                    "'$.quote.payable_minor', 9223372036854775807) WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  TestTill a(config);
+  loy_sync_result r{};
+  r.struct_size = sizeof r;
+  REQUIRE(loy_till_sync(a, &r) == LOY_OK);
+  CHECK(r.rejected == 1);
+  CHECK(status(a).rejected == 1);
+
+  const auto mismatches = flags_of(w.hq, "recheck_mismatch");
+  REQUIRE(mismatches.size() == 2);
+  // Newest first: the coupon, then the tier.
+  CHECK(mismatches[1]["detail"]["member_differs"]["tier"]["till"] == "black");
+  CHECK(mismatches[1]["detail"]["member_differs"]["tier"]["hq"] == "silver");
+  CHECK(mismatches[1]["detail"]["hq"]["points_earned"] == points);
+  CHECK(mismatches[0]["member_id"] == "M-3");
+  CHECK(mismatches[0]["detail"]["hq"]["coupon_discount_minor"] == 0);
+  const auto unavailable = flags_of(w.hq, "recheck_unavailable");
+  REQUIRE(unavailable.size() == 1);
+  CHECK(unavailable[0]["detail"]["till"]["points_earned"] == 999999999999);
+
+  const json m2 = cli_json(w.hq, {"member", "M-2"});
+  CHECK(m2["points"] == 1000 + points);  // silver's points for K-1, nothing for K-3
+  CHECK(m2["tier"] == "silver");
+  REQUIRE(m2["coupons"].size() == 1);
+  CHECK(m2["coupons"][0]["used_txn_id"].is_null());  // another member's use does not spend it
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 3);
 }
 
 TEST_CASE("a refund after a redemption drives the balance negative: flagged, and every till refuses redemption until it is positive",
@@ -410,9 +493,41 @@ TEST_CASE("a refund after a redemption drives the balance negative: flagged, and
   const loy_quote back = sell_at(b, "N-3", "13800000002", "2026-11-23T10:00:00+08:00", 500000);
   REQUIRE(expected + back.points_earned >= 0);
   synced(b);
+  // The new lot repaid the debt first: what is left of it is the balance.
+  const json after = cli_json(w.hq, {"member", "M-2"});
+  CHECK(after["points"] == expected + back.points_earned);
+  std::int64_t open = 0;
+  for (const json& lot : after["lots"]) open += lot["left"].get<std::int64_t>();
+  CHECK(open == expected + back.points_earned);
+  CHECK(after["lots"][0]["points"] == back.points_earned);
   CHECK(flags_of(w.hq, "negative_balance").empty());
   negative = flags_of(w.hq, "negative_balance", true);
   REQUIRE(negative.size() == 1);
   CHECK_FALSE(negative[0]["closed_at"].is_null());
   require_no_recheck_flags(w.hq);
+}
+
+TEST_CASE("serving, headquarters runs the daily tier pass and expiry on its own timer", "[ledger]") {
+  SyncWorld w(json{{"ledger", {{"timer_seconds", 1}}}});
+  TestTill a(w.till("S001", "T01"));
+  synced(a);
+  // A sale of two years ago: its points expired at the start of this month or earlier.
+  const loy_quote old = sell_at(a, "O-1", "13800000002", "2024-10-15T12:00:00+08:00", 30000);
+  REQUIRE(old.points_earned > 0);
+  synced(a);
+  json m;
+  for (int i = 0; i < 100; ++i) {
+    m = cli_json(w.hq, {"member", "M-2"});
+    if (m["points"] == 1000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(m["points"] == 1000);
+  bool expired = false;
+  for (const json& lot : m["lots"]) expired = expired || lot["expired"] == old.points_earned;
+  CHECK(expired);
+  // Today's pass ran: M-1 (gold, imported, nothing bought this year) is in grace.
+  const json m1 = cli_json(w.hq, {"member", "M-1"});
+  CHECK(m1["tier"] == "gold");
+  CHECK_FALSE(m1["grace_until"].is_null());
+  CHECK(w.hq.log().find("tier pass over 3 members") != std::string::npos);
 }

@@ -939,7 +939,8 @@ class SqliteStorage final : public Storage {
   // counted: headquarters' figure for the sale may differ from the till's (a re-check mismatch), and
   // refunds ending in a full one take back exactly what headquarters credited.
   static std::int64_t share(std::int64_t credited, std::int64_t till_total, std::int64_t till_part, bool all) {
-    if (till_total <= 0) return all ? credited : 0;
+    if (all) return credited;  // the whole sale returned: all that was credited comes back
+    if (till_total <= 0) return 0;
     if (till_part >= till_total) return credited;
     return static_cast<std::int64_t>(static_cast<engine::Wide>(credited) * till_part / till_total);
   }
