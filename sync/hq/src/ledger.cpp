@@ -82,7 +82,9 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
       seq_(seq),
       rules_json_(db, "SELECT json FROM rules WHERE version = ?1"),
       current_version_(db, "SELECT version FROM rules ORDER BY rowid DESC LIMIT 1"),
-      member_points_(db, "SELECT points FROM members WHERE id = ?1"),
+      load_(db, "SELECT points, tier, grace_until_us, spend_minor, spend_at_us, birthday FROM members WHERE id = ?1"),
+      save_(db, "UPDATE members SET points = ?2, tier = ?3, grace_until_us = ?4, spend_minor = ?5, spend_at_us = ?6, "
+                "version = version + 1, seq = ?7 WHERE id = ?1 RETURNING version"),
       set_points_(db, "UPDATE members SET points = points + ?2 WHERE id = ?1"),
       open_lots_(db, "SELECT id, left FROM lots WHERE member_id = ?1 AND left > 0 ORDER BY expires_us, id"),
       take_lot_(db, "UPDATE lots SET left = left - ?2 WHERE id = ?1"),
@@ -90,7 +92,6 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
       spend_(db, "SELECT TOTAL(MAX(spend_minor - refunded_minor, 0)) FROM sales "
                  "WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3"),
-      member_tier_(db, "SELECT tier, grace_until_us, spend_minor, spend_at_us FROM members WHERE id = ?1"),
       set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5 WHERE id = ?1"),
       insert_tier_change_(db, "INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
@@ -103,7 +104,6 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
                        "AND closed_us IS NULL"),
       tier_at_(db, "SELECT from_tier, to_tier FROM tier_changes WHERE member_id = ?1 AND at_us <= ?2 "
                    "ORDER BY at_us DESC, id DESC LIMIT 1"),
-      birthday_(db, "SELECT birthday FROM members WHERE id = ?1"),
       held_(db, "SELECT 1 FROM tier_changes WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3 "
                 "AND (from_tier = ?4 OR to_tier = ?4) LIMIT 1"),
       next_expiry_(db, "SELECT expires_us, SUM(left) FROM lots WHERE member_id = ?1 AND left > 0 "
@@ -133,17 +133,50 @@ std::shared_ptr<const engine::RuleSet> Ledger::rules(std::string_view version) {
   return ptr;
 }
 
-std::shared_ptr<const engine::RuleSet> Ledger::current_rules() {
+void Ledger::refresh() {
   if (!current_version_.step()) {
     current_version_.reset();
-    return nullptr;
+    current_ = nullptr;
+    return;
   }
   const std::string version = current_version_.text(0);
   current_version_.reset();
-  return rules(version);
+  if (!current_ || current_->version != version) current_ = rules(version);
 }
 
-Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string>& member, std::int64_t now_us) {
+std::optional<Ledger::MemberState> Ledger::load(const std::string& id) {
+  load_.bind(1, id);
+  if (!load_.step()) {
+    load_.reset();
+    return std::nullopt;
+  }
+  MemberState m;
+  m.id = id;
+  m.points = m.points_before = load_.integer(0);
+  m.tier = load_.text(1);
+  m.grace_until_us = load_.optional_integer(2);
+  m.spend = load_.integer(3);
+  m.spend_at_us = load_.integer(4);
+  if (const auto b = load_.optional_integer(5))
+    m.birthday = engine::MonthDay{static_cast<unsigned>(*b / 100), static_cast<unsigned>(*b % 100)};
+  load_.reset();
+  return m;
+}
+
+std::int64_t Ledger::save(const MemberState& m, std::int64_t seq) {
+  save_.bind(1, m.id).bind(2, m.points).bind(3, m.tier).bind(4, m.grace_until_us).bind(5, m.spend)
+      .bind(6, m.spend_at_us).bind(7, seq);
+  if (!save_.step()) {
+    save_.reset();
+    throw store::StorageError("member " + m.id + " is not in the database");
+  }
+  const std::int64_t version = save_.integer(0);
+  save_.reset();
+  return version;
+}
+
+Ledger::Checked Ledger::recheck(const Txn& sale, const MemberState* ms, std::int64_t now_us) {
+  const std::optional<std::string> member = ms ? std::optional<std::string>(ms->id) : std::nullopt;
   Checked till;
   till.points_redeemed = sale.quote.redeem_points;
   till.payable_minor = sale.quote.payable_minor;
@@ -176,12 +209,15 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string
   input.now = sale.at;
   ojson member_differs = ojson::object();
   if (input.member) {
-    const HeldTier held = tier_at(*member, sale.at.utc_micros);
-    if (input.member->tier != held.tier && !held_recently(*member, input.member->tier, sale.at.utc_micros)) {
-      member_differs["tier"] = {{"till", input.member->tier}, {"hq", held.tier}};
-      input.member->tier = held.tier;
+    // The common case costs no query: the till shows the tier headquarters holds now.
+    if (input.member->tier != ms->tier) {
+      const HeldTier held = tier_at(*ms, sale.at.utc_micros);
+      if (input.member->tier != held.tier && !held_recently(*member, input.member->tier, sale.at.utc_micros)) {
+        member_differs["tier"] = {{"till", input.member->tier}, {"hq", held.tier}};
+        input.member->tier = held.tier;
+      }
     }
-    const auto birthday = birthday_of(*member);
+    const auto& birthday = ms->birthday;
     if (input.member->birthday && (!birthday || birthday->month != input.member->birthday->month ||
                                    birthday->day != input.member->birthday->day)) {
       member_differs["birthday"] = true;
@@ -228,17 +264,11 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const std::optional<std::string
   return out;
 }
 
-Ledger::HeldTier Ledger::tier_at(const std::string& member, std::int64_t at_us) {
-  tier_at_.bind(1, member).bind(2, at_us);
+Ledger::HeldTier Ledger::tier_at(const MemberState& m, std::int64_t at_us) {
+  tier_at_.bind(1, m.id).bind(2, at_us);
   HeldTier h;
-  if (tier_at_.step()) {
-    h.before = tier_at_.text(0);
-    h.tier = tier_at_.text(1);
-    tier_at_.reset();
-    return h;
-  }
+  h.tier = tier_at_.step() ? tier_at_.text(1) : m.tier;  // no change recorded before the sale: the tier now
   tier_at_.reset();
-  h.tier = h.before = member_tier(member).tier;  // no change recorded before the sale
   return h;
 }
 
@@ -249,39 +279,20 @@ bool Ledger::held_recently(const std::string& member, const std::string& tier, s
   return held;
 }
 
-std::optional<engine::MonthDay> Ledger::birthday_of(const std::string& member) {
-  birthday_.bind(1, member);
-  std::optional<engine::MonthDay> out;
-  if (birthday_.step()) {
-    if (const auto v = birthday_.optional_integer(0))
-      out = engine::MonthDay{static_cast<unsigned>(*v / 100), static_cast<unsigned>(*v % 100)};
-  }
-  birthday_.reset();
-  return out;
-}
-
-std::int64_t Ledger::balance(const std::string& member) {
-  member_points_.bind(1, member);
-  const std::int64_t v = member_points_.step() ? member_points_.integer(0) : 0;
-  member_points_.reset();
-  return v;
-}
-
-void Ledger::credit(const std::string& member, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
+void Ledger::credit(MemberState& m, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
                     const std::optional<std::string>& txn_id) {
   if (points <= 0) return;
-  const std::int64_t before = balance(member);
-  const std::int64_t owed = before < 0 ? std::min(points, -before) : 0;  // a negative balance is paid back first
-  insert_lot_.bind(1, member).bind(2, txn_id).bind(3, earned_us).bind(4, expires_us).bind(5, points)
+  const std::int64_t owed = m.points < 0 ? std::min(points, -m.points) : 0;  // a negative balance is paid back first
+  insert_lot_.bind(1, m.id).bind(2, txn_id).bind(3, earned_us).bind(4, expires_us).bind(5, points)
       .bind(6, points - owed).run();
-  set_points_.bind(1, member).bind(2, points).run();
+  m.points += points;
 }
 
-void Ledger::debit(const std::string& member, std::int64_t points) {
+void Ledger::debit(MemberState& m, std::int64_t points) {
   if (points <= 0) return;
   std::vector<std::pair<std::int64_t, std::int64_t>> takes;
   std::int64_t rest = points;
-  open_lots_.bind(1, member);
+  open_lots_.bind(1, m.id);
   while (rest > 0 && open_lots_.step()) {
     const std::int64_t take = std::min(rest, open_lots_.integer(1));
     takes.emplace_back(open_lots_.integer(0), take);
@@ -289,28 +300,16 @@ void Ledger::debit(const std::string& member, std::int64_t points) {
   }
   open_lots_.reset();
   for (const auto& [id, take] : takes) take_lot_.bind(1, id).bind(2, take).run();
-  set_points_.bind(1, member).bind(2, -points).run();
+  m.points -= points;
 }
 
-void Ledger::check_balance(const std::string& member, std::int64_t before, const Txn* txn, std::int64_t now_us) {
-  const std::int64_t after = balance(member);
-  if (after < 0 && after < before) {
-    flag("negative_balance", txn, member, ojson{{"balance_before", before}, {"balance_after", after}}.dump(), now_us);
-  } else if (after >= 0 && before < 0) {
-    close_flags_.bind(1, member).bind(2, now_us).run();
+void Ledger::check_balance(const MemberState& m, const Txn* txn, std::int64_t now_us) {
+  if (m.points < 0 && m.points < m.points_before) {
+    flag("negative_balance", txn, m.id, ojson{{"balance_before", m.points_before}, {"balance_after", m.points}}.dump(),
+         now_us);
+  } else if (m.points >= 0 && m.points_before < 0) {
+    close_flags_.bind(1, m.id).bind(2, now_us).run();
   }
-}
-
-Ledger::MemberTier Ledger::member_tier(const std::string& member) {
-  member_tier_.bind(1, member);
-  if (!member_tier_.step()) {
-    member_tier_.reset();
-    throw store::StorageError("member " + member + " is not in the database");
-  }
-  MemberTier t{member_tier_.text(0), member_tier_.optional_integer(1), member_tier_.integer(2),
-               member_tier_.optional_integer(3).value_or(0)};
-  member_tier_.reset();
-  return t;
 }
 
 engine::Minor Ledger::window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us) {
@@ -326,28 +325,25 @@ void Ledger::record_tier(const std::string& member, std::int64_t at_us, const st
   insert_tier_change_.bind(1, member).bind(2, at_us).bind(3, from).bind(4, to).bind(5, spend).bind(6, reason).run();
 }
 
-bool Ledger::evaluate(const std::string& member, std::int64_t at_us, std::int64_t now_us) {
+void Ledger::evaluate(MemberState& m, std::int64_t at_us, std::int64_t now_us) {
   const auto rules = current_rules();
-  if (!rules) return false;
-  MemberTier m = member_tier(member);
+  if (!rules) return;
   // Never later than headquarters' clock: a till's clock ahead must not move the window.
   const std::int64_t when = std::max(std::min(at_us, now_us), m.spend_at_us);
-  const engine::Minor spend = window_spend(*rules, member, when);
+  const engine::Minor spend = window_spend(*rules, m.id, when);
   const int cur = rank_of(*rules, m.tier);
   const int q = qualified(*rules, spend);
-  std::string tier = m.tier;
-  std::optional<std::int64_t> grace = m.grace_until_us;
   if (q > cur) {
-    tier = rules->tiers[static_cast<std::size_t>(q)].id;
-    grace.reset();
-    record_tier(member, when, m.tier, tier, spend, cur < 0 ? "tier_not_in_rules" : "upgrade");
-  } else if (q == cur && grace) {
-    grace.reset();
-    record_tier(member, when, m.tier, tier, spend, "requalified");
+    const std::string to = rules->tiers[static_cast<std::size_t>(q)].id;
+    record_tier(m.id, when, m.tier, to, spend, cur < 0 ? "tier_not_in_rules" : "upgrade");
+    m.tier = to;
+    m.grace_until_us.reset();
+  } else if (q == cur && m.grace_until_us) {
+    m.grace_until_us.reset();
+    record_tier(m.id, when, m.tier, m.tier, spend, "requalified");
   }
-  if (tier == m.tier && grace == m.grace_until_us && spend == m.spend && when == m.spend_at_us) return false;
-  set_tier_.bind(1, member).bind(2, tier).bind(3, grace).bind(4, spend).bind(5, when).run();
-  return tier != m.tier || grace != m.grace_until_us || spend != m.spend;
+  m.spend = spend;
+  m.spend_at_us = when;
 }
 
 std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const std::string& after, std::int64_t limit,

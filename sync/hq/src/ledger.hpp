@@ -37,9 +37,26 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   // A published rule set by version (kept for good: every sale is re-checked under its own), and the
-  // current one; nullptr when there is none.
+  // current one as of the last refresh(); nullptr when there is none. Call refresh() at the start of
+  // each transaction: another process (`loyalty-hq rules set`) may have published since.
   std::shared_ptr<const engine::RuleSet> rules(std::string_view version);
-  std::shared_ptr<const engine::RuleSet> current_rules();
+  std::shared_ptr<const engine::RuleSet> current_rules() const { return current_; }
+  void refresh();
+
+  // A member's ledger state, read once per transaction and written back once.
+  struct MemberState {
+    std::string id;
+    std::int64_t points = 0, points_before = 0;
+    std::string tier;
+    std::optional<std::int64_t> grace_until_us;
+    engine::Minor spend = 0;
+    std::int64_t spend_at_us = 0;
+    std::optional<engine::MonthDay> birthday;
+  };
+  std::optional<MemberState> load(const std::string& id);
+  // Writes points, tier, grace and spend back, bumps the member's version into the changes feed
+  // (number `seq`), and returns the new version.
+  std::int64_t save(const MemberState& m, std::int64_t seq);
 
   // The figures a sale counts with once re-checked: points from headquarters' quote, money and the
   // points redeemed as the till took them. A disagreement is flagged with both quotes.
@@ -50,21 +67,20 @@ class Ledger {
     engine::Minor spend_minor = 0;            // what counts towards the tier: headquarters' payable
     std::optional<std::string> coupon_code;  // a coupon both the till and headquarters accepted
   };
-  Checked recheck(const Txn& sale, const std::optional<std::string>& member, std::int64_t now_us);
+  Checked recheck(const Txn& sale, const MemberState* member, std::int64_t now_us);
 
   // Points. A credit first pays back a negative balance, the rest forms a lot; a debit takes the
-  // oldest lots first and may leave the balance negative. Both update members.points.
-  void credit(const std::string& member, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
+  // oldest lots first and may leave the balance negative. Both change m.points.
+  void credit(MemberState& m, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
               const std::optional<std::string>& txn_id);
-  void debit(const std::string& member, std::int64_t points);
-  std::int64_t balance(const std::string& member);
+  void debit(MemberState& m, std::int64_t points);
 
   // Tiers. The net spend of the window ending at `at_us`; an upgrade when it qualifies for a higher
-  // tier (and the end of a grace period when it qualifies for the tier held). True when the member's
-  // tier, grace or recorded spend changed.
-  // Evaluated at the later of `at_us` and the member's last evaluation; never a downgrade (only the
+  // tier (and the end of a grace period when it qualifies for the tier held). Evaluated at the later
+  // of `at_us` (never past `now_us`) and the member's last evaluation; never a downgrade (only the
   // daily pass starts a grace period or ends one).
-  bool evaluate(const std::string& member, std::int64_t at_us, std::int64_t now_us);
+  void evaluate(MemberState& m, std::int64_t at_us, std::int64_t now_us);
+
   // One slice of the daily pass at `now_us`: at most `limit` members after `after` in id order, each
   // re-evaluated (upgrade, grace, downgrade, spend); `bump` for each member changed. The last member
   // id of the slice, or nullopt when none was left. Run each slice in a write transaction.
@@ -83,7 +99,7 @@ class Ledger {
   void flag(std::string_view kind, const Txn* txn, const std::optional<std::string>& member,
             const std::string& detail_json, std::int64_t now_us, std::string_view store_id = {});
   // A balance that went below zero is flagged; one back at zero or above closes its open flags.
-  void check_balance(const std::string& member, std::int64_t before, const Txn* txn, std::int64_t now_us);
+  void check_balance(const MemberState& m, const Txn* txn, std::int64_t now_us);
 
   // At most `limit` lots due at `now_us` expire, each exactly once; `bump` for each member whose
   // balance changed. False when none was due. Run each slice in a write transaction.
@@ -96,29 +112,22 @@ class Ledger {
                                                    engine::Minor spend);
 
  private:
-  struct MemberTier {
-    std::string tier;
-    std::optional<std::int64_t> grace_until_us;
-    engine::Minor spend = 0;
-    std::int64_t spend_at_us = 0;
-  };
-  MemberTier member_tier(const std::string& member);
   struct HeldTier {
-    std::string tier, before;  // the member's tier at an instant, and the one before its last change
+    std::string tier;  // the member's tier at an instant
   };
-  HeldTier tier_at(const std::string& member, std::int64_t at_us);
-  std::optional<engine::MonthDay> birthday_of(const std::string& member);
+  HeldTier tier_at(const MemberState& m, std::int64_t at_us);
   // True when the member held `tier` at some time in the month before `at_us` (a tier change's
   // either side).
   bool held_recently(const std::string& member, const std::string& tier, std::int64_t at_us);
   engine::Minor window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us);
+  std::shared_ptr<const engine::RuleSet> current_;
 
   store::Database& db_;
   std::int64_t& seq_;
   std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
-  store::Statement rules_json_, current_version_, member_points_, set_points_, open_lots_, take_lot_, insert_lot_,
-      spend_, member_tier_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
-      tier_at_, birthday_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
+  store::Statement rules_json_, current_version_, load_, save_, set_points_, open_lots_, take_lot_, insert_lot_,
+      spend_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
+      tier_at_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
 };
 
 }  // namespace loyalty::hq::detail

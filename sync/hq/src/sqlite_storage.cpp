@@ -360,6 +360,7 @@ class SqliteStorage final : public Storage {
 
     seq_ = meta_int("feed_seq");
     future_flagged_ = false;
+    ledger_->refresh();
     protocol::BatchAnswer answer;
     answer.results.reserve(txns.size());
     std::int64_t newest_at = INT64_MIN;
@@ -419,6 +420,7 @@ class SqliteStorage final : public Storage {
   std::string changes(std::int64_t after, std::int64_t limit) override {
     std::lock_guard lock(mu_);
     ReadTransaction read(db_);
+    ledger_->refresh();
     const auto rules = ledger_->current_rules();
     std::vector<std::pair<std::int64_t, protocol::MemberRecord>> members;
     changed_members_->bind(1, after).bind(2, limit + 1);
@@ -517,6 +519,7 @@ class SqliteStorage final : public Storage {
                           "version = version + 1, seq = ?6 WHERE id = ?1");
     Statement tier_of(db_, "SELECT tier FROM members WHERE id = ?1");
     Statement set_tier(db_, "UPDATE members SET tier = ?2, grace_until_us = NULL WHERE id = ?1");
+    ledger_->refresh();
     const auto rules = ledger_->current_rules();
     const std::int64_t expires = detail::expiry_after(now_us, rules ? rules->expiry_months : 24,
                                                       rules ? rules->utc_offset_minutes : 0);
@@ -551,9 +554,11 @@ class SqliteStorage final : public Storage {
       }
       // The imported balance through the ledger: an increase is a lot earned now, a decrease takes
       // the oldest lots first.
-      const std::int64_t delta = m.points - ledger_->balance(m.id);
-      if (delta > 0) ledger_->credit(m.id, delta, now_us, expires, std::nullopt);
-      else ledger_->debit(m.id, -delta);
+      auto state = ledger_->load(m.id);
+      const std::int64_t delta = m.points - state->points;
+      if (delta > 0) ledger_->credit(*state, delta, now_us, expires, std::nullopt);
+      else ledger_->debit(*state, -delta);
+      ledger_->save(*state, seq_);
       const auto add_code = [&](const std::string& code, const char* kind) {
         if (code.empty()) return;
         const protocol::CodeHash h = opener_.hash(code);
@@ -632,6 +637,7 @@ class SqliteStorage final : public Storage {
       std::lock_guard lock(mu_);
       Transaction tx(db_);
       seq_ = meta_int("feed_seq");
+      ledger_->refresh();
       if (!ledger_->expire_slice(now_us, kSlice, [&](const std::string& m) { bump(m); }, report)) break;
       set_meta_int("feed_seq", seq_);
       tx.commit();
@@ -649,6 +655,7 @@ class SqliteStorage final : public Storage {
       std::lock_guard lock(mu_);
       Transaction tx(db_);
       seq_ = meta_int("feed_seq");
+      ledger_->refresh();
       const auto last = ledger_->tier_pass_slice(now_us, after, kSlice, [&](const std::string& m) { bump(m); }, report);
       if (daily && last) set_meta_->bind(1, "tier_pass_after").bind(2, *last).run();
       if (daily && !last) set_meta_int("tier_pass_done", meta_int("tier_pass_day"));
@@ -665,6 +672,7 @@ class SqliteStorage final : public Storage {
     std::optional<std::string> resume;
     {
       std::lock_guard lock(mu_);
+      ledger_->refresh();
       const auto rules = ledger_->current_rules();
       if (!rules) return std::nullopt;
       const std::int64_t today = detail::day_start(now_us, rules->utc_offset_minutes);
@@ -915,24 +923,25 @@ class SqliteStorage final : public Storage {
 
   void apply_sale(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     std::optional<std::string> member;
+    std::optional<detail::Ledger::MemberState> m;
     if (t.member_id) {
       member = resolve(*t.member_id);
-      if (!member_exists(*member)) return reject(r, "unknown_member: headquarters has no member " + *t.member_id);
+      m = ledger_->load(*member);
+      if (!m) return reject(r, "unknown_member: headquarters has no member " + *t.member_id);
     }
-    const detail::Ledger::Checked c = ledger_->recheck(t, member, now_us);
+    const detail::Ledger::Checked c = ledger_->recheck(t, m ? &*m : nullptr, now_us);
     insert_sale_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.receipt_id).bind(4, member).bind(5, c.payable_minor)
         .bind(6, member ? c.points_earned : 0).bind(7, member ? c.points_redeemed : 0).bind(8, t.at.utc_micros)
         .bind(9, member ? t.quote.points_earned : 0).bind(10, t.rules_version).bind(11, c.spend_minor).run();
     if (!member) return;
-    const std::int64_t before = ledger_->balance(*member);
-    ledger_->debit(*member, c.points_redeemed);
-    ledger_->credit(*member, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
+    ledger_->debit(*m, c.points_redeemed);
+    ledger_->credit(*m, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
     apply_sale_->bind(1, *member).bind(2, t.at.utc_micros).bind(3, std::int64_t{t.at.offset_minutes}).run();
-    ledger_->evaluate(*member, t.at.utc_micros, now_us);
+    ledger_->evaluate(*m, t.at.utc_micros, now_us);
     if (c.coupon_code) ledger_->use_coupon(*c.coupon_code, t, member, now_us);
-    ledger_->check_balance(*member, before, &t, now_us);
+    ledger_->check_balance(*m, &t, now_us);
     r.member_id = member;
-    r.member_version = bump(*member);
+    r.member_version = ledger_->save(*m, ++seq_);
   }
 
   // A refund takes back the sale's points in the proportion the till took back of the points it
@@ -973,14 +982,15 @@ class SqliteStorage final : public Storage {
     insert_refund_->bind(1, t.txn_id).bind(2, t.sale_txn_id).bind(3, t.refund_id).bind(4, t.amount_minor)
         .bind(5, take).bind(6, give).run();
     if (!member) return;
-    const std::int64_t before = ledger_->balance(*member);
+    auto m = ledger_->load(*member);
+    if (!m) throw store::StorageError("sale " + t.sale_txn_id + " names member " + *member + ", who is not in the database");
     // Points given back expire as the sale's own points would have.
-    ledger_->credit(*member, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
-    ledger_->debit(*member, take);
-    ledger_->evaluate(*member, t.at.utc_micros, now_us);
-    ledger_->check_balance(*member, before, &t, now_us);
+    ledger_->credit(*m, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
+    ledger_->debit(*m, take);
+    ledger_->evaluate(*m, t.at.utc_micros, now_us);
+    ledger_->check_balance(*m, &t, now_us);
     r.member_id = member;
-    r.member_version = bump(*member);
+    r.member_version = ledger_->save(*m, ++seq_);
   }
 
   void apply_enrollment(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
