@@ -112,28 +112,45 @@ CREATE TABLE rules(
   published_us INTEGER NOT NULL);
 )sql";
 
-// Schema 2: the ledger. Points in lots (a sale's points expire together; `left` is what is still
+// Schema 2: the ledger. Sales are kept by their row in txns (appended, not scattered by random ids)
+// with the figures the ledger counts. Points in lots (a sale's points expire together; `left` is what is still
 // unspent, `expired` what expired), each member's tier evaluation (grace, the window's spend and when
 // it was computed), tier history, coupon use, flags, and each till's last report.
 const char* const kSchema2 = R"sql(
 ALTER TABLE members ADD COLUMN grace_until_us INTEGER;
 ALTER TABLE members ADD COLUMN spend_minor INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE members ADD COLUMN spend_at_us INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN at_us INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN refunded_minor INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN till_points_earned INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN till_taken_back INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN points_taken_back INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN points_given_back INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sales ADD COLUMN rules_version TEXT NOT NULL DEFAULT '';
-ALTER TABLE sales ADD COLUMN spend_minor INTEGER NOT NULL DEFAULT 0;
-UPDATE sales SET at_us = (SELECT at_us FROM txns WHERE txns.txn_id = sales.txn_id),
-  rules_version = (SELECT json_extract(body, '$.rules_version') FROM txns WHERE txns.txn_id = sales.txn_id),
-  till_points_earned = points_earned, spend_minor = payable_minor,
-  refunded_minor = (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
-  till_taken_back = (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
-  points_taken_back = (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id),
-  points_given_back = (SELECT COALESCE(SUM(points_given_back), 0) FROM refunds WHERE sale_txn_id = sales.txn_id);
+CREATE TABLE sales_v2(
+  rowid INTEGER PRIMARY KEY,
+  txn_id TEXT NOT NULL,
+  store_id TEXT NOT NULL,
+  receipt_id TEXT NOT NULL,
+  member_id TEXT,
+  at_us INTEGER NOT NULL,
+  payable_minor INTEGER NOT NULL,
+  spend_minor INTEGER NOT NULL,
+  refunded_minor INTEGER NOT NULL DEFAULT 0,
+  points_earned INTEGER NOT NULL,
+  points_redeemed INTEGER NOT NULL,
+  till_points_earned INTEGER NOT NULL,
+  till_taken_back INTEGER NOT NULL DEFAULT 0,
+  points_taken_back INTEGER NOT NULL DEFAULT 0,
+  points_given_back INTEGER NOT NULL DEFAULT 0,
+  rules_version TEXT NOT NULL);
+INSERT INTO sales_v2(rowid, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, spend_minor, refunded_minor,
+                     points_earned, points_redeemed, till_points_earned, till_taken_back, points_taken_back,
+                     points_given_back, rules_version)
+  SELECT t.rowid, s.txn_id, s.store_id, s.receipt_id, s.member_id, t.at_us, s.payable_minor, s.payable_minor,
+         (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
+         s.points_earned, s.points_redeemed, s.points_earned,
+         (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
+         (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
+         (SELECT COALESCE(SUM(points_given_back), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
+         COALESCE(json_extract(t.body, '$.rules_version'), '')
+  FROM sales s JOIN txns t ON t.txn_id = s.txn_id;
+DROP TABLE sales;
+ALTER TABLE sales_v2 RENAME TO sales;
+CREATE INDEX sales_receipt ON sales(store_id, receipt_id);
 CREATE INDEX sales_member ON sales(member_id, at_us, spend_minor, refunded_minor) WHERE member_id IS NOT NULL;
 ALTER TABLE coupons ADD COLUMN issued_us INTEGER;
 ALTER TABLE coupons ADD COLUMN used_txn_id TEXT;
@@ -149,9 +166,8 @@ CREATE TABLE lots(
   points INTEGER NOT NULL,
   left INTEGER NOT NULL,
   expired INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX lots_open ON lots(member_id, expires_us, id) WHERE left > 0;
+CREATE INDEX lots_member ON lots(member_id, expires_us, id);
 CREATE INDEX lots_due ON lots(expires_us, id) WHERE left > 0;
-CREATE INDEX lots_member ON lots(member_id, id);
 CREATE TABLE tier_changes(
   id INTEGER PRIMARY KEY,
   member_id TEXT NOT NULL,
@@ -286,8 +302,9 @@ class SqliteStorage final : public Storage {
                                "VALUES(?1, ?2, ?3, ?4, ?5)");
     find_txn_.emplace(db_, "SELECT digest, status, reason, member_id, member_version FROM txns WHERE txn_id = ?1");
     insert_txn_.emplace(db_, "INSERT INTO txns(txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
-                             "member_version, at_us, received_us, body) "
-                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+                             "member_version, at_us, received_us, body, rowid) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    last_txn_row_.emplace(db_, "SELECT COALESCE(MAX(rowid), 0) FROM txns");
     resolve_.emplace(db_, "SELECT COALESCE((SELECT member_id FROM aliases WHERE alias = ?1), ?1)");
     member_exists_.emplace(db_, "SELECT 1 FROM members WHERE id = ?1");
     apply_sale_.emplace(db_, "UPDATE members SET purchases = purchases + 1, "
@@ -297,14 +314,15 @@ class SqliteStorage final : public Storage {
                              "THEN ?3 ELSE last_purchase_off END WHERE id = ?1");
     bump_.emplace(db_, "UPDATE members SET version = version + 1, seq = ?2 WHERE id = ?1 RETURNING version");
     insert_sale_.emplace(db_, "INSERT INTO sales(txn_id, store_id, receipt_id, member_id, payable_minor, "
-                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor, rowid) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     find_sale_.emplace(db_, "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, "
                             "s.till_points_earned, s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, "
-                            "s.rules_version, s.points_taken_back FROM sales s WHERE s.txn_id = ?1");
+                            "s.rules_version, s.points_taken_back, s.rowid FROM sales s "
+                            "WHERE s.rowid = (SELECT rowid FROM txns WHERE txn_id = ?1)");
     update_sale_.emplace(db_, "UPDATE sales SET refunded_minor = refunded_minor + ?2, till_taken_back = till_taken_back + ?3, "
                               "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5 "
-                              "WHERE txn_id = ?1");
+                              "WHERE rowid = ?1");
     upsert_till_.emplace(db_, "INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us) "
                               "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(store_id, till_id) DO UPDATE SET "
                               "last_batch_us = excluded.last_batch_us, backlog = excluded.backlog, "
@@ -360,6 +378,9 @@ class SqliteStorage final : public Storage {
 
     seq_ = meta_int("feed_seq");
     future_flagged_ = false;
+    last_txn_row_->step();
+    row_ = last_txn_row_->integer(0);
+    last_txn_row_->reset();
     ledger_->refresh();
     protocol::BatchAnswer answer;
     answer.results.reserve(txns.size());
@@ -389,6 +410,7 @@ class SqliteStorage final : public Storage {
       find_txn_->reset();
       ++fresh;
       newest_at = std::max(newest_at, t.at.utc_micros);
+      ++row_;  // the transaction's row in txns, which its sale row shares
       apply_one(t, now_us, r);
       if (r.status == protocol::TxnStatus::rejected) {
         ++out.rejected;
@@ -401,7 +423,7 @@ class SqliteStorage final : public Storage {
       if (r.reason.empty()) insert_txn_->bind_null(7); else insert_txn_->bind(7, r.reason);
       insert_txn_->bind(8, r.member_id);
       if (r.member_id) insert_txn_->bind(9, r.member_version); else insert_txn_->bind_null(9);
-      insert_txn_->bind(10, t.at.utc_micros).bind(11, now_us).bind(12, t.body).run();
+      insert_txn_->bind(10, t.at.utc_micros).bind(11, now_us).bind(12, t.body).bind(13, row_).run();
       answer.results.push_back(std::move(r));
     }
     out.body = protocol::batch_answer_json(answer);
@@ -615,7 +637,7 @@ class SqliteStorage final : public Storage {
 
   std::vector<SaleRecord> sales_by_receipt(std::string_view store_id, std::string_view receipt_id) override {
     std::lock_guard lock(mu_);
-    Statement s(db_, "SELECT t.txn_id, t.store_id, t.body, s.member_id FROM sales s JOIN txns t ON t.txn_id = s.txn_id "
+    Statement s(db_, "SELECT t.txn_id, t.store_id, t.body, s.member_id FROM sales s JOIN txns t ON t.rowid = s.rowid "
                      "WHERE s.store_id = ?1 AND s.receipt_id = ?2");
     s.bind(1, store_id).bind(2, receipt_id);
     std::vector<SaleRecord> out;
@@ -932,7 +954,8 @@ class SqliteStorage final : public Storage {
     const detail::Ledger::Checked c = ledger_->recheck(t, m ? &*m : nullptr, now_us);
     insert_sale_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.receipt_id).bind(4, member).bind(5, c.payable_minor)
         .bind(6, member ? c.points_earned : 0).bind(7, member ? c.points_redeemed : 0).bind(8, t.at.utc_micros)
-        .bind(9, member ? t.quote.points_earned : 0).bind(10, t.rules_version).bind(11, c.spend_minor).run();
+        .bind(9, member ? t.quote.points_earned : 0).bind(10, t.rules_version).bind(11, c.spend_minor).bind(12, row_)
+        .run();
     if (!member) return;
     ledger_->debit(*m, c.points_redeemed);
     ledger_->credit(*m, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
@@ -967,6 +990,7 @@ class SqliteStorage final : public Storage {
     const std::int64_t redeemed = f.integer(6), given = f.integer(7), sale_at = f.integer(8);
     const std::string sale_rules = f.text(9);
     const std::int64_t taken = f.integer(10);
+    const std::int64_t sale_row = f.integer(11);
     find_sale_->reset();
     if (refunded + t.amount_minor > payable)
       return reject(r, "refund_exceeds_sale: refunds of sale " + t.sale_txn_id + " would come to " +
@@ -977,7 +1001,7 @@ class SqliteStorage final : public Storage {
         share(credited, till_earned, till_taken + t.points_taken_back, all) - share(credited, till_earned, till_taken, false),
         0, std::max<std::int64_t>(0, credited - taken));
     const std::int64_t give = std::clamp<std::int64_t>(t.points_given_back, 0, std::max<std::int64_t>(0, redeemed - given));
-    update_sale_->bind(1, t.sale_txn_id).bind(2, t.amount_minor).bind(3, t.points_taken_back).bind(4, take)
+    update_sale_->bind(1, sale_row).bind(2, t.amount_minor).bind(3, t.points_taken_back).bind(4, take)
         .bind(5, give).run();
     insert_refund_->bind(1, t.txn_id).bind(2, t.sale_txn_id).bind(3, t.refund_id).bind(4, t.amount_minor)
         .bind(5, take).bind(6, give).run();
@@ -1056,9 +1080,10 @@ class SqliteStorage final : public Storage {
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
   bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
+  std::int64_t row_ = 0;  // the row in txns of the transaction being applied
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
-      bump_, update_sale_, upsert_till_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
+      bump_, update_sale_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
       insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_, changed_members_, codes_of_,
       changed_coupons_, current_rules_;
 };
