@@ -2,6 +2,8 @@
 // tiers over a simulated year, coupons used at two offline stores, a tampered sale, negative balances.
 // Time is passed in (each sale's checkout time, `--now` of the ledger's commands); headquarters' own
 // timer is off. Every result is checked at a second till after it synced.
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
@@ -530,4 +532,44 @@ TEST_CASE("serving, headquarters runs the daily tier pass and expiry on its own 
   CHECK(m1["tier"] == "gold");
   CHECK_FALSE(m1["grace_until"].is_null());
   CHECK(w.hq.log().find("tier pass over 3 members") != std::string::npos);
+}
+
+TEST_CASE("a database of schema 1 is migrated: balances become lots, sales keep their figures and refunds", "[ledger]") {
+  TempDir tmp;
+  Chain chain(tmp.path() / "pki");
+  HqProcess hq(tmp.path() / "hq", chain.dir(), kNoTimer);
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((tmp.path() / "hq" / "hq.db").c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, read_text(std::filesystem::path(LOYALTY_LEDGER_TEST_DATA) / "hq-v1.sql").c_str(),
+                                nullptr, nullptr, &error);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  json m = cli_json(hq, {"member", "M-1001"});
+  CHECK(hq.query("PRAGMA user_version") == 2);
+  CHECK(m["points"] == 6395);
+  CHECK(m["purchases"] == 2);
+  REQUIRE(m["lots"].size() == 1);
+  CHECK(m["lots"][0]["left"] == 6395);
+  REQUIRE(m["recent_sales"].size() == 2);
+  std::int64_t refunded = 0;
+  for (const json& s : m["recent_sales"]) refunded += s["refunded_minor"].get<std::int64_t>();
+  CHECK(refunded == 12255);
+  CHECK(hq.query("SELECT COUNT(*) FROM sales") == 5);
+  CHECK(hq.query("SELECT SUM(spend_minor) FROM sales") == 34720 + 81415 + 23920 + 16140 + 26880);
+  CHECK(hq.query("SELECT points_taken_back FROM sales WHERE txn_id = '63e91b97733dec383eddc5d601c48b5a'") == 184);
+  CHECK(hq.query("SELECT COUNT(*) FROM sales s JOIN txns t ON t.rowid = s.rowid AND t.txn_id = s.txn_id") == 5);
+
+  // The ledger works on what was migrated: a tier pass, then expiry of every lot.
+  REQUIRE(hq.cli({"tiers", "--now", "2026-12-01T00:00:00+08:00"}).exit_code == 0);
+  CHECK(cli_json(hq, {"member", "M-5001"})["window_spend_minor"] == 26880);
+  const CliResult e = hq.cli({"expire", "--now", "2100-01-01T00:00:00Z"});
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find(std::to_string(6395 + 870 + 798 + 126) + " points expired in 4 lots of 4 members") != std::string::npos);
+  CHECK(cli_json(hq, {"member", "M-1001"})["points"] == 0);
+  CHECK(cli_json(hq, {"flags"}).empty());
 }
