@@ -127,6 +127,8 @@ cp "$here/hq/hq.json" hq.json
 start_hq
 run_hq rules set --config hq.json "$here/demo-chain.json"
 run_hq members import --config hq.json "$here/hq/members.csv"
+step "Headquarters issues a single-use coupon to member M-5001: CNY 20 off a spend of CNY 100"
+run_hq coupons issue --config hq.json --member M-5001 --kind amount --value 2000 --min-spend 10000 --code WELCOME-20
 
 step "The till's first sync with headquarters (https://127.0.0.1:$port): the rules and the members come down"
 configure "$here/till/till.json" till.json "https://127.0.0.1:8443" "https://127.0.0.1:$port"
@@ -164,6 +166,8 @@ step "Sale 4, offline: another member pays with 2000 points, within the offline 
 sale 4-redeem-offline "$offline_at"
 step "Sale 5, offline: a customer enrolls at the till and gets the first-purchase offer"
 sale 5-enroll-first-purchase "$offline_at"
+step "Sale 6, offline: the Black card member uses the coupon headquarters issued him"
+sale 6-coupon-offline "$offline_at"
 
 step "The POS retries the commit of sale 4 (it never saw the answer): the first result, no second sale"
 sale 4-redeem-offline "$offline_at"
@@ -188,6 +192,13 @@ run_till lookup --config till.json "137 1234 5678"
 
 step "Headquarters' view of the members: points, purchases, the member enrolled at the till"
 run_hq members list --config hq.json
+
+step "Headquarters' ledger for one member: every sale re-checked with the engine, points in lots that expire, the coupon used"
+run_hq member --config hq.json M-5001
+
+step "The operator's view: each store's last sync, the till's backlog and clock, and what is flagged (the demo dated its offline sales two hours ahead)"
+run_hq stores --config hq.json
+run_hq flags --config hq.json
 
 step "The rules engine on its own, on a worked scenario of the rule book"
 run_till quote --rules "$here/demo-chain.json" --scenario "$here/03-winback-redeem.json" --format receipt

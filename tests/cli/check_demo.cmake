@@ -9,7 +9,8 @@ endif()
 foreach(expected
     # headquarters publishes the rules and imports the members; the till's first sync takes them
     "members imported: 3 added, 0 updated"
-    "Synced with headquarters: 0 transactions sent [^\n]*3 member records and 0 coupons received; new rules installed"
+    "1 coupons issued; tills receive them at their next sync\nmember_id,code\nM-5001,WELCOME-20"
+    "Synced with headquarters: 0 transactions sent [^\n]*3 member records and 1 coupons received; new rules installed"
     # online: first-purchase offer, the eco line's bonus, then headquarters applies both sales
     "Member discount \\(first purchase 20%\\) +CNY -67.20\nPAYABLE +CNY 268.80\nPoints earned +678 pts"
     "Synced with headquarters: 2 transactions sent \\(2 applied, 0 already applied, 0 rejected\\)"
@@ -19,17 +20,24 @@ foreach(expected
     "Points redeemed \\(2000\\) +CNY -20.00\nPAYABLE +CNY 347.20\nPoints earned +520 pts"
     "Member Z\\*+ W\\*+ \\(T-S001-T01-[0-9a-f]+\\), Silver card, 0 points available"
     "Member discount \\(first purchase 20%\\) +CNY -31.60\nPAYABLE +CNY 161.40"
+    "Coupon WELCOME-20 +CNY -20.00\nPAYABLE +CNY 339.10\nPoints earned +678 pts"
     "Receipt R-0004 \\(committed before: first result\\)"
     "Money back +CNY 122.55"
     # the sync with headquarters down fails, and the outbox keeps everything
     "loyalty-till: headquarters could not be reached or refused: cannot connect to headquarters at 127.0.0.1:[0-9]+"
-    "\n5 transactions waiting for headquarters"
+    "\n6 transactions waiting for headquarters"
     # headquarters back: everything applied once, the outbox empty
-    "Synced with headquarters: 5 transactions sent \\(5 applied, 0 already applied, 0 rejected\\)"
+    "Synced with headquarters: 6 transactions sent \\(6 applied, 0 already applied, 0 rejected\\)"
     "\n0 transactions waiting for headquarters\n"
     # headquarters' ledger
     "\nM-3001 +Chen Jing +gold +870 +1 "
-    "\nM-5001 +Wang Ming +black +798 +1 "
+    "\nM-5001 +Wang Ming +black +1476 +2 "
+    # the ledger: the member's lots and sales, the coupon used once, the store's report, the flag
+    "\n  points 1476, purchases 2\n"
+    "\n    WELCOME-20  [^\n]*used at S001 "
+    "\n    [^\n]*S001 R-0006  paid 33910, \\+678 -0 points"
+    "\nS001 [^\n]* 8 +1\n +T01 [^\n]* 0 +"
+    "#1 future_timestamp [^\n]* store S001/T01"
     "\nT-S001-T01-[0-9a-f]+ +Zhang Wei +silver +[0-9]+ +1 "
     # the rules engine alone
     "Member discount \\(welcome back 30%\\) +CNY -218.40"
