@@ -190,7 +190,7 @@ run_till status --config till.json
 run_till lookup --config till.json LC-0001-2345
 run_till lookup --config till.json "137 1234 5678"
 
-step "Headquarters' view of the members: points, purchases, the member enrolled at the till"
+step "Headquarters' view of the members: tiers, points, purchases, the member enrolled at the till (names masked)"
 run_hq members list --config hq.json
 
 step "Headquarters' ledger for one member: every sale re-checked with the engine, points in lots that expire, the coupon used"

@@ -30,15 +30,16 @@ foreach(expected
     "Synced with headquarters: 6 transactions sent \\(6 applied, 0 already applied, 0 rejected\\)"
     "\n0 transactions waiting for headquarters\n"
     # headquarters' ledger
-    "\nM-3001 +Chen Jing +gold +870 +1 "
-    "\nM-5001 +Wang Ming +black +1476 +2 "
+    "\nM-3001 +C\\*+ J\\*+ +gold +870 +1 "
+    "\nM-5001 +W\\*+ M\\*+ +black +1476 +2 "
     # the ledger: the member's lots and sales, the coupon used once, the store's report, the flag
     "\n  points 1476, purchases 2\n"
     "\n    WELCOME-20  [^\n]*used at S001 "
     "\n    [^\n]*S001 R-0006  paid 33910, \\+678 -0 points"
     "\nS001 [^\n]* 8 +1\n +T01 [^\n]* 0 +"
     "#1 future_timestamp [^\n]* store S001/T01"
-    "\nT-S001-T01-[0-9a-f]+ +Zhang Wei +silver +[0-9]+ +1 "
+    "\nT-S001-T01-[0-9a-f]+ +Z\\*+ W\\*+ +silver +[0-9]+ +1 "
+    "\n  name Wang Ming, phone 13600136000\n"
     # the rules engine alone
     "Member discount \\(welcome back 30%\\) +CNY -218.40"
     "PAYABLE +CNY 489.60")

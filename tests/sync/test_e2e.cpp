@@ -93,7 +93,10 @@ TEST_CASE("an enrollment becomes a member at headquarters; the same phone enroll
   REQUIRE(sync(a) == LOY_OK);
   auto hq_member = w.hq.member(a_id);
   REQUIRE(hq_member.is_object());
-  CHECK(hq_member["name"] == "Zhou Min");
+  CHECK(hq_member["masked_name"] == "Z*** M**");
+  const CliResult detail = w.hq.cli({"member", a_id, "--json"});
+  REQUIRE(detail.exit_code == 0);
+  CHECK(nlohmann::json::parse(detail.out)["name"] == "Zhou Min");  // personal data: only here
   CHECK(hq_member["purchases"] == 1);
   CHECK(hq_member["points"] == net_points(a1.quote));
 

@@ -15,6 +15,7 @@
 #include "reports.hpp"
 #include "loyalty/protocol/batch.hpp"
 #include "loyalty/store/database.hpp"
+#include "loyalty/till/member_code.hpp"
 #include "loyalty/engine/rules.hpp"
 #include "loyalty/hq/config.hpp"
 #include "loyalty/hq/server.hpp"
@@ -108,7 +109,11 @@ class LedgerTimer {
     while (!done_) {
       lock.unlock();
       try {
-        if (const auto r = storage_.daily(hq::unix_micros_now())) {
+        const auto stopping = [this] {
+          std::lock_guard held(mu_);
+          return done_;
+        };
+        if (const auto r = storage_.daily(hq::unix_micros_now(), stopping)) {
           if (r->second) log_line(describe(*r->second));
           if (r->first.lots) log_line(describe(r->first));
         }
@@ -184,7 +189,7 @@ int members_list(const std::string& config_path, bool json, std::int64_t limit) 
   if (json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& m : rows) {
-      nlohmann::ordered_json j = {{"id", m.id}, {"version", m.version}, {"name", m.name}, {"phone", m.phone},
+      nlohmann::ordered_json j = {{"id", m.id}, {"version", m.version}, {"masked_name", till::mask_name(m.name)},
                                   {"tier", m.tier}, {"points", m.points}, {"purchases", m.purchases},
                                   {"last_purchase_at", m.last_purchase_at ? nlohmann::ordered_json(format_instant(m.last_purchase_at)) : nullptr},
                                   {"aliases", m.aliases}};
@@ -196,7 +201,7 @@ int members_list(const std::string& config_path, bool json, std::int64_t limit) 
   std::printf("%-28s %-16s %-8s %10s %9s  %-32s %s\n", "member", "name", "tier", "points", "purchases",
               "last purchase", "version");
   for (const auto& m : rows) {
-    std::printf("%-28s %-16s %-8s %10lld %9lld  %-32s %lld\n", m.id.c_str(), m.name.c_str(), m.tier.c_str(),
+    std::printf("%-28s %-16s %-8s %10lld %9lld  %-32s %lld\n", m.id.c_str(), till::mask_name(m.name).c_str(), m.tier.c_str(),
                 static_cast<long long>(m.points), static_cast<long long>(m.purchases),
                 format_instant(m.last_purchase_at).c_str(), static_cast<long long>(m.version));
     for (const auto& a : m.aliases) std::printf("  also known as %s (enrolled at a till)\n", a.c_str());
@@ -340,7 +345,7 @@ int main(int argc, char** argv) {
   members_cmd->require_subcommand(1);
   CLI::App* import_cmd = with_config(members_cmd->add_subcommand("import", "Import or update members from CSV"));
   import_cmd->add_option("FILE", file, "CSV: id,name,phone,card,birthday,tier,points")->required();
-  CLI::App* list_cmd = with_config(members_cmd->add_subcommand("list", "Members as headquarters holds them"));
+  CLI::App* list_cmd = with_config(members_cmd->add_subcommand("list", "Members, their tiers and points (names masked: `member ID` shows one in full)"));
   list_cmd->add_flag("--json", json, "Print JSON");
   list_cmd->add_option("--limit", limit, "At most this many")->check(CLI::Range(1, 100'000'000));
   std::string now, member_id;

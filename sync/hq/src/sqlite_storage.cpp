@@ -667,13 +667,13 @@ class SqliteStorage final : public Storage {
     return report;
   }
 
-  TierPassReport tier_pass(std::int64_t now_us) override { return run_pass(now_us, "", false); }
+  TierPassReport tier_pass(std::int64_t now_us) override { return run_pass(now_us, "", false, {}); }
 
   // The pass in slices from after member `after`; `daily`: the progress is kept in meta with each
   // slice, so that a pass cut short (a stop, an error) resumes where it was.
-  TierPassReport run_pass(std::int64_t now_us, std::string after, bool daily) {
+  TierPassReport run_pass(std::int64_t now_us, std::string after, bool daily, const std::function<bool()>& stopping) {
     TierPassReport report;
-    while (true) {
+    while (!(stopping && stopping())) {
       std::lock_guard lock(mu_);
       Transaction tx(db_);
       seq_ = meta_int("feed_seq");
@@ -689,7 +689,8 @@ class SqliteStorage final : public Storage {
     return report;
   }
 
-  std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(std::int64_t now_us) override {
+  std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(
+      std::int64_t now_us, const std::function<bool()>& stopping) override {
     std::optional<TierPassReport> tiers;
     std::optional<std::string> resume;
     {
@@ -711,7 +712,8 @@ class SqliteStorage final : public Storage {
       }
       tx.commit();
     }
-    if (resume) tiers = run_pass(now_us, *resume, true);
+    if (resume) tiers = run_pass(now_us, *resume, true, stopping);
+    if (stopping && stopping()) return std::nullopt;
     ExpiryReport expired = expire(now_us);
     if (!tiers && expired.lots == 0) return std::nullopt;
     return std::make_pair(expired, tiers);

@@ -179,8 +179,10 @@ class Storage {
   virtual ExpiryReport expire(std::int64_t now_us) = 0;
   virtual TierPassReport tier_pass(std::int64_t now_us) = 0;
   // Runs what is due at `now_us` once per day in the rules' offset (the serve timer): the tier pass
-  // when the day changed since the last one, then expiry. nullopt when nothing was due.
-  virtual std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(std::int64_t now_us) = 0;
+  // when the day changed since the last one, then expiry. nullopt when nothing was due. `stopping`
+  // is asked between slices: a pass given up resumes where it stopped at the next call.
+  virtual std::optional<std::pair<ExpiryReport, std::optional<TierPassReport>>> daily(
+      std::int64_t now_us, const std::function<bool()>& stopping) = 0;
   virtual std::vector<IssuedCoupon> issue_coupons(const CouponIssue& issue, std::int64_t now_us) = 0;
   virtual std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) = 0;
   virtual std::optional<MemberDetail> member_detail(std::string_view id) = 0;
