@@ -94,15 +94,25 @@ void import_newcomer(const HqProcess& hq) {
   hq.import_members("id,name,phone,card,birthday,tier,points\nM-9,Nina Zhou,13900000009,,03-09,silver,0\n");
 }
 
+// Headquarters without its timer, member M-9 imported, a till at each store; the first has synced.
+struct Newcomer {
+  Newcomer() {
+    import_newcomer(w.hq);
+    synced(a);
+  }
+  SyncWorld w{kNoTimer};
+  TestTill a{w.till("S001", "T01")};
+  TestTill b{w.till("S002", "T01")};
+};
+
 }  // namespace
 
 TEST_CASE("points form lots that redemptions consume oldest first and that expire at the month's end in the rules' offset",
           "[ledger]") {
-  SyncWorld w(kNoTimer);
-  import_newcomer(w.hq);
-  TestTill a(w.till("S001", "T01"));
-  TestTill b(w.till("S002", "T01"));
-  synced(a);
+  Newcomer world;
+  SyncWorld& w = world.w;
+  TestTill& a = world.a;
+  TestTill& b = world.b;
 
   // Twelve sales, one a month; the last, on 28 February 20:00 UTC, is already 1 March in +08:00.
   const std::vector<std::string> times = {
@@ -180,11 +190,10 @@ TEST_CASE("points form lots that redemptions consume oldest first and that expir
 
 TEST_CASE("tiers: an upgrade with the sale that earns it, grace when the window moves on, then a downgrade",
           "[ledger]") {
-  SyncWorld w(kNoTimer);
-  import_newcomer(w.hq);
-  TestTill a(w.till("S001", "T01"));
-  TestTill b(w.till("S002", "T01"));
-  synced(a);
+  Newcomer world;
+  SyncWorld& w = world.w;
+  TestTill& a = world.a;
+  TestTill& b = world.b;
 
   // The first purchase (20% off) leaves the member short of gold (300000), and the second till says
   // by how much.

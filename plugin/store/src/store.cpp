@@ -201,7 +201,7 @@ CachedMember Store::read_member(Statement& s) {
   m.tier = s.text(2);
   c.masked_name = s.text(3);
   if (const auto b = s.optional_integer(4))
-    m.birthday = engine::MonthDay{static_cast<unsigned>(*b / 100), static_cast<unsigned>(*b % 100)};
+    m.birthday = month_day_from_int(*b);
   m.purchases = s.integer(5);
   if (const auto us = s.optional_integer(6))
     m.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(s.integer(7))};
@@ -321,7 +321,7 @@ void Store::upsert_member(const protocol::MemberRecord& rec) {
   const engine::Member& m = rec.member;
   Statement& s = *insert_member_;
   s.bind(1, m.id).bind(2, rec.version).bind(3, m.tier).bind(4, rec.masked_name);
-  if (m.birthday) s.bind(5, std::int64_t{m.birthday->month * 100 + m.birthday->day}); else s.bind_null(5);
+  if (m.birthday) s.bind(5, month_day_to_int(*m.birthday)); else s.bind_null(5);
   s.bind(6, m.purchases);
   if (m.last_purchase_at) s.bind(7, m.last_purchase_at->utc_micros).bind(8, std::int64_t{m.last_purchase_at->offset_minutes});
   else s.bind_null(7).bind_null(8);

@@ -158,7 +158,7 @@ std::optional<Ledger::MemberState> Ledger::load(const std::string& id) {
   m.spend = load_.integer(3);
   m.spend_at_us = load_.integer(4);
   if (const auto b = load_.optional_integer(5))
-    m.birthday = engine::MonthDay{static_cast<unsigned>(*b / 100), static_cast<unsigned>(*b % 100)};
+    m.birthday = store::month_day_from_int(*b);
   load_.reset();
   return m;
 }

@@ -208,10 +208,8 @@ std::string_view kind_name(TxnKind k) {
   return "sale";
 }
 
-std::int64_t month_day_int(const engine::MonthDay& d) { return std::int64_t{d.month * 100 + d.day}; }
-engine::MonthDay month_day_of(std::int64_t v) {
-  return engine::MonthDay{static_cast<unsigned>(v / 100), static_cast<unsigned>(v % 100)};
-}
+using store::month_day_from_int;
+using store::month_day_to_int;
 
 // Copies the write-ahead log into the database on a connection and thread of its own, so that a
 // batch's commit never waits for a checkpoint. Passive checkpoints never block the writer; a log past
@@ -453,7 +451,7 @@ class SqliteStorage final : public Storage {
       rec.version = s.integer(1);
       rec.masked_name = s.text(3);
       rec.member.tier = s.text(4);
-      if (const auto b = s.optional_integer(5)) rec.member.birthday = month_day_of(*b);
+      if (const auto b = s.optional_integer(5)) rec.member.birthday = month_day_from_int(*b);
       rec.member.purchases = s.integer(6);
       if (const auto us = s.optional_integer(7))
         rec.member.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(s.integer(8))};
@@ -553,7 +551,7 @@ class SqliteStorage final : public Storage {
       exists.reset();
       const std::string masked = till::mask_name(m.name);
       std::optional<std::int64_t> birthday;
-      if (m.birthday) birthday = month_day_int(*m.birthday);
+      if (m.birthday) birthday = month_day_to_int(*m.birthday);
       if (known) {
         update.bind(1, m.id).bind(2, m.name).bind(3, m.phone.empty() ? std::optional<std::string>() : m.phone)
             .bind(4, masked).bind(5, birthday).bind(6, ++seq_).run();
@@ -1024,7 +1022,7 @@ class SqliteStorage final : public Storage {
     if (!personal) return reject(r, "sealed: " + personal.error().message);
     const std::string masked = till::mask_name(personal->name);
     std::optional<std::int64_t> birthday;
-    if (personal->birthday) birthday = month_day_int(*personal->birthday);
+    if (personal->birthday) birthday = month_day_to_int(*personal->birthday);
     if (member_exists(*t.member_id) || resolve(*t.member_id) != *t.member_id)
       return reject(r, "member_exists: member " + *t.member_id + " was enrolled before");
 
@@ -1065,7 +1063,7 @@ class SqliteStorage final : public Storage {
     m.name = s.text(2);
     m.phone = s.optional_text(3).value_or("");
     m.tier = s.text(4);
-    if (const auto b = s.optional_integer(5)) m.birthday = month_day_of(*b);
+    if (const auto b = s.optional_integer(5)) m.birthday = month_day_from_int(*b);
     m.points = s.integer(6);
     m.purchases = s.integer(7);
     if (const auto us = s.optional_integer(8)) m.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(s.integer(9))};

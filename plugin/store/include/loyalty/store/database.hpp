@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "loyalty/engine/time.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -40,6 +42,12 @@ class Database {
  private:
   sqlite3* db_ = nullptr;
 };
+
+// A birthday as the databases keep it: MMDD as an integer (05-17 is 517).
+inline std::int64_t month_day_to_int(const engine::MonthDay& d) { return std::int64_t{d.month * 100 + d.day}; }
+inline engine::MonthDay month_day_from_int(std::int64_t v) {
+  return engine::MonthDay{static_cast<unsigned>(v / 100), static_cast<unsigned>(v % 100)};
+}
 
 // A prepared statement, reset after each use (by Query's destructor or step()).
 class Statement {
