@@ -101,8 +101,8 @@ std::vector<Figure> ledger_figures(const std::filesystem::path& base, int member
     exec(db, "PRAGMA synchronous=OFF; BEGIN");
     sqlite3_stmt* st = nullptr;
     ensure(sqlite3_prepare_v2(db, "INSERT INTO sales(txn_id, store_id, receipt_id, member_id, payable_minor, "
-                                  "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor) "
-                                  "VALUES(?1, 'S001', ?1, ?2, ?3, 0, 0, ?4, 0, 'bench', ?3)",
+                                  "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor, spend_sold_minor) "
+                                  "VALUES(?1, 'S001', ?1, ?2, ?3, 0, 0, ?4, 0, 'bench', ?3, ?3)",
                               -1, &st, nullptr) == SQLITE_OK,
            std::string("prepare: ") + sqlite3_errmsg(db));
     std::mt19937_64 rng(42);
@@ -131,7 +131,7 @@ std::vector<Figure> ledger_figures(const std::filesystem::path& base, int member
     sqlite3* db = nullptr;
     ensure(sqlite3_open_v2((dir / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "open hq.db");
     sqlite3_stmt* st = nullptr;
-    ensure(sqlite3_prepare_v2(db, "SELECT m.id, m.tier, (SELECT TOTAL(MAX(s.spend_minor - s.refunded_minor, 0)) "
+    ensure(sqlite3_prepare_v2(db, "SELECT m.id, m.tier, (SELECT TOTAL(s.spend_minor) "
                                   "FROM sales s WHERE s.member_id = m.id AND s.at_us > ?1 AND s.at_us <= ?2) "
                                   "FROM members m ORDER BY m.id",
                               -1, &st, nullptr) == SQLITE_OK,

@@ -569,7 +569,8 @@ TEST_CASE("a database of schema 1 is migrated: balances become lots, sales keep 
   for (const json& s : m["recent_sales"]) refunded += s["refunded_minor"].get<std::int64_t>();
   CHECK(refunded == 12255);
   CHECK(hq.query("SELECT COUNT(*) FROM sales") == 5);
-  CHECK(hq.query("SELECT SUM(spend_minor) FROM sales") == 34720 + 81415 + 23920 + 16140 + 26880);
+  CHECK(hq.query("SELECT SUM(spend_sold_minor) FROM sales") == 34720 + 81415 + 23920 + 16140 + 26880);
+  CHECK(hq.query("SELECT SUM(spend_minor) FROM sales") == 34720 + 81415 + 23920 + 16140 + 26880 - 12255);  // less the refund
   CHECK(hq.query("SELECT points_taken_back FROM sales WHERE txn_id = '63e91b97733dec383eddc5d601c48b5a'") == 184);
   CHECK(hq.query("SELECT COUNT(*) FROM sales s JOIN txns t ON t.rowid = s.rowid AND t.txn_id = s.txn_id") == 5);
 
@@ -581,4 +582,91 @@ TEST_CASE("a database of schema 1 is migrated: balances become lots, sales keep 
   CHECK(e.out.find(std::to_string(6395 + 870 + 798 + 126) + " points expired in 4 lots of 4 members") != std::string::npos);
   CHECK(cli_json(hq, {"member", "M-1001"})["points"] == 0);
   CHECK(cli_json(hq, {"flags"}).empty());
+}
+
+TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing it should not, and every till still syncs",
+          "[ledger]") {
+  SyncWorld w(kNoTimer);
+  const auto config = w.till("S001", "T01");
+  const auto db = w.tmp.path() / "S001-T01" / "data" / "till.db";
+  std::int64_t earned = 0;
+  loy_quote redeemed{};
+  {
+    TestTill a(config);
+    synced(a);
+    sell_at(a, "B-1", "13800000002", "2026-11-20T10:00:00+08:00", 10000);
+  }
+  // The basket swollen to 10^15 a line while the quote stays as priced.
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.input.basket[0].amount_minor', 1000000000000000, "
+                    "'$.input.basket[0].category', 'eco')");
+  {
+    TestTill a(config);
+    synced(a);
+    // A sale with a redemption, then its whole refund claiming to take nothing back and give back
+    // every redeemed point.
+    earned = sell_at(a, "B-2", "13800000002", "2026-11-20T11:00:00+08:00", 30000).points_earned;
+    redeemed = sell_at(a, "B-3", "13800000002", "2026-11-20T12:00:00+08:00", 40000, 1000);
+    REQUIRE(redeemed.redeem_points == 1000);
+    synced(a);
+    loy_refund_result rr{};
+    rr.struct_size = sizeof rr;
+    REQUIRE(loy_till_refund(a, "RF-B2", "B-2", nullptr, 0, &rr) == LOY_OK);
+    REQUIRE(rr.points_taken_back == earned);
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.points_taken_back', 0, '$.points_given_back', 1000) "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  {
+    TestTill a(config);
+    synced(a);
+  }
+  const auto unavailable = flags_of(w.hq, "recheck_unavailable");
+  REQUIRE(unavailable.size() == 1);
+  CHECK(unavailable[0]["detail"]["reason"].get<std::string>().find("basket") != std::string::npos);
+  const auto refund = flags_of(w.hq, "refund_mismatch");
+  REQUIRE(refund.size() == 1);
+  CHECK(refund[0]["detail"]["till"]["points_taken_back"] == 0);
+  CHECK(refund[0]["detail"]["hq"]["points_taken_back"] == earned);
+  CHECK(refund[0]["detail"]["hq"]["points_given_back"] == 0);
+  // Nothing for the swollen basket; B-2's points taken back whole; B-3 as sold.
+  const json m = cli_json(w.hq, {"member", "M-2"});
+  CHECK(m["points"] == 1000 - 1000 + redeemed.points_earned);
+  CHECK(m["tier"] == "silver");
+
+  // A published rule set that no longer loads (damaged in the database), and a newer one: a sale
+  // under the old version is applied without points, flagged, and the queue moves on.
+  const auto v2 = w.tmp.path() / "rules-v2.json";
+  json rules = json::parse(read_text(demo_rules_path()));
+  rules["version"] = "demo-2026.2";
+  write_text(v2, rules.dump());
+  REQUIRE(w.hq.cli({"rules", "set", v2.string()}).exit_code == 0);
+  {
+    TestTill a(config);
+    sell_at(a, "B-4", "13800000003", "2026-11-20T13:00:00+08:00", 10000);
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.rules_version', 'demo-2026.1') "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  {
+    sqlite3* hqdb = nullptr;
+    REQUIRE(sqlite3_open((w.hq.dir() / "hq.db").c_str(), &hqdb) == SQLITE_OK);
+    sqlite3_busy_timeout(hqdb, 5000);
+    REQUIRE(sqlite3_exec(hqdb, "UPDATE rules SET json = '{\"version\": \"demo-2026.1\"}' WHERE version = 'demo-2026.1'",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(hqdb);
+  }
+  w.hq.stop();
+  w.hq.start();  // forgets the rule sets it had loaded
+  {
+    TestTill a(config);
+    synced(a);
+    CHECK(status(a).outbox_depth == 0);
+  }
+  CHECK(flags_of(w.hq, "recheck_unavailable").size() == 2);
+  CHECK(cli_json(w.hq, {"member", "M-3"})["points"] == 300);
+
+  // Every till still syncs the feed.
+  TestTill b(w.till("S002", "T01"));
+  synced(b);
+  loy_member_info seen = member_info();
+  REQUIRE(loy_till_lookup(b, "13800000002", &seen) == LOY_OK);
+  CHECK(seen.confirmed_points == 1000 - 1000 + redeemed.points_earned);
 }

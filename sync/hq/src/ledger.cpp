@@ -90,7 +90,7 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
       take_lot_(db, "UPDATE lots SET left = left - ?2 WHERE id = ?1"),
       insert_lot_(db, "INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, left) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
-      spend_(db, "SELECT TOTAL(MAX(spend_minor - refunded_minor, 0)) FROM sales "
+      spend_(db, "SELECT TOTAL(spend_minor) FROM sales "
                  "WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3"),
       set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5 WHERE id = ?1"),
       insert_tier_change_(db, "INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
@@ -106,10 +106,10 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
                    "ORDER BY at_us DESC, id DESC LIMIT 1"),
       held_(db, "SELECT 1 FROM tier_changes WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3 "
                 "AND (from_tier = ?4 OR to_tier = ?4) LIMIT 1"),
-      next_expiry_(db, "SELECT expires_us, SUM(left) FROM lots WHERE member_id = ?1 AND left > 0 "
+      next_expiry_(db, "SELECT expires_us, TOTAL(left) FROM lots WHERE member_id = ?1 AND left > 0 "
                        "GROUP BY expires_us ORDER BY expires_us LIMIT 1"),
       pass_slice_(db, "SELECT m.id, m.tier, m.grace_until_us, m.spend_minor, "
-                      "(SELECT TOTAL(MAX(s.spend_minor - s.refunded_minor, 0)) FROM sales s "
+                      "(SELECT TOTAL(s.spend_minor) FROM sales s "
                       " WHERE s.member_id = m.id AND s.at_us > ?2 AND s.at_us <= ?3) "
                       "FROM members m WHERE m.id > ?1 ORDER BY m.id LIMIT ?4"),
       due_lots_(db, "SELECT id, member_id, left FROM lots WHERE left > 0 AND expires_us <= ?1 "
@@ -248,6 +248,11 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const MemberState* ms, std::int
   }
   const auto q = engine::quote(*rules, input);
   if (!q) return unavailable("the sale cannot be quoted: " + q.error().message);
+  // The same basket always comes to the same gross: a different one means the basket is not what the
+  // till priced, and headquarters' figures for it mean nothing.
+  if (q->gross_minor != sale.quote.gross_minor)
+    return unavailable("the basket comes to " + std::to_string(q->gross_minor) + ", not the quote's " +
+                       std::to_string(sale.quote.gross_minor));
   if (!same_figures(*q, sale.quote)) {
     ojson detail = {{"rules_version", sale.rules_version},
                     {"till", figures(sale.quote)},
@@ -281,6 +286,8 @@ bool Ledger::held_recently(const std::string& member, const std::string& tier, s
 
 void Ledger::credit(MemberState& m, std::int64_t points, std::int64_t earned_us, std::int64_t expires_us,
                     const std::optional<std::string>& txn_id) {
+  // A balance stays within what tills accept; beyond it nothing more is credited.
+  points = std::min(points, engine::kMaxPoints - m.points);
   if (points <= 0) return;
   const std::int64_t owed = m.points < 0 ? std::min(points, -m.points) : 0;  // a negative balance is paid back first
   insert_lot_.bind(1, m.id).bind(2, txn_id).bind(3, earned_us).bind(4, expires_us).bind(5, points)
@@ -289,6 +296,7 @@ void Ledger::credit(MemberState& m, std::int64_t points, std::int64_t earned_us,
 }
 
 void Ledger::debit(MemberState& m, std::int64_t points) {
+  points = std::min(points, engine::kMaxPoints + m.points);
   if (points <= 0) return;
   std::vector<std::pair<std::int64_t, std::int64_t>> takes;
   std::int64_t rest = points;
@@ -474,7 +482,7 @@ std::optional<engine::PointsExpiry> Ledger::next_expiry(const std::string& membe
   next_expiry_.bind(1, member);
   std::optional<engine::PointsExpiry> out;
   if (next_expiry_.step()) {
-    out = engine::PointsExpiry{next_expiry_.integer(1),
+    out = engine::PointsExpiry{clamp_total(next_expiry_.real(1)),
                                engine::Instant{next_expiry_.integer(0), rules ? rules->utc_offset_minutes : 0}};
   }
   next_expiry_.reset();

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -128,6 +129,7 @@ CREATE TABLE sales_v2(
   member_id TEXT,
   at_us INTEGER NOT NULL,
   payable_minor INTEGER NOT NULL,
+  spend_sold_minor INTEGER NOT NULL,
   spend_minor INTEGER NOT NULL,
   refunded_minor INTEGER NOT NULL DEFAULT 0,
   points_earned INTEGER NOT NULL,
@@ -137,10 +139,11 @@ CREATE TABLE sales_v2(
   points_taken_back INTEGER NOT NULL DEFAULT 0,
   points_given_back INTEGER NOT NULL DEFAULT 0,
   rules_version TEXT NOT NULL);
-INSERT INTO sales_v2(rowid, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, spend_minor, refunded_minor,
-                     points_earned, points_redeemed, till_points_earned, till_taken_back, points_taken_back,
-                     points_given_back, rules_version)
+INSERT INTO sales_v2(rowid, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, spend_sold_minor, spend_minor,
+                     refunded_minor, points_earned, points_redeemed, till_points_earned, till_taken_back,
+                     points_taken_back, points_given_back, rules_version)
   SELECT t.rowid, s.txn_id, s.store_id, s.receipt_id, s.member_id, t.at_us, s.payable_minor, s.payable_minor,
+         s.payable_minor - (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
          (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
          s.points_earned, s.points_redeemed, s.points_earned,
          (SELECT COALESCE(SUM(points_taken_back), 0) FROM refunds r WHERE r.sale_txn_id = s.txn_id),
@@ -151,7 +154,7 @@ INSERT INTO sales_v2(rowid, txn_id, store_id, receipt_id, member_id, at_us, paya
 DROP TABLE sales;
 ALTER TABLE sales_v2 RENAME TO sales;
 CREATE INDEX sales_receipt ON sales(store_id, receipt_id);
-CREATE INDEX sales_member ON sales(member_id, at_us, spend_minor, refunded_minor) WHERE member_id IS NOT NULL;
+CREATE INDEX sales_member ON sales(member_id, at_us, spend_minor) WHERE member_id IS NOT NULL;
 ALTER TABLE coupons ADD COLUMN issued_us INTEGER;
 ALTER TABLE coupons ADD COLUMN used_txn_id TEXT;
 ALTER TABLE coupons ADD COLUMN used_store TEXT;
@@ -312,15 +315,18 @@ class SqliteStorage final : public Storage {
                              "THEN ?3 ELSE last_purchase_off END WHERE id = ?1");
     bump_.emplace(db_, "UPDATE members SET version = version + 1, seq = ?2 WHERE id = ?1 RETURNING version");
     insert_sale_.emplace(db_, "INSERT INTO sales(txn_id, store_id, receipt_id, member_id, payable_minor, "
-                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor, rowid) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+                              "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor, rowid, "
+                              "spend_sold_minor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11)");
     find_sale_.emplace(db_, "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, "
                             "s.till_points_earned, s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, "
-                            "s.rules_version, s.points_taken_back, s.rowid FROM sales s "
+                            "s.rules_version, s.points_taken_back, s.rowid, s.spend_sold_minor FROM sales s "
                             "WHERE s.rowid = (SELECT rowid FROM txns WHERE txn_id = ?1)");
     update_sale_.emplace(db_, "UPDATE sales SET refunded_minor = refunded_minor + ?2, till_taken_back = till_taken_back + ?3, "
-                              "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5 "
-                              "WHERE rowid = ?1");
+                              "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5, "
+                              "spend_minor = ?6 WHERE rowid = ?1");
+    txn_body_.emplace(db_, "SELECT body FROM txns WHERE rowid = ?1");
+    refund_bodies_.emplace(db_, "SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id "
+                                "WHERE r.sale_txn_id = ?1 ORDER BY t.rowid");
     upsert_till_.emplace(db_, "INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us) "
                               "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(store_id, till_id) DO UPDATE SET "
                               "last_batch_us = excluded.last_batch_us, backlog = excluded.backlog, "
@@ -455,7 +461,8 @@ class SqliteStorage final : public Storage {
       rec.member.purchases = s.integer(6);
       if (const auto us = s.optional_integer(7))
         rec.member.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(s.integer(8))};
-      rec.member.points = s.integer(9);
+      // Within what tills accept, whatever the database holds.
+      rec.member.points = std::clamp(s.integer(9), -engine::kMaxPoints, engine::kMaxPoints);
       if (rules) rec.member.next_tier = detail::Ledger::next_tier(*rules, rec.member.tier, s.integer(10));
       members.emplace_back(s.integer(2), std::move(rec));
     }
@@ -491,6 +498,8 @@ class SqliteStorage final : public Storage {
     doc.more = mi < members.size() || ci < coupons.size();
     for (protocol::MemberRecord& rec : doc.members) {
       rec.member.next_expiry = ledger_->next_expiry(rec.member.id, rules.get());
+      if (rec.member.next_expiry)
+        rec.member.next_expiry->points = std::clamp<std::int64_t>(rec.member.next_expiry->points, 0, engine::kMaxPoints);
       codes_of_->bind(1, rec.member.id);
       while (codes_of_->step()) {
         const std::string blob = codes_of_->text(0);
@@ -933,7 +942,11 @@ class SqliteStorage final : public Storage {
   // When points earned at `at_us` under `version` expire (the current rules when headquarters never
   // published that version).
   std::int64_t expiry_of(std::int64_t at_us, std::string_view version) {
-    auto rules = ledger_->rules(version);
+    std::shared_ptr<const engine::RuleSet> rules;
+    try {
+      rules = ledger_->rules(version);
+    } catch (const store::StorageError&) {  // a published set that no longer loads: the current one's terms
+    }
     if (!rules) rules = ledger_->current_rules();
     return detail::expiry_after(at_us, rules ? rules->expiry_months : 24, rules ? rules->utc_offset_minutes : 0);
   }
@@ -958,7 +971,8 @@ class SqliteStorage final : public Storage {
         .run();
     if (!member) return;
     ledger_->debit(*m, c.points_redeemed);
-    ledger_->credit(*m, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
+    if (c.points_earned > 0)
+      ledger_->credit(*m, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
     apply_sale_->bind(1, *member).bind(2, t.at.utc_micros).bind(3, std::int64_t{t.at.offset_minutes}).run();
     ledger_->evaluate(*m, t.at.utc_micros, now_us);
     if (c.coupon_code) ledger_->use_coupon(*c.coupon_code, t, member, now_us);
@@ -977,6 +991,51 @@ class SqliteStorage final : public Storage {
     return static_cast<std::int64_t>(static_cast<engine::Wide>(credited) * till_part / till_total);
   }
 
+  // What a refund returns by the engine (RULES.md, "Refunds"): the sale's lines as committed, less the
+  // refunds of it applied before, then this refund's lines. nullopt when an earlier refund cannot be
+  // followed (one applied before headquarters checked refunds); an error when this one asks for more
+  // than is left.
+  engine::Result<std::optional<engine::Refund>> recompute_refund(const Txn& t, std::int64_t sale_row) {
+    std::string sale_body;
+    txn_body_->bind(1, sale_row);
+    if (txn_body_->step()) sale_body = txn_body_->text(0);
+    txn_body_->reset();
+    std::vector<std::string> earlier;
+    refund_bodies_->bind(1, t.sale_txn_id);
+    while (refund_bodies_->step()) earlier.push_back(refund_bodies_->text(0));
+    refund_bodies_->reset();
+    const auto items_of = [](const engine::detail::json& lines, const std::string& path) {
+      std::vector<engine::RefundItem> items;
+      for (std::size_t i = 0; i < engine::detail::as_array(lines, path).size(); ++i) {
+        engine::detail::ObjectReader l(lines[i], engine::detail::index_path(path, i));
+        items.push_back(engine::RefundItem{l.string("line_id"), l.integer("units", 1, INT64_MAX)});
+      }
+      return items;
+    };
+    auto sale = engine::detail::guarded([&] {
+      const auto j = engine::detail::parse_json(sale_body, "sale");
+      engine::detail::ObjectReader r(j, "sale");
+      return engine::sale_lines(engine::detail::read_quote_input(r.required("input"), "sale.input"),
+                                engine::detail::read_quote(r.required("quote"), "sale.quote"));
+    });
+    if (!sale) return std::optional<engine::Refund>();
+    std::vector<engine::SaleLine> left = std::move(sale).value();
+    for (const std::string& body : earlier) {
+      auto items = engine::detail::guarded([&] {
+        const auto j = engine::detail::parse_json(body, "refund");
+        engine::detail::ObjectReader r(j, "refund");
+        return items_of(r.required("lines"), "refund.lines");
+      });
+      if (!items) return std::optional<engine::Refund>();
+      auto step = engine::refund(left, *items);
+      if (!step) return std::optional<engine::Refund>();
+      left = std::move(step->left);
+    }
+    auto refund = engine::refund(left, t.refund_items);
+    if (!refund) return engine::Error{refund.error().message};
+    return std::optional<engine::Refund>(std::move(refund).value());
+  }
+
   void apply_refund(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     find_sale_->bind(1, t.sale_txn_id);
     if (!find_sale_->step()) {
@@ -991,25 +1050,58 @@ class SqliteStorage final : public Storage {
     const std::string sale_rules = f.text(9);
     const std::int64_t taken = f.integer(10);
     const std::int64_t sale_row = f.integer(11);
+    const engine::Minor spend_sold = f.integer(12);
     find_sale_->reset();
     if (refunded + t.amount_minor > payable)
       return reject(r, "refund_exceeds_sale: refunds of sale " + t.sale_txn_id + " would come to " +
                            std::to_string(refunded + t.amount_minor) + " of " + std::to_string(payable) + " paid");
-    const bool all = refunded + t.amount_minor == payable;
-    // Never more than is left of what headquarters credited.
+
+    // The points a refund moves are the engine's, from the sale's own lines; a till that says
+    // otherwise is flagged. The money is the till's: it was handed back.
+    auto engine_refund = recompute_refund(t, sale_row);
+    if (!engine_refund) return reject(r, "invalid_refund: " + engine_refund.error().message);
+    std::int64_t taken_now = t.points_taken_back, given_now = t.points_given_back;
+    bool whole = refunded + t.amount_minor == payable;
+    if (*engine_refund) {
+      const engine::Refund& e = **engine_refund;
+      if (e.amount_minor != t.amount_minor || e.points_taken_back != t.points_taken_back ||
+          e.points_given_back != t.points_given_back) {
+        const auto figures = [](engine::Minor amount, std::int64_t taken_back, std::int64_t given_back) {
+          return nlohmann::ordered_json{{"amount_minor", amount}, {"points_taken_back", taken_back},
+                                        {"points_given_back", given_back}};
+        };
+        ledger_->flag("refund_mismatch", &t, member,
+                      nlohmann::ordered_json{{"sale_txn_id", t.sale_txn_id},
+                                             {"till", figures(t.amount_minor, t.points_taken_back, t.points_given_back)},
+                                             {"hq", figures(e.amount_minor, e.points_taken_back, e.points_given_back)},
+                                             {"policy", "points as the engine computes them from the sale's lines; "
+                                                        "money as the till handed it back"}}
+                          .dump(),
+                      now_us);
+      }
+      taken_now = e.points_taken_back;
+      given_now = e.points_given_back;
+      whole = std::all_of(e.left.begin(), e.left.end(), [](const engine::SaleLine& l) { return l.units == 0; });
+    }
+    // Headquarters takes back its own credited figure, in the proportion of the sale's points that
+    // come back, and never more than is left of it.
     const std::int64_t take = std::clamp<std::int64_t>(
-        share(credited, till_earned, till_taken + t.points_taken_back, all) - share(credited, till_earned, till_taken, false),
-        0, std::max<std::int64_t>(0, credited - taken));
-    const std::int64_t give = std::clamp<std::int64_t>(t.points_given_back, 0, std::max<std::int64_t>(0, redeemed - given));
-    update_sale_->bind(1, sale_row).bind(2, t.amount_minor).bind(3, t.points_taken_back).bind(4, take)
-        .bind(5, give).run();
+        share(credited, till_earned, till_taken + taken_now, whole) - share(credited, till_earned, till_taken, false), 0,
+        std::max<std::int64_t>(0, credited - taken));
+    const std::int64_t give = std::clamp<std::int64_t>(given_now, 0, std::max<std::int64_t>(0, redeemed - given));
+    // What still counts towards the tier: headquarters' payable in the proportion of the money kept.
+    const engine::Minor kept = payable - refunded - t.amount_minor;
+    const engine::Minor spend =
+        whole || payable <= 0 ? 0 : static_cast<engine::Minor>(static_cast<engine::Wide>(spend_sold) * kept / payable);
+    update_sale_->bind(1, sale_row).bind(2, t.amount_minor).bind(3, taken_now).bind(4, take).bind(5, give)
+        .bind(6, spend).run();
     insert_refund_->bind(1, t.txn_id).bind(2, t.sale_txn_id).bind(3, t.refund_id).bind(4, t.amount_minor)
         .bind(5, take).bind(6, give).run();
     if (!member) return;
     auto m = ledger_->load(*member);
     if (!m) throw store::StorageError("sale " + t.sale_txn_id + " names member " + *member + ", who is not in the database");
     // Points given back expire as the sale's own points would have.
-    ledger_->credit(*m, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
+    if (give > 0) ledger_->credit(*m, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
     ledger_->debit(*m, take);
     ledger_->evaluate(*m, t.at.utc_micros, now_us);
     ledger_->check_balance(*m, &t, now_us);
@@ -1083,7 +1175,7 @@ class SqliteStorage final : public Storage {
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
-      bump_, update_sale_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
+      bump_, update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
       insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_, changed_members_, codes_of_,
       changed_coupons_, current_rules_;
 };

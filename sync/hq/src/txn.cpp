@@ -56,8 +56,10 @@ void read_refund(ObjectReader& r, Txn& t) {
   if (lines.empty() || lines.size() > 10'000) fail(r.path_of("lines"), "must hold 1..10000 lines");
   for (std::size_t i = 0; i < lines.size(); ++i) {
     ObjectReader l(lines[i], engine::detail::index_path(r.path_of("lines"), i));
-    (void)id_field(l, "line_id");
-    l.integer("units", 1, kMaxPoints);
+    engine::RefundItem item;
+    item.line_id = id_field(l, "line_id");
+    item.units = l.integer("units", 1, kMaxPoints);
+    t.refund_items.push_back(std::move(item));
     l.integer("net_minor", 0, kMaxMinor);
     l.integer("points_earned", 0, kMaxPoints);
     l.integer("points_redeemed", 0, kMaxPoints);

@@ -7,10 +7,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/money.hpp"
 #include "loyalty/engine/quote.hpp"
+#include "loyalty/engine/refund.hpp"
 #include "loyalty/engine/time.hpp"
 #include "loyalty/protocol/changes.hpp"
 
@@ -41,7 +43,8 @@ struct Txn {
   std::string receipt_id, rules_version;
   std::int64_t points_earned = 0, points_redeemed = 0;
   engine::Minor gross_minor = 0, payable_minor = 0;
-  // refund
+  // refund: the lines and units returned, and the figures the till computed for them
+  std::vector<engine::RefundItem> refund_items;
   std::string refund_id, sale_txn_id;
   engine::Minor amount_minor = 0;
   std::int64_t points_taken_back = 0, points_given_back = 0;
