@@ -316,7 +316,14 @@ TEST_CASE("a coupon used at two offline stores is applied once and the second us
   REQUIRE(stores.size() == 2);
   CHECK(stores[0]["open_flags"] == 0);
   CHECK(stores[1]["store_id"] == "S002");
-  CHECK(stores[1]["open_flags"] == 1);
+  // M-2 had bought nothing: each store, offline, gave the first-purchase offer; the second is flagged.
+  const auto offers = flags_of(w.hq, "offer_mismatch");
+  REQUIRE(offers.size() == 1);
+  CHECK(offers[0]["store_id"] == "S002");
+  CHECK(offers[0]["detail"]["offer"] == "first_purchase");
+  CHECK(offers[0]["detail"]["sales_before_at_hq"] == 1);
+  CHECK(offers[0]["detail"]["hq_offer"] == "none");
+  CHECK(stores[1]["open_flags"] == 2);
   CHECK(stores[1]["tills"][0]["backlog"] == 0);
 
   // Both tills now know it is used.

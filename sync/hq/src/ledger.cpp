@@ -104,6 +104,7 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
                        "AND closed_us IS NULL"),
       tier_at_(db, "SELECT from_tier, to_tier FROM tier_changes WHERE member_id = ?1 AND at_us <= ?2 "
                    "ORDER BY at_us DESC, id DESC LIMIT 1"),
+      history_(db, "SELECT COUNT(*), MAX(at_us) FROM sales WHERE member_id = ?1 AND at_us < ?2"),
       held_(db, "SELECT 1 FROM tier_changes WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3 "
                 "AND (from_tier = ?4 OR to_tier = ?4) LIMIT 1"),
       next_expiry_(db, "SELECT expires_us, TOTAL(left) FROM lots WHERE member_id = ?1 AND left > 0 "
@@ -262,11 +263,42 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const MemberState* ms, std::int
     if (!member_differs.empty()) detail["member_differs"] = member_differs;
     flag("recheck_mismatch", &sale, member, detail.dump(), now_us);
   }
+  if (input.member && (q->member_discount_reason == engine::DiscountReason::first_purchase ||
+                       q->member_discount_reason == engine::DiscountReason::winback))
+    check_offer(sale, *ms, *rules, input, *q, now_us);
   Checked out = till;
   out.points_earned = q->points_earned;
   out.spend_minor = q->payable_minor;
   if (sale.input.coupon && !q->coupon_rejected && !sale.quote.coupon_rejected) out.coupon_code = sale.input.coupon->code;
   return out;
+}
+
+void Ledger::check_offer(const Txn& sale, const MemberState& m, const engine::RuleSet& rules,
+                         const engine::QuoteInput& input, const engine::Quote& q, std::int64_t now_us) {
+  // A first-purchase or win-back offer rests on the member's history, which a till offline may not
+  // know all of: with the sales headquarters holds from before this one, would it still apply?
+  history_.bind(1, m.id).bind(2, sale.at.utc_micros);
+  history_.step();
+  const std::int64_t before = history_.integer(0);
+  const std::optional<std::int64_t> last = history_.optional_integer(1);
+  history_.reset();
+  engine::QuoteInput known = input;
+  known.member->purchases = std::max(known.member->purchases, before);
+  if (last && (!known.member->last_purchase_at || known.member->last_purchase_at->utc_micros < *last))
+    known.member->last_purchase_at = engine::Instant{*last, sale.at.offset_minutes};
+  const auto hq = engine::quote(rules, known);
+  if (!hq || (hq->member_discount_reason == q.member_discount_reason && hq->member_discount_bp == q.member_discount_bp))
+    return;
+  flag("offer_mismatch", &sale, m.id,
+       ojson{{"offer", std::string(engine::to_string(q.member_discount_reason))},
+             {"rate_bp", q.member_discount_bp},
+             {"sales_before_at_hq", before},
+             {"hq_offer", std::string(engine::to_string(hq->member_discount_reason))},
+             {"hq_rate_bp", hq->member_discount_bp},
+             {"discount_minor", q.member_discount_minor},
+             {"hq_discount_minor", hq->member_discount_minor}}
+           .dump(),
+       now_us);
 }
 
 Ledger::HeldTier Ledger::tier_at(const MemberState& m, std::int64_t at_us) {

@@ -116,6 +116,10 @@ class Ledger {
     std::string tier;  // the member's tier at an instant
   };
   HeldTier tier_at(const MemberState& m, std::int64_t at_us);
+  // Flags `offer_mismatch` when the first-purchase or win-back offer a sale got would not apply
+  // with the member's sales headquarters holds from before it (two offline stores each giving it).
+  void check_offer(const Txn& sale, const MemberState& m, const engine::RuleSet& rules,
+                   const engine::QuoteInput& input, const engine::Quote& q, std::int64_t now_us);
   // True when the member held `tier` at some time in the month before `at_us` (a tier change's
   // either side).
   bool held_recently(const std::string& member, const std::string& tier, std::int64_t at_us);
@@ -127,7 +131,7 @@ class Ledger {
   std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
   store::Statement rules_json_, current_version_, load_, save_, set_points_, open_lots_, take_lot_, insert_lot_,
       spend_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
-      tier_at_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
+      tier_at_, history_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
 };
 
 }  // namespace loyalty::hq::detail
