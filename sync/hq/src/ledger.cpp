@@ -102,7 +102,7 @@ Ledger::Ledger(store::Database& db, std::int64_t& seq)
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
       close_flags_(db, "UPDATE flags SET closed_us = ?2 WHERE member_id = ?1 AND kind = 'negative_balance' "
                        "AND closed_us IS NULL"),
-      tier_at_(db, "SELECT from_tier, to_tier FROM tier_changes WHERE member_id = ?1 AND at_us <= ?2 "
+      tier_at_(db, "SELECT to_tier FROM tier_changes WHERE member_id = ?1 AND at_us <= ?2 "
                    "ORDER BY at_us DESC, id DESC LIMIT 1"),
       history_(db, "SELECT COUNT(*), MAX(at_us) FROM sales WHERE member_id = ?1 AND at_us < ?2"),
       held_(db, "SELECT 1 FROM tier_changes WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3 "
@@ -212,10 +212,10 @@ Ledger::Checked Ledger::recheck(const Txn& sale, const MemberState* ms, std::int
   if (input.member) {
     // The common case costs no query: the till shows the tier headquarters holds now.
     if (input.member->tier != ms->tier) {
-      const HeldTier held = tier_at(*ms, sale.at.utc_micros);
-      if (input.member->tier != held.tier && !held_recently(*member, input.member->tier, sale.at.utc_micros)) {
-        member_differs["tier"] = {{"till", input.member->tier}, {"hq", held.tier}};
-        input.member->tier = held.tier;
+      const std::string held = tier_at(*ms, sale.at.utc_micros);
+      if (input.member->tier != held && !held_recently(*member, input.member->tier, sale.at.utc_micros)) {
+        member_differs["tier"] = {{"till", input.member->tier}, {"hq", held}};
+        input.member->tier = held;
       }
     }
     const auto& birthday = ms->birthday;
@@ -301,12 +301,11 @@ void Ledger::check_offer(const Txn& sale, const MemberState& m, const engine::Ru
        now_us);
 }
 
-Ledger::HeldTier Ledger::tier_at(const MemberState& m, std::int64_t at_us) {
+std::string Ledger::tier_at(const MemberState& m, std::int64_t at_us) {
   tier_at_.bind(1, m.id).bind(2, at_us);
-  HeldTier h;
-  h.tier = tier_at_.step() ? tier_at_.text(1) : m.tier;  // no change recorded before the sale: the tier now
+  std::string tier = tier_at_.step() ? tier_at_.text(0) : m.tier;  // no change recorded before the sale: the tier now
   tier_at_.reset();
-  return h;
+  return tier;
 }
 
 bool Ledger::held_recently(const std::string& member, const std::string& tier, std::int64_t at_us) {

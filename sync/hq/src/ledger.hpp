@@ -112,10 +112,8 @@ class Ledger {
                                                    engine::Minor spend);
 
  private:
-  struct HeldTier {
-    std::string tier;  // the member's tier at an instant
-  };
-  HeldTier tier_at(const MemberState& m, std::int64_t at_us);
+  // The member's tier at an instant.
+  std::string tier_at(const MemberState& m, std::int64_t at_us);
   // Flags `offer_mismatch` when the first-purchase or win-back offer a sale got would not apply
   // with the member's sales headquarters holds from before it (two offline stores each giving it).
   void check_offer(const Txn& sale, const MemberState& m, const engine::RuleSet& rules,
