@@ -639,6 +639,39 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
   CHECK(m["points"] == 1000 - 1000 + redeemed.points_earned);
   CHECK(m["tier"] == "silver");
 
+  // Half of a two-unit line returned, the refund claiming to take nothing back: headquarters takes
+  // back the engine's half.
+  std::int64_t half = 0, pair_earned = 0;
+  {
+    TestTill a(config);
+    loy_checkout* c = nullptr;
+    REQUIRE(loy_checkout_begin(a, &c) == LOY_OK);
+    REQUIRE(loy_checkout_identify(c, "13800000002", nullptr) == LOY_OK);
+    const loy_line pair = sale_line("1", "apparel", 40000, 2);
+    REQUIRE(loy_checkout_add_line(c, &pair) == LOY_OK);
+    loy_quote q{};
+    q.struct_size = sizeof q;
+    REQUIRE(loy_checkout_commit(c, "B-5", &q) == LOY_OK);
+    loy_checkout_free(c);
+    pair_earned = q.points_earned;
+    synced(a);
+    const loy_refund_item one{sizeof(loy_refund_item), "1", 1};
+    loy_refund_result rr{};
+    rr.struct_size = sizeof rr;
+    REQUIRE(loy_till_refund(a, "RF-B5", "B-5", &one, 1, &rr) == LOY_OK);
+    half = rr.points_taken_back;
+    REQUIRE(half > 0);
+    REQUIRE(half < pair_earned);
+  }
+  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.points_taken_back', 0) "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  {
+    TestTill a(config);
+    synced(a);
+  }
+  CHECK(flags_of(w.hq, "refund_mismatch").size() == 2);
+  CHECK(cli_json(w.hq, {"member", "M-2"})["points"] == redeemed.points_earned + pair_earned - half);
+
   // A published rule set that no longer loads (damaged in the database), and a newer one: a sale
   // under the old version is applied without points, flagged, and the queue moves on.
   const auto v2 = w.tmp.path() / "rules-v2.json";
@@ -675,5 +708,5 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
   synced(b);
   loy_member_info seen = member_info();
   REQUIRE(loy_till_lookup(b, "13800000002", &seen) == LOY_OK);
-  CHECK(seen.confirmed_points == 1000 - 1000 + redeemed.points_earned);
+  CHECK(seen.confirmed_points == redeemed.points_earned + pair_earned - half);
 }
