@@ -1,7 +1,7 @@
 #include "ledger.hpp"
 
 #include <chrono>
-#include <set>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "loyalty/engine/json_reader.hpp"
@@ -50,6 +50,24 @@ engine::Minor clamp_total(double total) {
   return static_cast<engine::Minor>(total);
 }
 
+// What a spend earns at once, never a loss: a higher tier (grace ended), or the end of a grace period
+// when it reaches the tier held. The reason to record, or nullopt when nothing changes.
+std::optional<std::string_view> rise(const engine::RuleSet& rules, engine::Minor spend, std::string& tier,
+                                     std::optional<std::int64_t>& grace_until_us) {
+  const int cur = rank_of(rules, tier);
+  const int q = qualified(rules, spend);
+  if (q > cur) {
+    tier = rules.tiers[static_cast<std::size_t>(q)].id;
+    grace_until_us.reset();
+    return cur < 0 ? "tier_not_in_rules" : "upgrade";
+  }
+  if (q == cur && grace_until_us) {
+    grace_until_us.reset();
+    return "requalified";
+  }
+  return std::nullopt;
+}
+
 bool same_figures(const engine::Quote& a, const engine::Quote& b) {
   return a.gross_minor == b.gross_minor && a.member_discount_minor == b.member_discount_minor &&
          a.coupon_discount_minor == b.coupon_discount_minor && a.redeem_points == b.redeem_points &&
@@ -60,39 +78,48 @@ bool same_figures(const engine::Quote& a, const engine::Quote& b) {
 
 }  // namespace
 
+namespace {
+
+// The calendar day of `at_us` in `offset_minutes`, and back: the UTC microseconds at which a day starts
+// in that offset.
+std::chrono::sys_days local_day(std::int64_t at_us, std::int32_t offset_minutes) {
+  using namespace std::chrono;
+  return floor<days>(sys_time<microseconds>(microseconds(at_us + std::int64_t{offset_minutes} * kMicrosPerMinute)));
+}
+std::int64_t start_of(std::chrono::sys_days day, std::int32_t offset_minutes) {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(day.time_since_epoch()).count() - std::int64_t{offset_minutes} * kMicrosPerMinute;
+}
+
+}  // namespace
+
 std::int64_t expiry_after(std::int64_t at_us, std::int32_t months, std::int32_t offset_minutes) {
   using namespace std::chrono;
-  const std::int64_t offset_us = std::int64_t{offset_minutes} * kMicrosPerMinute;
-  const sys_days day = floor<days>(sys_time<microseconds>(microseconds(at_us + offset_us)));
-  const year_month_day ymd{day};
+  const year_month_day ymd{local_day(at_us, offset_minutes)};
   const year_month after = year_month{ymd.year(), ymd.month()} + std::chrono::months{months + 1};
-  const sys_days first{after / 1};
-  return duration_cast<microseconds>(first.time_since_epoch()).count() - offset_us;
+  return start_of(sys_days{after / 1}, offset_minutes);
 }
 
 std::int64_t day_start(std::int64_t at_us, std::int32_t offset_minutes) {
-  using namespace std::chrono;
-  const std::int64_t offset_us = std::int64_t{offset_minutes} * kMicrosPerMinute;
-  const sys_days day = floor<days>(sys_time<microseconds>(microseconds(at_us + offset_us)));
-  return duration_cast<microseconds>(day.time_since_epoch()).count() - offset_us;
+  return start_of(local_day(at_us, offset_minutes), offset_minutes);
 }
 
 Ledger::Ledger(store::Database& db, std::int64_t& seq)
-    : db_(db),
-      seq_(seq),
+    : seq_(seq),
       rules_json_(db, "SELECT json FROM rules WHERE version = ?1"),
       current_version_(db, "SELECT version FROM rules ORDER BY rowid DESC LIMIT 1"),
       load_(db, "SELECT points, tier, grace_until_us, spend_minor, spend_at_us, birthday FROM members WHERE id = ?1"),
       save_(db, "UPDATE members SET points = ?2, tier = ?3, grace_until_us = ?4, spend_minor = ?5, spend_at_us = ?6, "
                 "version = version + 1, seq = ?7 WHERE id = ?1 RETURNING version"),
-      set_points_(db, "UPDATE members SET points = points + ?2 WHERE id = ?1"),
+      expire_points_(db, "UPDATE members SET points = points - ?2, version = version + 1, seq = ?3 WHERE id = ?1"),
       open_lots_(db, "SELECT id, left FROM lots WHERE member_id = ?1 AND left > 0 ORDER BY expires_us, id"),
       take_lot_(db, "UPDATE lots SET left = left - ?2 WHERE id = ?1"),
       insert_lot_(db, "INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, left) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
       spend_(db, "SELECT TOTAL(spend_minor) FROM sales "
                  "WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3"),
-      set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5 WHERE id = ?1"),
+      set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5, "
+                    "version = version + 1, seq = ?6 WHERE id = ?1"),
       insert_tier_change_(db, "INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
       coupon_(db, "SELECT member_id, definition, used_txn_id, used_store, used_at_us FROM coupons WHERE code = ?1"),
@@ -370,23 +397,13 @@ void Ledger::evaluate(MemberState& m, std::int64_t at_us, std::int64_t now_us) {
   // Never later than headquarters' clock: a till's clock ahead must not move the window.
   const std::int64_t when = std::max(std::min(at_us, now_us), m.spend_at_us);
   const engine::Minor spend = window_spend(*rules, m.id, when);
-  const int cur = rank_of(*rules, m.tier);
-  const int q = qualified(*rules, spend);
-  if (q > cur) {
-    const std::string to = rules->tiers[static_cast<std::size_t>(q)].id;
-    record_tier(m.id, when, m.tier, to, spend, cur < 0 ? "tier_not_in_rules" : "upgrade");
-    m.tier = to;
-    m.grace_until_us.reset();
-  } else if (q == cur && m.grace_until_us) {
-    m.grace_until_us.reset();
-    record_tier(m.id, when, m.tier, m.tier, spend, "requalified");
-  }
+  const std::string from = m.tier;
+  if (const auto why = rise(*rules, spend, m.tier, m.grace_until_us)) record_tier(m.id, when, from, m.tier, spend, *why);
   m.spend = spend;
   m.spend_at_us = when;
 }
 
 std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const std::string& after, std::int64_t limit,
-                                                   const std::function<void(const std::string&)>& bump,
                                                    TierPassReport& report) {
   const auto rules = current_rules();
   if (!rules) return std::nullopt;
@@ -410,37 +427,28 @@ std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const st
   const std::int64_t today = day_start(now_us, rules->utc_offset_minutes);
   for (const Row& r : rows) {
     ++report.members;
-    const int cur = rank_of(*rules, r.tier);
     const int q = qualified(*rules, r.spend);
     std::string tier = r.tier;
     std::optional<std::int64_t> grace = r.grace;
-    const auto to = [&](int rank) { return rules->tiers[static_cast<std::size_t>(rank)].id; };
-    if (q > cur) {
-      tier = to(q);
-      grace.reset();
-      ++report.upgraded;
-      record_tier(r.id, now_us, r.tier, tier, r.spend, cur < 0 ? "tier_not_in_rules" : "upgrade");
-    } else if (q == cur) {
-      if (grace) {
-        grace.reset();
-        ++report.requalified;
-        record_tier(r.id, now_us, r.tier, tier, r.spend, "requalified");
-      }
+    if (const auto why = rise(*rules, r.spend, tier, grace)) {
+      ++(*why == "requalified" ? report.requalified : report.upgraded);
+      record_tier(r.id, now_us, r.tier, tier, r.spend, *why);
+    } else if (q >= rank_of(*rules, r.tier)) {
+      // the tier the spend reaches, already held
     } else if (!grace && grace_us > 0) {
       grace = today + grace_us;  // keeps the tier for grace_days more
       ++report.graced;
       record_tier(r.id, now_us, r.tier, tier, r.spend, "grace");
     } else if (!grace || now_us >= *grace) {
-      tier = to(q);
+      tier = rules->tiers[static_cast<std::size_t>(q)].id;
       grace.reset();
       ++report.downgraded;
       record_tier(r.id, now_us, r.tier, tier, r.spend, "downgrade");
     }
     // Only what changed is written: most members' figures stay the same from one day to the next.
     if (tier == r.tier && grace == r.grace && r.spend == r.old_spend) continue;
-    set_tier_.bind(1, r.id).bind(2, tier).bind(3, grace).bind(4, r.spend).bind(5, now_us).run();
+    set_tier_.bind(1, r.id).bind(2, tier).bind(3, grace).bind(4, r.spend).bind(5, now_us).bind(6, ++seq_).run();
     ++report.changed;
-    bump(r.id);
   }
   return rows.back().id;
 }
@@ -484,8 +492,7 @@ void Ledger::flag(std::string_view kind, const Txn* txn, const std::optional<std
   insert_flag_.bind(7, detail_json).run();
 }
 
-bool Ledger::expire_slice(std::int64_t now_us, std::int64_t limit, const std::function<void(const std::string&)>& bump,
-                          ExpiryReport& report) {
+bool Ledger::expire_slice(std::int64_t now_us, std::int64_t limit, ExpiryReport& report) {
   struct Due {
     std::int64_t id;
     std::string member;
@@ -496,16 +503,15 @@ bool Ledger::expire_slice(std::int64_t now_us, std::int64_t limit, const std::fu
   while (due_lots_.step()) due.push_back(Due{due_lots_.integer(0), due_lots_.text(1), due_lots_.integer(2)});
   due_lots_.reset();
   if (due.empty()) return false;
-  std::set<std::string> members;
+  std::map<std::string, std::int64_t> expired;  // points by member
   for (const Due& d : due) {
     expire_lot_.bind(1, d.id).run();
-    set_points_.bind(1, d.member).bind(2, -d.left).run();
+    expired[d.member] += d.left;
     ++report.lots;
     report.points += d.left;
-    members.insert(d.member);
   }
-  for (const std::string& m : members) bump(m);
-  report.members += static_cast<std::int64_t>(members.size());
+  for (const auto& [member, points] : expired) expire_points_.bind(1, member).bind(2, points).bind(3, ++seq_).run();
+  report.members += static_cast<std::int64_t>(expired.size());
   return true;
 }
 

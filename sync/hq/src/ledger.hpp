@@ -1,12 +1,11 @@
 // Headquarters' ledger (RULES.md, "Member state that headquarters keeps"): each synced sale re-checked
 // with the engine under the rules version it names, points in lots that expire, tiers from the net
 // spend of a moving window with a grace period, single-use coupons across every store, and the flags
-// an operator reviews. It works inside the storage's write transactions and never bumps a member's
-// version itself: the caller does, once per transaction.
+// an operator reviews. It works inside the storage's write transactions; every member or coupon it
+// writes back takes the next number of the changes feed, once per transaction.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,10 +81,9 @@ class Ledger {
   void evaluate(MemberState& m, std::int64_t at_us, std::int64_t now_us);
 
   // One slice of the daily pass at `now_us`: at most `limit` members after `after` in id order, each
-  // re-evaluated (upgrade, grace, downgrade, spend); `bump` for each member changed. The last member
-  // id of the slice, or nullopt when none was left. Run each slice in a write transaction.
+  // re-evaluated (upgrade, grace, downgrade, spend); a member changed goes on the changes feed. The
+  // last member id of the slice, or nullopt when none was left. Run each slice in a write transaction.
   std::optional<std::string> tier_pass_slice(std::int64_t now_us, const std::string& after, std::int64_t limit,
-                                             const std::function<void(const std::string&)>& bump,
                                              TierPassReport& report);
   void record_tier(const std::string& member, std::int64_t at_us, const std::string& from, const std::string& to,
                    std::int64_t spend, std::string_view reason);
@@ -101,10 +99,9 @@ class Ledger {
   // A balance that went below zero is flagged; one back at zero or above closes its open flags.
   void check_balance(const MemberState& m, const Txn* txn, std::int64_t now_us);
 
-  // At most `limit` lots due at `now_us` expire, each exactly once; `bump` for each member whose
-  // balance changed. False when none was due. Run each slice in a write transaction.
-  bool expire_slice(std::int64_t now_us, std::int64_t limit, const std::function<void(const std::string&)>& bump,
-                    ExpiryReport& report);
+  // At most `limit` lots due at `now_us` expire, each exactly once; a member whose balance changed
+  // goes on the changes feed. False when none was due. Run each slice in a write transaction.
+  bool expire_slice(std::int64_t now_us, std::int64_t limit, ExpiryReport& report);
 
   // What a till shows: the next expiry (points, and the instant in the rules' offset) and the next tier.
   std::optional<engine::PointsExpiry> next_expiry(const std::string& member, const engine::RuleSet* rules);
@@ -124,10 +121,9 @@ class Ledger {
   engine::Minor window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us);
   std::shared_ptr<const engine::RuleSet> current_;
 
-  store::Database& db_;
   std::int64_t& seq_;
   std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
-  store::Statement rules_json_, current_version_, load_, save_, set_points_, open_lots_, take_lot_, insert_lot_,
+  store::Statement rules_json_, current_version_, load_, save_, expire_points_, open_lots_, take_lot_, insert_lot_,
       spend_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
       tier_at_, history_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
 };

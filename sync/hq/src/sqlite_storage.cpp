@@ -313,7 +313,6 @@ class SqliteStorage final : public Storage {
                              "THEN ?2 ELSE last_purchase_us END, "
                              "last_purchase_off = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < ?2 "
                              "THEN ?3 ELSE last_purchase_off END WHERE id = ?1");
-    bump_.emplace(db_, "UPDATE members SET version = version + 1, seq = ?2 WHERE id = ?1 RETURNING version");
     insert_sale_.emplace(db_, "INSERT INTO sales(txn_id, store_id, receipt_id, member_id, payable_minor, "
                               "points_earned, points_redeemed, at_us, till_points_earned, rules_version, spend_minor, rowid, "
                               "spend_sold_minor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11)");
@@ -667,7 +666,7 @@ class SqliteStorage final : public Storage {
       Transaction tx(db_);
       seq_ = meta_int("feed_seq");
       ledger_->refresh();
-      if (!ledger_->expire_slice(now_us, kSlice, [&](const std::string& m) { bump(m); }, report)) break;
+      if (!ledger_->expire_slice(now_us, kSlice, report)) break;
       set_meta_int("feed_seq", seq_);
       tx.commit();
     }
@@ -685,7 +684,7 @@ class SqliteStorage final : public Storage {
       Transaction tx(db_);
       seq_ = meta_int("feed_seq");
       ledger_->refresh();
-      const auto last = ledger_->tier_pass_slice(now_us, after, kSlice, [&](const std::string& m) { bump(m); }, report);
+      const auto last = ledger_->tier_pass_slice(now_us, after, kSlice, report);
       if (daily && last) set_meta_->bind(1, "tier_pass_after").bind(2, *last).run();
       if (daily && !last) set_meta_int("tier_pass_done", meta_int("tier_pass_day"));
       if (last) set_meta_int("feed_seq", seq_);
@@ -951,11 +950,6 @@ class SqliteStorage final : public Storage {
     return detail::expiry_after(at_us, rules ? rules->expiry_months : 24, rules ? rules->utc_offset_minutes : 0);
   }
 
-  std::int64_t bump(const std::string& member) {
-    bump_->bind(1, member).bind(2, ++seq_);
-    return returning_version(*bump_);
-  }
-
   void apply_sale(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     std::optional<std::string> member;
     std::optional<detail::Ledger::MemberState> m;
@@ -1175,9 +1169,9 @@ class SqliteStorage final : public Storage {
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
-      bump_, update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_, member_by_code_, insert_alias_, merge_member_,
-      insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_, changed_members_, codes_of_,
-      changed_coupons_, current_rules_;
+      update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_,
+      member_by_code_, insert_alias_, merge_member_, insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_,
+      changed_members_, codes_of_, changed_coupons_, current_rules_;
 };
 
 }  // namespace
