@@ -42,7 +42,7 @@ extern "C" {
 /* Versions                                                                                         */
 
 #define LOY_VERSION_MAJOR 1
-#define LOY_VERSION_MINOR 1
+#define LOY_VERSION_MINOR 2
 #define LOY_VERSION_PATCH 0
 /* The version this header describes, as loy_version() returns it. */
 #define LOY_VERSION ((LOY_VERSION_MAJOR << 16) | (LOY_VERSION_MINOR << 8) | LOY_VERSION_PATCH)
@@ -184,8 +184,14 @@ typedef struct loy_till_status {
   char currency[8];               /* the rule set's ISO 4217 code, "" without one */
   int64_t minor_per_unit;         /* minor units in one currency unit (100 for CNY); 0 without rules */
   /* Since 1.1: */
-  int64_t rejected;               /* transactions headquarters rejected: kept in the outbox, never resent */
+  int64_t rejected;               /* transactions headquarters refused for good, for their own content:
+                                     kept in the outbox, never resent */
   char last_sync_error[256];      /* why the last sync failed; "" when it succeeded or none ran yet */
+  /* Since 1.2: */
+  int64_t held;                   /* transactions headquarters stored but holds, not applied yet, for a
+                                     cause it can remove (docs/protocol.md): sent again at every sync */
+  char rules_error[256];          /* why headquarters' current rule set could not be installed (the till
+                                     keeps its own rules); "" when none */
 } loy_till_status;
 
 /* Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */

@@ -395,6 +395,8 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
     }
     full.rejected = st.rejected;
     copy_text(full.last_sync_error, st.last_sync_error);
+    full.held = st.held;
+    copy_text(full.rules_error, st.rules_error);
     std::memcpy(out, &full, std::min<std::size_t>(size, sizeof full));
     return LOY_OK;
   });

@@ -30,6 +30,11 @@ TEST_CASE("each invalid rule set is refused with an error naming its path and ru
   const std::vector<Case> cases = {
       {"missing version", "/version", kRemove, "version: is required"},
       {"empty version", "/version", "", "version: must not be empty"},
+      {"version over the wire's limit", "/version", std::string(64, 'v'),
+       "version: must be 1..63 letters, digits, '-', '_' or '.'"},
+      {"version that cannot be an ETag", "/version", "demo\"2026", "version: must be 1..63 letters, digits, '-', '_' or '.'"},
+      {"tier id over the wire's limit", "/tiers/0/id", std::string(64, 't'), "tiers[0].id: must be 1..63 bytes"},
+      {"tier name over the till's buffer", "/tiers/1/name", std::string(64, 'n'), "tiers[1].name: must be at most 63 bytes"},
       {"version of the wrong type", "/version", 7, "version: must be a string"},
       {"bad currency", "/currency", "yuan", "currency: must be a three-letter ISO 4217 code like \"CNY\""},
       {"bad utc offset", "/utc_offset", "+8", "utc_offset: must be an offset like \"+08:00\", within +-18:00"},

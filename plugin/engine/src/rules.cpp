@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "loyalty/engine/json_reader.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::engine {
 namespace {
@@ -200,14 +201,21 @@ const Tier* RuleSet::find_tier(std::string_view id) const noexcept {
 
 std::optional<Error> check_rules(const RuleSet& rs) {
   Checker c;
-  c.rule(!rs.version.empty(), "version", "must not be empty");
+  // The version, tier ids and names travel to every till and into its fixed buffers (protocol/limits.hpp).
+  namespace limits = protocol::limits;
+  static const std::string version_rule =
+      "must be 1.." + std::to_string(limits::kRulesVersion) + " letters, digits, '-', '_' or '.'";
+  static const std::string tier_id_rule = "must be 1.." + std::to_string(limits::kTierId) + " bytes";
+  static const std::string tier_name_rule = "must be at most " + std::to_string(limits::kTierName) + " bytes";
+  c.rule(limits::is_rules_version(rs.version), "version", version_rule);
   c.rule(is_upper_code(rs.currency), "currency", "must be a three-letter ISO 4217 code like \"CNY\"");
   c.range(rs.utc_offset_minutes, -18 * 60, 18 * 60, "utc_offset");
   c.range(rs.minor_per_unit, 1, 1'000'000, "minor_per_unit");
   c.rule(!rs.tiers.empty(), "tiers", "must name at least one tier");
   for (std::size_t i = 0; i < rs.tiers.size(); ++i) {
     const Tier& t = rs.tiers[i];
-    c.rule(!t.id.empty(), "tiers", i, "id", "must not be empty");
+    c.rule(!t.id.empty() && t.id.size() <= limits::kTierId, "tiers", i, "id", tier_id_rule);
+    c.rule(t.name.size() <= limits::kTierName, "tiers", i, "name", tier_name_rule);
     for (std::size_t j = 0; j < i; ++j)
       if (rs.tiers[j].id == t.id) c.rule(false, "tiers", i, "id", "duplicate tier id \"" + t.id + "\"");
     c.range(t.min_spend_minor, 0, kMaxMoney, "tiers", i, "min_spend_minor");

@@ -82,13 +82,19 @@ ALTER TABLE sales ADD COLUMN foreign_body TEXT;
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
 // duplicates; changes pages, which the unmoved cursor asks for again) skip the fsync: a sale's commit
 // after them syncs the log they are in. Atomicity is WAL's either way.
+// `relaxed` stays true when synchronous=FULL could not be restored: the next durable write restores it
+// first, or fails (Store::durable).
 class RelaxedSync {
  public:
-  explicit RelaxedSync(Database& db) : db_(db) { db_.exec("PRAGMA synchronous=NORMAL"); }
+  RelaxedSync(Database& db, bool& relaxed) : db_(db), relaxed_(relaxed) {
+    relaxed_ = true;
+    db_.exec("PRAGMA synchronous=NORMAL");
+  }
   ~RelaxedSync() {
     try {
       db_.exec("PRAGMA synchronous=FULL");
-    } catch (...) {  // a failure here is the database's, and the next statement reports it
+      relaxed_ = false;
+    } catch (...) {  // kept relaxed_: Store::durable() tries again before the next commit, and reports it
     }
   }
   RelaxedSync(const RelaxedSync&) = delete;
@@ -96,6 +102,7 @@ class RelaxedSync {
 
  private:
   Database& db_;
+  bool& relaxed_;
 };
 
 }  // namespace
@@ -271,7 +278,14 @@ std::int64_t Store::add_outbox(const OutboxEntry& e) {
   return seq;
 }
 
+void Store::durable() {
+  if (!relaxed_) return;
+  db_.exec("PRAGMA synchronous=FULL");  // throws StorageError: nothing is committed without its fsync
+  relaxed_ = false;
+}
+
 std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
+  durable();
   Transaction t(db_);
   const std::int64_t seq = add_outbox(e);
   insert_sale_->bind(1, s.receipt_id).bind(2, seq).bind(3, s.digest).bind(4, s.member_id).bind(5, s.coupon_code)
@@ -300,6 +314,7 @@ std::optional<StoredRefund> Store::refund(std::string_view refund_id) {
 
 std::int64_t Store::commit_refund(const std::string& refund_id, const std::string& receipt_id,
                                   const std::string& lines_left, const std::string& result, const OutboxEntry& e) {
+  durable();
   Transaction t(db_);
   update_sale_lines_->bind(1, receipt_id).bind(2, lines_left).run();
   if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
@@ -310,6 +325,7 @@ std::int64_t Store::commit_refund(const std::string& refund_id, const std::strin
 }
 
 std::int64_t Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e) {
+  durable();
   Transaction t(db_);
   upsert_member(member);
   const std::int64_t seq = add_outbox(e);
@@ -343,7 +359,7 @@ void Store::upsert_member(const protocol::MemberRecord& rec) {
 
 Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
   Applied applied;
-  RelaxedSync relaxed(db_);
+  RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
   for (const protocol::MemberRecord& rec : doc.members) {
     member_version_->bind(1, rec.member.id);
@@ -417,6 +433,7 @@ StoreStatus Store::status() {
   st.last_sync_us = meta("last_sync_us").first;
   st.rules_version = meta("rules_version").second.value_or("");
   st.last_sync_error = meta("last_sync_error").second.value_or("");
+  st.rules_error = meta("rules_error").second.value_or("");
   return st;
 }
 
@@ -444,8 +461,13 @@ std::int64_t Store::cursor() {
 }
 
 void Store::set_sync_error(std::string_view message) {
-  RelaxedSync relaxed(db_);
+  RelaxedSync relaxed(db_, relaxed_);
   set_meta_->bind(1, "last_sync_error").bind(2, message).run();
+}
+
+void Store::set_rules_error(std::string_view message) {
+  RelaxedSync relaxed(db_, relaxed_);
+  set_meta_->bind(1, "rules_error").bind(2, message).run();
 }
 
 void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us").bind(2, us).run(); }
@@ -465,7 +487,7 @@ std::int64_t Store::last_seq() {
 }
 
 void Store::record_answers(const std::vector<Answer>& answers) {
-  RelaxedSync relaxed(db_);
+  RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
   for (const Answer& a : answers) {
     if (a.rejected) reject(a.seq, a.reason);

@@ -6,6 +6,7 @@
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/text.hpp"
+#include "loyalty/protocol/limits.hpp"
 #include "loyalty/till/member_code.hpp"
 #include "loyalty/till/till.hpp"
 
@@ -365,7 +366,8 @@ MemberView Till::enroll(const Enrollment& en, const std::optional<engine::Instan
     throw TillError(LOY_E_CONFLICT, "this phone number is already a member: identify them instead");
 
   protocol::MemberRecord rec;
-  rec.member.id = "T-" + config_.store_id + "-" + config_.till_id + "-" + random_id().substr(0, 16);
+  rec.member.id = protocol::limits::enrollment_member_id(config_.store_id,
+                                                        random_id().substr(0, protocol::limits::kEnrollmentHexDigits));
   rec.member.tier = rules->tiers.front().id;
   rec.version = 0;  // any record from headquarters replaces it
   rec.masked_name = mask_name(en.name);

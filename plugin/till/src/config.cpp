@@ -4,20 +4,13 @@
 #include <sstream>
 
 #include "loyalty/engine/json_reader.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::till {
 namespace {
 
 using engine::detail::fail;
 using engine::detail::ObjectReader;
-
-bool is_id(const std::string& s) {
-  if (s.empty() || s.size() > 32) return false;
-  for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      return false;
-  return true;
-}
 
 std::filesystem::path readable_file(ObjectReader& r, std::string_view key, const std::filesystem::path& base) {
   std::filesystem::path p = r.string(key);
@@ -33,9 +26,12 @@ TillConfig read_config(const engine::detail::json& doc, const std::filesystem::p
   c.data_dir = r.string("data_dir");
   if (c.data_dir.is_relative()) c.data_dir = base / c.data_dir;
   c.store_id = r.string("store_id");
-  if (!is_id(c.store_id)) fail("store_id", "must be 1..32 letters, digits, '-' or '_'");
+  namespace limits = protocol::limits;
+  if (!limits::is_store_id(c.store_id))
+    fail("store_id", "must be 1.." + std::to_string(limits::kStoreId) + " letters, digits, '-' or '_'");
   c.till_id = r.string("till_id");
-  if (!is_id(c.till_id)) fail("till_id", "must be 1..32 letters, digits, '-' or '_'");
+  if (!limits::is_till_id(c.till_id))
+    fail("till_id", "must be 1.." + std::to_string(limits::kTillId) + " letters, digits, '-' or '_'");
   c.code_key = parse_hex_key(r.string("code_key"), "code_key");
   {
     ObjectReader hq(r.required("hq"), "hq");

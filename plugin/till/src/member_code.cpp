@@ -1,5 +1,7 @@
 #include "loyalty/till/member_code.hpp"
 
+#include "loyalty/protocol/limits.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
@@ -83,6 +85,12 @@ std::string mask_name(std::string_view name) {
     // The first character of a longer word; a one-character word would be itself, so it is masked.
     out += w.size() > 1 ? std::string(w.front()) : std::string("*");
     out += std::string(w.size() - 1, '*');
+  }
+  // What a cashier sees fits the till's buffer (protocol/limits.hpp), cut at a character's start.
+  if (out.size() > protocol::limits::kMaskedName) {
+    std::size_t n = protocol::limits::kMaskedName;
+    while (n > 0 && (static_cast<unsigned char>(out[n]) & 0xC0) == 0x80) --n;
+    out.resize(n);
   }
   return out;
 }

@@ -29,9 +29,9 @@ std::string base64(const Bytes& b) {
 Bytes unbase64(const std::string& s) {
   Bytes out(3 * s.size() / 4 + 3);
   const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  if (n < 0) throw std::runtime_error("sealed envelope: bad base64");
+  if (n < 0) throw SealError("sealed envelope: bad base64");
   std::size_t len = static_cast<std::size_t>(n);
-  for (std::size_t i = s.size(); i > 0 && s[i - 1] == '='; --i) --len;  // EVP_DecodeBlock keeps padding
+  for (std::size_t i = s.size(); i > 0 && s[i - 1] == '=' && len > 0; --i) --len;  // EVP_DecodeBlock keeps padding
   out.resize(len);
   return out;
 }
@@ -45,6 +45,8 @@ struct PkeyCtx {
   explicit PkeyCtx(EVP_PKEY* k) : p(EVP_PKEY_CTX_new(k, nullptr)) {}
   ~PkeyCtx() { EVP_PKEY_CTX_free(p); }
 };
+
+constexpr std::size_t kMaxSealedBytes = 64 * 1024;
 
 [[noreturn]] void crypto_failed(const char* what) { throw std::runtime_error(std::string("sealing: ") + what + " failed"); }
 
@@ -96,10 +98,21 @@ std::string SealingKey::seal(std::string_view plaintext) const {
 }
 
 std::string open_sealed(std::string_view envelope_json, std::string_view private_key_pem) {
-  const auto env = nlohmann::json::parse(envelope_json);
-  if (env.at("alg") != kAlg) throw std::runtime_error("sealed envelope: unknown alg");
-  const Bytes wrapped = unbase64(env.at("key")), iv = unbase64(env.at("iv")), tag = unbase64(env.at("tag")),
-              data = unbase64(env.at("data"));
+  Bytes wrapped, iv, tag, data;
+  try {
+    const auto env = nlohmann::json::parse(envelope_json);
+    if (env.at("alg") != kAlg) throw SealError("sealed envelope: unknown alg");
+    wrapped = unbase64(env.at("key"));
+    iv = unbase64(env.at("iv"));
+    tag = unbase64(env.at("tag"));
+    data = unbase64(env.at("data"));
+  } catch (const nlohmann::json::exception& e) {
+    throw SealError(std::string("sealed envelope: ") + e.what());
+  }
+  // Every length is checked before OpenSSL reads a buffer: GCM reads 12 bytes of iv and 16 of tag.
+  if (iv.size() != 12) throw SealError("sealed envelope: iv must be 12 bytes, not " + std::to_string(iv.size()));
+  if (tag.size() != 16) throw SealError("sealed envelope: tag must be 16 bytes, not " + std::to_string(tag.size()));
+  if (data.size() > kMaxSealedBytes) throw SealError("sealed envelope: data is over 64 KiB");
   BIO* bio = BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size()));
   EVP_PKEY* k = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
   BIO_free(bio);
@@ -107,6 +120,9 @@ std::string open_sealed(std::string_view envelope_json, std::string_view private
   std::shared_ptr<EVP_PKEY> owner(k, EVP_PKEY_free);
   PkeyCtx p(k);
   std::size_t key_len = 0;
+  if (wrapped.size() != static_cast<std::size_t>(EVP_PKEY_get_size(k)))
+    throw std::runtime_error("sealed envelope: key is not " + std::to_string(EVP_PKEY_get_size(k)) +
+                             " bytes (sealed to another key?)");
   if (!p.p || EVP_PKEY_decrypt_init(p.p) <= 0) crypto_failed("RSA init");
   oaep(p.p);
   if (EVP_PKEY_decrypt(p.p, nullptr, &key_len, wrapped.data(), wrapped.size()) <= 0) crypto_failed("RSA size");

@@ -189,6 +189,11 @@ void Till::mark_sync_failed(const std::string& message) {
   store().set_sync_error(message.substr(0, 1000));
 }
 
+void Till::mark_rules_error(const std::string& message) {
+  std::lock_guard lock(mu_);
+  store().set_rules_error(message.substr(0, 1000));
+}
+
 void Till::mark_synced(std::int64_t at_us) {
   std::lock_guard lock(mu_);
   store().set_sync_error("");

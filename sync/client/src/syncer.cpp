@@ -9,6 +9,7 @@
 
 #include "loyalty/protocol/batch.hpp"
 #include "loyalty/protocol/changes.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::sync {
 namespace {
@@ -128,8 +129,16 @@ void Syncer::upload(SyncReport& report) {
   std::int64_t queued = till_->status().outbox_depth;
   std::int64_t after = 0;
   while (true) {
-    const auto entries = till_->unsent(batch_size, after, through);
+    auto entries = till_->unsent(batch_size, after, through);
     if (entries.empty()) return;
+    // A batch stays within the body headquarters accepts (protocol/limits.hpp); one transaction
+    // always fits.
+    std::size_t bytes = 256, fit = 0;
+    for (; fit < entries.size(); ++fit) {
+      bytes += entries[fit].body.size() + 1;
+      if (fit > 0 && bytes > protocol::limits::kBatchBytes) break;
+    }
+    entries.resize(fit);
     std::string refusal;
     queued = std::max<std::int64_t>(0, queued - static_cast<std::int64_t>(entries.size()));
     queued_ = queued;
@@ -150,6 +159,7 @@ void Syncer::upload(SyncReport& report) {
         a.reason = single_refusal;
         till_->record_answers({a}, {e.txn_id});
         ++report.rejected;
+        ++report.sent;
       }
     }
     after = entries.back().seq;
@@ -241,13 +251,21 @@ void Syncer::download(SyncReport& report) {
     return err && err->first == "no_rules";  // none published yet
   };
   if (rules.status == 200) {
+    // A rule set this till cannot load (one of a newer release) never stops the member changes: the
+    // till keeps its rules, and its status says why the new ones are not in force.
     try {
       till_->apply_rules(rules.body);
+      report.rules_updated = true;
+      till_->mark_rules_error("");
     } catch (const till::TillError& e) {
-      throw SyncError(std::string("headquarters' rule set could not be installed: ") + e.what());
+      if (e.status() == LOY_E_STORAGE || e.status() == LOY_E_STATE) throw;
+      const std::string why = std::string("headquarters' rule set could not be installed: ") + e.what();
+      log(LOY_LOG_ERROR, why + "; keeping rules " + version);
+      till_->mark_rules_error(why);
     }
-    report.rules_updated = true;
-  } else if (rules.status != 304 && !no_rules()) {
+  } else if (rules.status == 304) {
+    till_->mark_rules_error("");
+  } else if (!no_rules()) {
     throw SyncError("headquarters answered GET /v1/rules with " + describe(rules));
   }
 

@@ -81,7 +81,7 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
     const auto field = [&](std::size_t k) -> const std::string& { return fields[static_cast<std::size_t>(at[k])]; };
     ImportedMember m;
     m.id = field(0);
-    if (!protocol::is_token(m.id, 63)) throw std::runtime_error(where + "id must be 1..63 letters, digits, '-', '_' or '.'");
+    if (!protocol::limits::is_member_id(m.id)) throw std::runtime_error(where + "id must be 1..63 letters, digits, '-', '_' or '.'");
     m.name = field(1);
     if (m.name.size() > 128) throw std::runtime_error(where + "name must be at most 128 bytes");
     if (!field(2).empty()) {

@@ -1,5 +1,7 @@
 #include "loyalty/hq/config.hpp"
 
+#include "loyalty/protocol/limits.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -63,7 +65,10 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
   if (r.optional("threads")) c.threads = static_cast<std::int32_t>(r.integer("threads", 1, 64));
   if (const auto* limits = r.optional("limits")) {
     ObjectReader l(*limits, "limits");
-    if (l.optional("body_bytes")) c.body_limit = static_cast<std::uint64_t>(l.integer("body_bytes", 1024, 256 << 20));
+    // At least the largest batch a till sends: a limit below it would refuse what tills make.
+    if (l.optional("body_bytes"))
+      c.body_limit = static_cast<std::uint64_t>(
+          l.integer("body_bytes", static_cast<std::int64_t>(protocol::limits::kBatchBytes), 256 << 20));
     if (l.optional("timeout_seconds"))
       c.timeout_seconds = static_cast<std::int32_t>(l.integer("timeout_seconds", 1, 3600));
     if (l.optional("connections"))

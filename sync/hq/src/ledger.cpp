@@ -155,7 +155,7 @@ std::shared_ptr<const engine::RuleSet> Ledger::rules(std::string_view version) {
   rules_json_.reset();
   auto loaded = engine::load_rules(json);
   // Published rule sets were validated; one that no longer loads is a damaged database.
-  if (!loaded) throw store::StorageError("published rules " + std::string(version) + " no longer load: " + loaded.error().message);
+  if (!loaded) throw UnloadableRules("published rules " + std::string(version) + " no longer load: " + loaded.error().message);
   auto ptr = std::make_shared<const engine::RuleSet>(std::move(loaded).value());
   rules_.emplace(std::string(version), ptr);
   return ptr;

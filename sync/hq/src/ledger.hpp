@@ -27,6 +27,13 @@ std::int64_t expiry_after(std::int64_t at_us, std::int32_t months, std::int32_t 
 // The start of the day holding `at_us` in `offset_minutes`, as UTC microseconds.
 std::int64_t day_start(std::int64_t at_us, std::int32_t offset_minutes);
 
+// A published rule set that this headquarters cannot load (a damaged database, or one published by a
+// newer release).
+class UnloadableRules : public store::StorageError {
+ public:
+  using store::StorageError::StorageError;
+};
+
 class Ledger {
  public:
   // `seq` is the changes feed's counter of the storage's write transaction: a coupon marked used

@@ -150,7 +150,7 @@ int serve(const std::string& config_path, const std::string& port_file) {
 }
 
 int rules_set(const std::string& config_path, const std::string& file) {
-  const std::string json = read_file(file, 1 << 20);
+  const std::string json = read_file(file, protocol::limits::kRulesBytes);
   auto rules = engine::load_rules(json);
   if (!rules) throw CliError(file + ": " + rules.error().message);
   Hq h = open_hq(config_path);

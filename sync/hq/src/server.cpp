@@ -57,7 +57,7 @@ std::string peer_store_id(SSL* ssl) {
   X509_free(cert);
   if (n <= 0 || static_cast<std::size_t>(n) >= sizeof cn) return {};
   const std::string id(cn, static_cast<std::size_t>(n));
-  return protocol::is_token(id, 32) ? id : std::string();
+  return protocol::limits::is_store_id(id) ? id : std::string();
 }
 
 class Session : public std::enable_shared_from_this<Session> {

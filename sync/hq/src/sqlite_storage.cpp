@@ -445,8 +445,13 @@ class SqliteStorage final : public Storage {
   std::string changes(std::int64_t after, std::int64_t limit) override {
     std::lock_guard lock(mu_);
     ReadTransaction read(db_);
-    ledger_->refresh();
-    const auto rules = ledger_->current_rules();
+    // Member records go out whatever the rules: only their next_tier needs them.
+    std::shared_ptr<const engine::RuleSet> rules;
+    try {
+      ledger_->refresh();
+      rules = ledger_->current_rules();
+    } catch (const detail::UnloadableRules&) {
+    }
     std::vector<std::pair<std::int64_t, protocol::MemberRecord>> members;
     changed_members_->bind(1, after).bind(2, limit + 1);
     while (changed_members_->step()) {
@@ -1105,7 +1110,7 @@ class SqliteStorage final : public Storage {
 
   void apply_enrollment(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     auto personal = opener_.open(t);
-    if (!personal) return reject(r, "sealed: " + personal.error().message);
+    if (!personal) return reject(r, personal.error().message);
     const std::string masked = till::mask_name(personal->name);
     std::optional<std::int64_t> birthday;
     if (personal->birthday) birthday = month_day_to_int(*personal->birthday);

@@ -6,6 +6,7 @@
 
 #include "loyalty/engine/text.hpp"
 #include "loyalty/protocol/batch.hpp"
+#include "loyalty/protocol/limits.hpp"
 #include "loyalty/till/member_code.hpp"
 #include "loyalty/till/seal.hpp"
 
@@ -19,17 +20,21 @@ using engine::detail::ObjectReader;
 constexpr std::int64_t kMaxPoints = 1'000'000'000'000;
 constexpr std::int64_t kMaxMinor = 1'000'000'000'000'000;
 
+namespace limits = protocol::limits;
+
 // Receipt, refund and line ids are the POS's own: 1..63 bytes of UTF-8, as the till takes them.
 std::string id_field(ObjectReader& r, std::string_view key) {
   std::string s = r.string(key);
-  if (s.size() > 63) fail(r.path_of(key), "must be 1..63 bytes");
+  if (s.empty() || s.size() > limits::kPosId) fail(r.path_of(key), "must be 1.." + std::to_string(limits::kPosId) + " bytes");
   return s;
 }
 
 void read_sale(ObjectReader& r, Txn& t) {
   t.receipt_id = id_field(r, "receipt_id");
   t.rules_version = r.string("rules_version");
-  if (t.rules_version.size() > 64) fail(r.path_of("rules_version"), "must be at most 64 bytes");
+  if (!limits::is_rules_version(t.rules_version))
+    fail(r.path_of("rules_version"), "must be 1.." + std::to_string(limits::kRulesVersion) +
+                                         " letters, digits, '-', '_' or '.'");
   t.input = engine::detail::read_quote_input(r.required("input"), r.path_of("input"));
   t.quote = engine::detail::read_quote(r.required("quote"), r.path_of("quote"));
   const engine::QuoteInput& input = t.input;
@@ -72,16 +77,17 @@ void read_refund(ObjectReader& r, Txn& t) {
 
 void read_enrollment(ObjectReader& r, Txn& t) {
   if (!t.member_id) fail(r.path_of("member_id"), "an enrollment names the member it made");
-  const std::string prefix = "T-" + t.store_id + "-" + t.till_id + "-";
-  if (t.member_id->rfind(prefix, 0) != 0 || t.member_id->size() != prefix.size() + 16)
-    fail(r.path_of("member_id"), "must be " + prefix + "<16 hexadecimal digits>");
+  if (!limits::is_enrollment_member_id(*t.member_id, t.store_id, t.till_id))
+    fail(r.path_of("member_id"), "must be T-" + t.store_id + "-<16 hexadecimal digits>");
   const auto hash = protocol::code_hash_from_hex(r.string("code_hash"));
   if (!hash) fail(r.path_of("code_hash"), "must be 64 lowercase hexadecimal digits");
   t.code_hash = *hash;
   t.masked_name = r.string("masked_name", true);
-  if (t.masked_name.size() > 256) fail(r.path_of("masked_name"), "must be at most 256 bytes");
+  if (t.masked_name.size() > limits::kMaskedName)
+    fail(r.path_of("masked_name"), "must be at most " + std::to_string(limits::kMaskedName) + " bytes");
   t.tier = r.string("tier");
-  if (t.tier.size() > 63) fail(r.path_of("tier"), "must be at most 63 bytes");
+  if (t.tier.empty() || t.tier.size() > limits::kTierId)
+    fail(r.path_of("tier"), "must be 1.." + std::to_string(limits::kTierId) + " bytes");
   const json& sealed = r.required("sealed");
   if (!sealed.is_object()) fail(r.path_of("sealed"), "must be an object");
   t.sealed = sealed.dump();
@@ -113,13 +119,17 @@ Txn read_txn(const json& j, const std::string& path) {
   else if (kind == "enrollment") t.kind = TxnKind::enrollment;
   else fail(r.path_of("kind"), "must be sale, refund or enrollment");
   t.store_id = r.string("store_id");
-  if (!protocol::is_token(t.store_id, 32)) fail(r.path_of("store_id"), "must be 1..32 letters, digits, '-' or '_'");
+  if (!limits::is_store_id(t.store_id))
+    fail(r.path_of("store_id"), "must be 1.." + std::to_string(limits::kStoreId) + " letters, digits, '-' or '_'");
   t.till_id = r.string("till_id");
-  if (!protocol::is_token(t.till_id, 32)) fail(r.path_of("till_id"), "must be 1..32 letters, digits, '-' or '_'");
+  if (!limits::is_till_id(t.till_id))
+    fail(r.path_of("till_id"), "must be 1.." + std::to_string(limits::kTillId) + " letters, digits, '-' or '_'");
   t.at = r.instant("at");
   if (const json* m = r.optional("member_id")) {
     t.member_id = engine::detail::as_string(*m, r.path_of("member_id"));
-    if (t.member_id->size() > 63) fail(r.path_of("member_id"), "must be at most 63 bytes");
+    if (!limits::is_member_id(*t.member_id))
+      fail(r.path_of("member_id"), "must be 1.." + std::to_string(limits::kMemberId) +
+                                       " letters, digits, '-', '_' or '.'");
   } else {
     r.skip("member_id");
   }
@@ -151,8 +161,10 @@ engine::Result<Personal> EnrollmentOpener::open(const Txn& t) const {
   std::string plain;
   try {
     plain = till::open_sealed(t.sealed, key_pem_);
-  } catch (const std::exception& e) {
-    return engine::Error{std::string("sealed: cannot be opened with headquarters' key (") + e.what() + ")"};
+  } catch (const till::SealError& e) {  // the envelope itself is malformed: no key opens it
+    return engine::Error{std::string("sealed_invalid: ") + e.what()};
+  } catch (const std::exception& e) {  // sealed to another key than the one headquarters runs with
+    return engine::Error{std::string("sealed: cannot be opened with headquarters' enrollment key (") + e.what() + ")"};
   }
   auto personal = engine::detail::guarded([&] {
     json doc = engine::detail::parse_json(plain, "sealed");
@@ -172,9 +184,9 @@ engine::Result<Personal> EnrollmentOpener::open(const Txn& t) const {
     r.finish();
     return p;
   });
-  if (!personal) return personal;
+  if (!personal) return engine::Error{"sealed_invalid: " + personal.error().message};
   if (impl_->hasher(personal->phone) != t.code_hash)
-    return engine::Error{"code_hash: is not the hash of the sealed phone number under the chain's code key"};
+    return engine::Error{"code_key: code_hash is not the hash of the sealed phone number under headquarters' code key"};
   return personal;
 }
 

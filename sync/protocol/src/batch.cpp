@@ -6,6 +6,7 @@ namespace {
 using engine::detail::fail;
 using engine::detail::json;
 using engine::detail::ObjectReader;
+namespace limits = protocol::limits;
 
 }  // namespace
 
@@ -68,9 +69,11 @@ engine::Result<Batch> parse_batch(std::string_view json_text) {
     ObjectReader r(doc, "");
     Batch b;
     b.till_id = r.string("till_id");
-    if (!is_token(b.till_id, 32)) fail("till_id", "must be 1..32 letters, digits, '-' or '_'");
+    if (!limits::is_till_id(b.till_id))
+      fail("till_id", "must be 1.." + std::to_string(limits::kTillId) + " letters, digits, '-' or '_'");
     b.batch_id = r.string("batch_id");
-    if (!is_token(b.batch_id)) fail("batch_id", "must be 1..64 letters, digits, '-', '_' or '.'");
+    if (!limits::is_batch_id(b.batch_id))
+      fail("batch_id", "must be 1.." + std::to_string(limits::kBatchId) + " letters, digits, '-', '_' or '.'");
     const json& txns = engine::detail::as_array(r.required("txns"), "txns");
     if (txns.empty()) fail("txns", "must hold at least one transaction");
     if (txns.size() > kMaxBatchTxns) fail("txns", "must hold at most " + std::to_string(kMaxBatchTxns) + " transactions");

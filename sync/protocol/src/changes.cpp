@@ -2,6 +2,7 @@
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/text.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::protocol {
 namespace {
@@ -10,6 +11,7 @@ using engine::detail::fail;
 using engine::detail::index_path;
 using engine::detail::json;
 using engine::detail::ObjectReader;
+namespace limits = protocol::limits;
 
 constexpr std::int64_t kMaxVersion = INT64_MAX;
 
@@ -30,6 +32,12 @@ MemberRecord read_member(const json& j, const std::string& path) {
   rec.member = engine::detail::read_member_fields(r);
   r.finish();
   if (!engine::is_valid_utf8(rec.masked_name)) fail(r.path_of("masked_name"), "must be valid UTF-8");
+  if (rec.masked_name.size() > limits::kMaskedName)
+    fail(r.path_of("masked_name"), "must be at most " + std::to_string(limits::kMaskedName) + " bytes");
+  if (!limits::is_member_id(rec.member.id))
+    fail(r.path_of("id"), "must be 1.." + std::to_string(limits::kMemberId) + " letters, digits, '-', '_' or '.'");
+  if (rec.member.tier.empty() || rec.member.tier.size() > limits::kTierId)
+    fail(r.path_of("tier"), "must be 1.." + std::to_string(limits::kTierId) + " bytes");
   return rec;
 }
 
@@ -37,9 +45,16 @@ CouponRecord read_coupon(const json& j, const std::string& path) {
   ObjectReader r(j, path);
   CouponRecord rec;
   rec.version = r.integer("version", 1, kMaxVersion);
-  if (const json* m = r.optional("member_id")) rec.member_id = engine::detail::as_string(*m, r.path_of("member_id"));
+  if (const json* m = r.optional("member_id")) {
+    rec.member_id = engine::detail::as_string(*m, r.path_of("member_id"));
+    if (!limits::is_member_id(*rec.member_id))
+      fail(r.path_of("member_id"), "must be 1.." + std::to_string(limits::kMemberId) +
+                                       " letters, digits, '-', '_' or '.'");
+  }
   rec.coupon = engine::detail::read_coupon_fields(r, r.string("code"));
   r.finish();
+  if (rec.coupon.code.empty() || rec.coupon.code.size() > limits::kCouponCode)
+    fail(r.path_of("code"), "must be 1.." + std::to_string(limits::kCouponCode) + " bytes");
   return rec;
 }
 

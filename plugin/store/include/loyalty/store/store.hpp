@@ -83,8 +83,10 @@ struct Answer {
 
 struct StoreStatus {
   std::int64_t outbox_depth = 0;
-  std::int64_t rejected = 0;  // entries headquarters rejected (kept, never resent)
+  std::int64_t rejected = 0;  // entries headquarters refused for good (kept, never resent)
+  std::int64_t held = 0;      // entries headquarters stored and holds (sent again at every sync)
   std::string last_sync_error;
+  std::string rules_error;  // why headquarters' current rule set could not be installed ("" when it was)
   std::optional<std::int64_t> oldest_unsynced_us;  // created_us of the oldest unsynced entry
   std::int64_t cursor = 0;
   std::optional<std::int64_t> last_sync_us;
@@ -162,6 +164,8 @@ class Store {
   std::int64_t cursor();  // of the changes feed
   // Why the last sync failed ("" after a success): kept, so that any process opening the till sees it.
   void set_sync_error(std::string_view message);
+  // Why headquarters' rule set could not be installed ("" once it is, or it is unchanged).
+  void set_rules_error(std::string_view message);
   void set_last_sync_us(std::int64_t us);
 
   // Headquarters' answer for one outbox entry. Applied (or a duplicate of one applied): its effect is
@@ -185,7 +189,12 @@ class Store {
   CachedMember read_member(Statement& s);
   void upsert_member(const protocol::MemberRecord& m);
 
+  // Restores synchronous=FULL if a relaxed write could not (StorageError when it still cannot):
+  // called before every write that must survive a power loss.
+  void durable();
+
   Database db_;
+  bool relaxed_ = false;  // synchronous=FULL is not known to be in force
   std::int64_t add_outbox(const OutboxEntry& e);
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -23,7 +24,14 @@ class SealingKey {
   std::shared_ptr<evp_pkey_st> key_;
 };
 
+// An envelope whose own shape is wrong (a field missing, a length): no key could open it.
+class SealError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Opens a sealed envelope with the private key (PEM text): headquarters' side, and the tests'.
+// Throws SealError for a malformed envelope, std::runtime_error when this key cannot open it.
 std::string open_sealed(std::string_view envelope_json, std::string_view private_key_pem);
 
 }  // namespace loyalty::till

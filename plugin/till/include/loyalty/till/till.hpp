@@ -184,6 +184,8 @@ class Till {
   void mark_synced(std::int64_t at_us);
   // A sync failed: why, for the status of this and any later process.
   void mark_sync_failed(const std::string& message);
+  // Headquarters' rule set could not be installed: why ("" clears it), kept like a sync's failure.
+  void mark_rules_error(const std::string& message);
   // The log callback as it is now (none once closed), for logging outside the lock.
   Logger logger();
 
@@ -212,6 +214,6 @@ class Till {
 };
 
 inline constexpr std::size_t kMaxDocumentBytes = 64 * 1024 * 1024;
-inline constexpr std::size_t kMaxRulesBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxRulesBytes = protocol::limits::kRulesBytes;
 
 }  // namespace loyalty::till

@@ -11,10 +11,11 @@
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/result.hpp"
 #include "loyalty/engine/time.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::protocol {
 
-inline constexpr std::size_t kMaxBatchTxns = 1000;
+inline constexpr std::size_t kMaxBatchTxns = limits::kBatchTxns;
 
 // A batch as headquarters reads it: the envelope checked, each transaction left as JSON for the
 // ingest to validate on its own (so that an error names the transaction).

@@ -11,6 +11,7 @@
 
 #include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/result.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::protocol {
 
@@ -40,7 +41,7 @@ struct ChangesDocument {
   bool more = false;      // another page follows
 };
 
-inline constexpr std::size_t kMaxCodesPerMember = 16;
+inline constexpr std::size_t kMaxCodesPerMember = limits::kCodesPerMember;
 
 // Parses and validates a changes document; errors name the path ("members[3].codes[0]: ...").
 engine::Result<ChangesDocument> parse_changes(std::string_view json_text);
