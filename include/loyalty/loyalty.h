@@ -255,7 +255,9 @@ typedef struct loy_line {
 } loy_line;
 
 /* Adds a line. Returns LOY_OK, LOY_E_INVALID_ARGUMENT (NULL, qty <= 0, negative amount, duplicate id),
- * LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE (more than 10,000 lines) or LOY_E_STATE. */
+ * LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE (more than 10,000 lines, an sku or category over 256
+ * bytes, or a sale whose transaction for headquarters would exceed 6 MiB: docs/protocol.md, "Limits")
+ * or LOY_E_STATE. */
 LOY_API loy_status loy_checkout_add_line(loy_checkout *checkout, const loy_line *line);
 
 /* Presents a coupon code (NULL removes it). Whether it applies is part of the quote.

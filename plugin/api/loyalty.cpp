@@ -33,6 +33,9 @@ struct loy_checkout {
   // The last quote shown (cleared by any change to the sale), or the committed one.
   std::optional<loyalty::engine::Quote> quote;
   bool committed = false;
+  // An upper bound of the bytes the sale's lines take in its transaction for headquarters: a sale
+  // whose transaction would not fit protocol::limits::kTxnBytes is refused line by line, before payment.
+  std::size_t line_bytes = 0;
   mutable std::string error;  // a checkout is used by one thread at a time
 };
 
@@ -499,10 +502,17 @@ loy_status loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
     if (c->state.lines.size() >= loyalty::engine::kMaxLines)
       throw TillError(LOY_E_TOO_LARGE, "a sale has at most 10000 lines");
     loyalty::engine::Line l;
-    l.id = text_arg(line->id, loyalty::till::kMaxIdBytes, "line->id");
+    namespace limits = loyalty::protocol::limits;
+    l.id = text_arg(line->id, limits::kPosId, "line->id");
     if (l.id.empty()) return invalid(c, "line->id is empty");
-    l.sku = text_arg(line->sku, 256, "line->sku");
-    l.category = text_arg(line->category, 256, "line->category");
+    l.sku = text_arg(line->sku, limits::kSku, "line->sku");
+    l.category = text_arg(line->category, limits::kCategory, "line->category");
+    // The line appears twice in the transaction (the basket and the quote), each string escaped at
+    // most sixfold, with its numbers and keys in under 400 bytes; 64 KiB is left for the rest.
+    const std::size_t bytes = 400 + 6 * (2 * l.id.size() + l.sku.size() + l.category.size());
+    if (c->line_bytes + bytes > limits::kTxnBytes - 64 * 1024)
+      throw TillError(LOY_E_TOO_LARGE, "the sale's transaction would exceed " + std::to_string(limits::kTxnBytes) +
+                                           " bytes: no more lines of this size fit in one sale");
     if (line->qty <= 0 || line->qty > loyalty::engine::kMaxQty) return invalid(c, "line->qty must be 1..1000000000");
     if (line->amount_minor < 0 || line->amount_minor > loyalty::engine::kMaxLineAmount)
       return invalid(c, "line->amount_minor must be 0..10^15");
@@ -511,6 +521,7 @@ loy_status loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
     l.qty = line->qty;
     l.amount_minor = line->amount_minor;
     c->state.lines.push_back(std::move(l));
+    c->line_bytes += bytes;
     c->quote.reset();
     return LOY_OK;
   });
@@ -525,7 +536,7 @@ loy_status loy_checkout_set_coupon(loy_checkout* c, const char* code) {
       c->state.coupon_code.reset();
       return LOY_OK;
     }
-    const auto v = text_arg(code, 64, "code");
+    const auto v = text_arg(code, loyalty::protocol::limits::kCouponCode, "code");
     if (v.empty()) return invalid(c, "code is empty: pass NULL to remove the coupon");
     c->state.coupon_code = std::string(v);
     return LOY_OK;

@@ -231,3 +231,38 @@ TEST_CASE("a sealed enrollment with a short iv or tag is refused, and headquarte
   CHECK(last_error(t).empty());
   w.hq.stop();  // exits cleanly: nothing it read broke it
 }
+
+TEST_CASE("the largest sale a till lets the POS make fits a batch headquarters takes, and is applied", "[sync]") {
+  SyncWorld w;
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+  REQUIRE(loy_checkout_identify(c, "13800000001", nullptr) == LOY_OK);
+  // Control characters: JSON escapes each as six bytes, the most a byte can take.
+  const std::string sku(limits::kSku, '\x01'), category(limits::kCategory, '\x02');
+  std::size_t lines = 0;
+  while (true) {
+    std::string id = std::to_string(lines);
+    id = std::string(limits::kPosId - id.size(), '\x03') + id;
+    loy_line l = sale_line(id.c_str(), category.c_str(), 100);
+    l.sku = sku.c_str();
+    const loy_status s = loy_checkout_add_line(c, &l);
+    if (s == LOY_E_TOO_LARGE) break;
+    REQUIRE(s == LOY_OK);
+    ++lines;
+  }
+  CHECK(lines > 1000);
+  CHECK(std::string(loy_checkout_last_error(c)).find("would exceed") != std::string::npos);
+  REQUIRE(loy_checkout_commit(c, "R-BIG", nullptr) == LOY_OK);
+  loy_checkout_free(c);
+  REQUIRE(sell(t, "R-SMALL", "13800000002", 1000).status == LOY_OK);
+
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.applied == 2);
+  CHECK(r.rejected == 0);
+  const auto big = w.hq.query("SELECT LENGTH(body) FROM txns t JOIN sales s ON s.rowid = t.rowid WHERE s.receipt_id = 'R-BIG'");
+  CHECK(big > static_cast<std::int64_t>(limits::kTxnBytes) * 9 / 10);
+  CHECK(big <= static_cast<std::int64_t>(limits::kTxnBytes));
+}
