@@ -118,6 +118,12 @@ void HqProcess::kill() {
   pid_ = -1;
 }
 
+void HqProcess::edit_config(const nlohmann::json& edit) const {
+  auto c = nlohmann::json::parse(read_text(config()));
+  c.merge_patch(edit);
+  write_text(config(), c.dump(2));
+}
+
 CliResult HqProcess::cli(std::vector<std::string> args) const {
   args.insert(args.begin(), LOYALTY_HQ_PATH);
   args.push_back("--config");

@@ -56,6 +56,8 @@ class HqProcess {
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path config() const { return dir_ / "hq.json"; }
 
+  // Merges `edit` into hq.json (for the next start or command).
+  void edit_config(const nlohmann::json& edit) const;
   // Runs `loyalty-hq ARGS... --config hq.json`.
   CliResult cli(std::vector<std::string> args) const;
   void publish_rules(const std::filesystem::path& rules) const;

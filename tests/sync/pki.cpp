@@ -73,6 +73,14 @@ X509* new_cert(EVP_PKEY* key, const std::string& cn, int from_days, int to_days)
 
 }  // namespace
 
+std::string rsa_private_key_pem(int bits) {
+  EVP_PKEY* k = EVP_RSA_gen(static_cast<unsigned>(bits));
+  if (!k) throw std::runtime_error("test PKI: RSA key generation failed");
+  const std::string pem = pem_of_key(k);
+  EVP_PKEY_free(k);
+  return pem;
+}
+
 void Issued::write(const std::filesystem::path& dir, const std::string& name) const {
   std::ofstream(dir / (name + ".key"), std::ios::binary) << key_pem;
   std::ofstream(dir / (name + ".pem"), std::ios::binary) << cert_pem;

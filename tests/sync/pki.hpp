@@ -20,6 +20,9 @@ struct Issued {
   void write(const std::filesystem::path& dir, const std::string& name) const;
 };
 
+// A fresh RSA private key in PEM (an enrollment key other than the chain's).
+std::string rsa_private_key_pem(int bits = 2048);
+
 class TestCa {
  public:
   explicit TestCa(const std::string& common_name);

@@ -151,7 +151,8 @@ TEST_CASE("a rule set published at headquarters reaches the tills once", "[sync]
   CHECK(s.quote.member_discount_bp == 1500);
 }
 
-TEST_CASE("a transaction headquarters rejects is recorded and shown, and the queue moves on", "[sync]") {
+TEST_CASE("a sale of a member headquarters does not know is held, sent again, and applied once it knows them",
+          "[sync]") {
   World w;
   TestTill a(w.till("S001", "T01"));
   REQUIRE(sync(a) == LOY_OK);
@@ -159,19 +160,40 @@ TEST_CASE("a transaction headquarters rejects is recorded and shown, and the que
   REQUIRE(loy_till_apply_changes(a, "{\"members\":[" , 0) == LOY_E_DOCUMENT);
   const std::string doc = changes(nlohmann::json::array({member_record("M-404", 1, "gold", 100, {"13700000404"})}), 3);
   REQUIRE(loy_till_apply_changes(a, doc.data(), doc.size()) == LOY_OK);
-  REQUIRE(sell(a, "R-1", "13700000404", 1000).status == LOY_OK);
+  const Sold held = sell(a, "R-1", "13700000404", 1000);
+  REQUIRE(held.status == LOY_OK);
   REQUIRE(sell(a, "R-2", "13800000001", 1000).status == LOY_OK);
   loy_sync_result r{};
   REQUIRE(sync(a, &r) == LOY_OK);
   CHECK(r.sent == 2);
   CHECK(r.applied == 1);
-  CHECK(r.rejected == 1);
-  const auto st = status(a);
-  CHECK(st.rejected == 1);
+  CHECK(r.rejected == 0);
+  auto st = status(a);
+  CHECK(st.held == 1);
+  CHECK(st.rejected == 0);
   CHECK(st.outbox_depth == 0);
+  CHECK(lookup(a, "13700000404").pending_points == held.quote.points_earned);  // still counted, never lost
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'held' AND reason LIKE 'unknown_member:%'") == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'held' AND closed_us IS NULL") == 1);
   REQUIRE(sync(a, &r) == LOY_OK);
-  CHECK(r.sent == 0);  // never sent again
-  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'rejected' AND reason LIKE 'unknown_member:%'") == 1);
+  CHECK(r.sent == 1);  // sent again
+  CHECK(status(a).held == 1);
+
+  // Once headquarters knows the member, the next sync applies the sale.
+  w.hq.import_members("id,name,phone,card,birthday,tier,points\nM-404,Hu Ye,13700000404,,,gold,100\n");
+  REQUIRE(sync(a, &r) == LOY_OK);
+  CHECK(r.applied == 1);
+  st = status(a);
+  CHECK(st.held == 0);
+  CHECK(st.rejected == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'applied'") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'held' AND closed_us IS NULL") == 0);
+  CHECK(w.hq.member("M-404")["points"] == 100 + held.quote.points_earned);
+  REQUIRE(sync(a, &r) == LOY_OK);
+  CHECK(r.sent == 0);
+  const auto m = lookup(a, "13700000404");
+  CHECK(m.confirmed_points == 100 + held.quote.points_earned);
+  CHECK(m.pending_points == 0);
 }
 
 TEST_CASE("a sale made at one store is refunded at another through headquarters", "[sync]") {

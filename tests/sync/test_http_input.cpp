@@ -76,19 +76,48 @@ TEST_CASE("malformed and mistyped requests get 400 naming what is wrong, and not
   std::string deep(100, '[');
   w.expect_error(w.send("POST", "/v1/batches", deep + std::string(100, ']')), 400, "invalid_batch");
 
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refused") == 0);
+
+  // A transaction that cannot be read is refused for its own content, and kept; the rest of its
+  // batch is applied.
+  int n = 0;
+  const auto refused_in_batch = [&](nlohmann::json txn, const std::string& reason) {
+    std::string id(32, '0');
+    const std::string digits = std::to_string(++n);
+    id.replace(32 - digits.size(), digits.size(), digits);
+    if (txn.is_object() && txn.contains("txn_id")) txn["txn_id"] = id;
+    const auto res = w.send("POST", "/v1/batches", batch("b-" + std::to_string(n), {txn.dump(), w.bodies[1]}));
+    INFO(res.body);
+    REQUIRE(res.status == 200);
+    const auto answer = loyalty::protocol::parse_batch_answer(res.body);
+    REQUIRE(answer);
+    CHECK(answer->results[0].status == loyalty::protocol::TxnStatus::rejected);
+    CHECK(answer->results[0].reason.rfind(reason, 0) == 0);
+    CHECK(answer->results[1].status != loyalty::protocol::TxnStatus::rejected);
+  };
   auto txn = nlohmann::json::parse(w.bodies[0]);
   txn["at"] = 5;
-  w.expect_error(w.send("POST", "/v1/batches", batch("b-1", {w.bodies[1], txn.dump()})), 400, "invalid_txn", "txns[1].at");
+  refused_in_batch(txn, "invalid_txn: txns[0].at");
   txn = nlohmann::json::parse(w.bodies[0]);
-  txn["quote"]["payable_minor"] = "a lot";
-  w.expect_error(w.send("POST", "/v1/batches", batch("b-2", {txn.dump()})), 400, "invalid_txn", "txns[0].quote");
+  txn["quote"]["payable_minor"] = -1;
+  refused_in_batch(txn, "invalid_txn: txns[0].quote");
   txn = nlohmann::json::parse(w.bodies[0]);
   txn["kind"] = "gift";
-  w.expect_error(w.send("POST", "/v1/batches", batch("b-3", {txn.dump()})), 400, "invalid_txn", "txns[0].kind");
+  refused_in_batch(txn, "invalid_txn: txns[0].kind");
   txn = nlohmann::json::parse(w.bodies[0]);
-  txn["till_id"] = "T02";
-  w.expect_error(w.send("POST", "/v1/batches", batch("b-4", {txn.dump()})), 400, "invalid_txn", "till_id");
-
+  txn.erase("txn_id");
+  refused_in_batch(txn, "invalid_txn: txns[0].txn_id");
+  refused_in_batch(nlohmann::json::array({1, 2}), "invalid_txn: txns[0]");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refused") == 5);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'refused' AND closed_us IS NULL") == 5);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);  // the good sale, once
+  const auto held = w.hq.cli({"held", "--json"});
+  REQUIRE(held.exit_code == 0);
+  CHECK(nlohmann::json::parse(held.out).size() == 5);
+  // Sent again, each is answered as before and kept once.
+  refused_in_batch(nlohmann::json::array({1, 2}), "invalid_txn: txns[0]");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refused") == 5);
   w.expect_error(w.send("GET", "/v1/changes?after=-1"), 400, "invalid_query");
   w.expect_error(w.send("GET", "/v1/changes?after=x"), 400, "invalid_query");
   w.expect_error(w.send("GET", "/v1/changes?limit=0"), 400, "invalid_query");
@@ -97,7 +126,6 @@ TEST_CASE("malformed and mistyped requests get 400 naming what is wrong, and not
   CHECK(loyalty::protocol::parse_changes(big.body).ok());
   w.expect_error(w.send("GET", "/v1/sales?store_id=S001"), 400, "invalid_query");
   w.expect_error(w.send("GET", "/v1/sales?store_id=S001&receipt_id=%zz"), 400, "invalid_query");
-  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
 }
 
 TEST_CASE("unknown paths get 404, wrong methods 405, oversized bodies 413", "[sync]") {
@@ -142,14 +170,21 @@ TEST_CASE("duplicate deliveries: a replayed batch gets its first answer, transac
   CHECK(w.hq.member("M-1") == m1);
   CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 3);
 
-  // A batch id used again for other transactions, and a transaction id with other content: 409, and
-  // nothing of that batch is applied.
+  // A batch id used again for other transactions: 409, and nothing of that batch is applied.
   w.expect_error(w.send("POST", "/v1/batches", batch("b-1", {sales[0]})), 409, "batch_conflict");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 3);
+  // A transaction id with other content: refused for good, kept, and the first content stands.
   auto changed = nlohmann::json::parse(sales[0]);
   changed["quote"]["points_earned"] = 99999;
-  w.expect_error(w.send("POST", "/v1/batches", batch("b-3", {w.bodies[3], changed.dump()})), 409, "txn_conflict",
-                 "txns[1]");
+  const auto conflict = w.send("POST", "/v1/batches", batch("b-3", {w.bodies[2], changed.dump()}));
+  REQUIRE(conflict.status == 200);
+  const auto conflict_answer = loyalty::protocol::parse_batch_answer(conflict.body);
+  REQUIRE(conflict_answer);
+  CHECK(conflict_answer->results[0].status == loyalty::protocol::TxnStatus::duplicate);
+  CHECK(conflict_answer->results[1].status == loyalty::protocol::TxnStatus::rejected);
+  CHECK(conflict_answer->results[1].reason.rfind("txn_conflict:", 0) == 0);
   CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 3);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refused WHERE reason LIKE 'txn_conflict:%'") == 1);
   CHECK(w.hq.member("M-1") == m1);
 }
 

@@ -1,6 +1,7 @@
 #include "loyalty/store/store.hpp"
 
 #include "loyalty/engine/json_reader.hpp"
+#include "loyalty/protocol/batch.hpp"
 
 namespace loyalty::store {
 namespace {
@@ -77,6 +78,14 @@ ALTER TABLE outbox DROP COLUMN body;
 CREATE INDEX outbox_unsent ON outbox(seq) WHERE state = 0;
 ALTER TABLE sales ADD COLUMN foreign_txn_id TEXT;
 ALTER TABLE sales ADD COLUMN foreign_body TEXT;
+)sql";
+
+// Schema 3: outbox states are 0 waiting for headquarters' answer, 1 applied there, 2 refused for
+// good (its own content), 3 held there (its cause can go: sent again at every sync). The sync reads
+// the entries to send without reading the answered ones.
+const char* const kSchema3 = R"sql(
+DROP INDEX outbox_unsent;
+CREATE INDEX outbox_to_send ON outbox(seq) WHERE state IN (0, 3);
 )sql";
 
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
@@ -176,6 +185,18 @@ void Store::migrate() {
   Transaction t(db_);
   if (v < 1) db_.exec(kSchema1);
   if (v < 2) db_.exec(kSchema2);
+  if (v < 3) {
+    db_.exec(kSchema3);
+    // What headquarters refused before it held anything: held, and so sent again, unless it was
+    // refused for its own content.
+    Statement rejected(db_, "SELECT seq, COALESCE(reason, '') FROM outbox WHERE state = 2");
+    std::vector<std::int64_t> held;
+    while (rejected.step())
+      if (!protocol::is_final_refusal(rejected.text(1))) held.push_back(rejected.integer(0));
+    rejected.reset();
+    Statement hold(db_, "UPDATE outbox SET state = 3 WHERE seq = ?1");
+    for (const std::int64_t seq : held) hold.bind(1, seq).run();
+  }
   db_.set_user_version(kSchemaVersion);
   t.commit();
 }
@@ -414,8 +435,11 @@ StoreStatus Store::status() {
     st.outbox_depth = depth.integer(0);
     st.oldest_unsynced_us = depth.optional_integer(1);
   }
-  Statement rejected(db_, "SELECT COUNT(*) FROM outbox WHERE state = 2");
-  if (rejected.step()) st.rejected = rejected.integer(0);
+  Statement answered(db_, "SELECT COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM outbox WHERE state >= 2");
+  if (answered.step()) {
+    st.rejected = answered.integer(0);
+    st.held = answered.integer(1);
+  }
   Statement members(db_, "SELECT COUNT(*) FROM members");
   if (members.step()) st.members = members.integer(0);
   const auto meta = [&](const char* key) {
@@ -490,7 +514,8 @@ void Store::record_answers(const std::vector<Answer>& answers) {
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
   for (const Answer& a : answers) {
-    if (a.rejected) reject(a.seq, a.reason);
+    if (a.rejected && a.held) hold(a.seq, a.reason);
+    else if (a.rejected) reject(a.seq, a.reason);
     else acknowledge(a.seq, a.member_version, a.member_id);
   }
   t.commit();
@@ -498,7 +523,7 @@ void Store::record_answers(const std::vector<Answer>& answers) {
 
 std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
   Statement s(db_, "SELECT o.seq, o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq "
-                   "WHERE o.state = 0 AND o.seq > ?1 AND o.seq <= ?3 ORDER BY o.seq LIMIT ?2");
+                   "WHERE o.state IN (0, 3) AND o.seq > ?1 AND o.seq <= ?3 ORDER BY o.seq LIMIT ?2");
   s.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit)).bind(3, through_seq);
   std::vector<Unsent> out;
   while (s.step()) out.push_back(Unsent{s.integer(0), s.text(1), s.text(2)});
@@ -507,6 +532,11 @@ std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std
 
 void Store::reject(std::int64_t seq, std::string_view reason) {
   Statement s(db_, "UPDATE outbox SET state = 2, reason = ?2 WHERE seq = ?1");
+  s.bind(1, seq).bind(2, reason).run();
+}
+
+void Store::hold(std::int64_t seq, std::string_view reason) {
+  Statement s(db_, "UPDATE outbox SET state = 3, reason = ?2 WHERE seq = ?1");
   s.bind(1, seq).bind(2, reason).run();
 }
 

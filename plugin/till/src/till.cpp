@@ -168,10 +168,15 @@ void Till::record_answers(const std::vector<store::Answer>& answers, const std::
   logs.logger = log_;
   store().record_answers(answers);
   ++generation_;
-  for (std::size_t i = 0; i < answers.size(); ++i)
-    if (answers[i].rejected)
-      logs(LOY_LOG_WARN, "headquarters rejected transaction " + (i < txn_ids.size() ? txn_ids[i] : std::string("?")) +
-                             ": " + answers[i].reason + " (kept in the outbox, not sent again)");
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const std::string id = i < txn_ids.size() ? txn_ids[i] : std::string("?");
+    if (answers[i].held)
+      logs(LOY_LOG_WARN, "headquarters holds transaction " + id + ": " + answers[i].reason +
+                             " (sent again at every sync until headquarters applies it)");
+    else if (answers[i].rejected)
+      logs(LOY_LOG_WARN, "headquarters refused transaction " + id + " for good: " + answers[i].reason +
+                             " (kept in the outbox, not sent again)");
+  }
 }
 
 std::int64_t Till::cursor() {

@@ -114,7 +114,8 @@ SyncReport Syncer::run_locked() {
   till_->mark_synced(till::local_now().utc_micros);
   log(LOY_LOG_INFO, "synced with headquarters: " + std::to_string(report.sent) + " sent (" +
                         std::to_string(report.applied) + " applied, " + std::to_string(report.duplicates) +
-                        " duplicates, " + std::to_string(report.rejected) + " rejected), " +
+                        " duplicates, " + std::to_string(report.held) + " held, " + std::to_string(report.rejected) +
+                        " refused), " +
                         std::to_string(report.members) + " members and " + std::to_string(report.coupons) +
                         " coupons received" + (report.rules_updated ? ", new rules" : ""));
   return report;
@@ -218,7 +219,9 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
     if (r.status == protocol::TxnStatus::rejected) {
       a.rejected = true;
       a.reason = r.reason.empty() ? "rejected by headquarters" : r.reason;
-      ++report.rejected;
+      // Headquarters stored it either way; one held for a cause that can go is sent again.
+      a.held = !protocol::is_final_refusal(a.reason);
+      ++(a.held ? report.held : report.rejected);
     } else {
       a.member_id = r.member_id;
       a.member_version = r.member_version;

@@ -322,6 +322,40 @@ int flags(const std::string& config_path, bool all, std::int64_t limit, bool jso
   return 0;
 }
 
+int held(const std::string& config_path, bool all, std::int64_t limit, bool json) {
+  Hq h = open_hq(config_path);
+  hq::print_held(h.storage->held(all, limit), display_offset(*h.storage), json, false, std::cout);
+  return 0;
+}
+
+int held_show(const std::string& config_path, const std::string& id, bool json) {
+  Hq h = open_hq(config_path);
+  const auto row = h.storage->held_txn(id);
+  if (!row) throw CliError("no held transaction " + id);
+  hq::print_held({*row}, display_offset(*h.storage), json, true, std::cout);
+  return 0;
+}
+
+int held_retry(const std::string& config_path, const std::vector<std::string>& ids, bool all, bool json) {
+  if (ids.empty() != all) throw CliError("name the held transactions to retry (ID ...), or --all");
+  Hq h = open_hq(config_path);
+  std::vector<hq::HeldRow> rows;
+  try {
+    rows = h.storage->retry_held(ids, hq::unix_micros_now());
+  } catch (const store::StorageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CliError(e.what());
+  }
+  if (!json) {
+    std::int64_t applied = 0;
+    for (const auto& r : rows) applied += r.status == "applied";
+    std::cout << applied << " of " << rows.size() << " applied\n";
+  }
+  hq::print_held(rows, display_offset(*h.storage), json, false, std::cout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -380,6 +414,22 @@ int main(int argc, char** argv) {
   flags_cmd->add_option("--limit", limit, "At most this many (newest first)")->check(CLI::Range(1, 100'000'000));
   flags_cmd->add_flag("--json", json, "Print JSON");
 
+  CLI::App* held_cmd = with_config(app.add_subcommand(
+      "held", "Transactions headquarters stored and did not apply: held for a cause that can go, or refused"));
+  held_cmd->add_flag("--all", all, "Those applied since they were held too");
+  held_cmd->add_option("--limit", limit, "At most this many (oldest first)")->check(CLI::Range(1, 100'000'000));
+  held_cmd->add_flag("--json", json, "Print JSON");
+  std::vector<std::string> held_ids;
+  // The subcommands take --config from `held` (fallthrough).
+  CLI::App* held_show_cmd = held_cmd->add_subcommand("show", "One held transaction, with its body")->fallthrough();
+  held_show_cmd->add_option("ID", member_id, "Its id in the list, or its txn_id")->required();
+  held_show_cmd->add_flag("--json", json, "Print JSON");
+  CLI::App* held_retry_cmd =
+      held_cmd->add_subcommand("retry", "Apply held transactions again, once their cause is fixed")->fallthrough();
+  held_retry_cmd->add_option("ID", held_ids, "Their ids in the list, or txn_ids");
+  held_retry_cmd->add_flag("--all", all, "Every held transaction, in the order they arrived");
+  held_retry_cmd->add_flag("--json", json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -396,6 +446,9 @@ int main(int argc, char** argv) {
     if (*stores_cmd) return stores(config, json);
     if (*member_cmd) return member(config, member_id, json);
     if (*flags_cmd) return flags(config, all, limit, json);
+    if (*held_show_cmd) return held_show(config, member_id, json);
+    if (*held_retry_cmd) return held_retry(config, held_ids, all, json);
+    if (*held_cmd) return held(config, all, limit, json);
   } catch (const CliError& e) {
     std::cerr << "loyalty-hq: " << e.what() << "\n";
     return 2;

@@ -194,6 +194,34 @@ void print_flags(const std::vector<FlagRow>& flags, std::int32_t offset, bool js
   }
 }
 
+void print_held(const std::vector<HeldRow>& rows, std::int32_t offset, bool json, bool with_body, std::ostream& out) {
+  if (json) {
+    ojson doc = ojson::array();
+    for (const HeldRow& h : rows) {
+      ojson o = {{"id", h.id},           {"txn_id", h.txn_id}, {"store_id", h.store_id}, {"till_id", h.till_id},
+                 {"kind", h.kind},       {"status", h.status}, {"reason", h.reason},     {"final", h.final},
+                 {"received", when(h.received_us, offset)}};
+      o["at"] = h.at_us ? ojson(when(*h.at_us, offset)) : ojson(nullptr);
+      o["held"] = h.held_us ? ojson(when(*h.held_us, offset)) : ojson(nullptr);
+      if (with_body) o["body"] = ojson::parse(h.body, nullptr, false);
+      doc.push_back(std::move(o));
+    }
+    out << doc.dump(2) << "\n";
+    return;
+  }
+  if (rows.empty()) {
+    out << "no held transactions\n";
+    return;
+  }
+  for (const HeldRow& h : rows) {
+    out << h.id << "  " << h.status << (h.final ? " (final)" : "") << "  " << h.kind << "  store " << h.store_id << "/"
+        << h.till_id << "  received " << when(h.received_us, offset) << "\n";
+    out << "    txn " << (h.txn_id.empty() ? "(none)" : h.txn_id) << "\n";
+    out << "    " << h.reason << "\n";
+    if (with_body) out << "    " << h.body << "\n";
+  }
+}
+
 std::string coupon_definition(const std::string& kind, std::int64_t value, std::int64_t min_spend,
                               const std::vector<std::string>& categories, const std::string& valid_from,
                               const std::string& valid_to) {

@@ -127,20 +127,19 @@ HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us
   std::vector<Txn> txns;
   txns.reserve(batch->txns.size());
   for (std::size_t i = 0; i < batch->txns.size(); ++i) {
-    auto t = engine::detail::guarded([&] { return read_txn(batch->txns[i], engine::detail::index_path("txns", i)); });
+    const std::string path = engine::detail::index_path("txns", i);
+    auto t = engine::detail::guarded([&] { return read_txn(batch->txns[i], path); });
     if (!t) {
-      ++batches_refused_;
-      return error(400, "invalid_txn", t.error().message);
+      // Refused for its own content, and stored all the same: the rest of the batch goes on.
+      txns.push_back(unreadable_txn(batch->txns[i], request.store_id, batch->till_id, t.error().message));
+      continue;
     }
+    // A store writes only as itself. Each transaction names its own till: a till renamed with sales
+    // queued sends them under their old id, in batches under its new one.
     if (t->store_id != request.store_id) {
       ++batches_refused_;
-      return error(403, "wrong_store", "txns[" + std::to_string(i) + "]: names store " + t->store_id +
-                                           ", and this client's certificate is store " + request.store_id + "'s");
-    }
-    if (t->till_id != batch->till_id) {
-      ++batches_refused_;
-      return error(400, "invalid_txn", "txns[" + std::to_string(i) + "].till_id: must be the batch's till_id " +
-                                           batch->till_id);
+      return error(403, "wrong_store", path + ": names store " + t->store_id + ", and this client's certificate is store " +
+                                           request.store_id + "'s");
     }
     txns.push_back(std::move(t).value());
   }

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "loyalty/engine/json_reader.hpp"
 #include "ledger.hpp"
@@ -24,7 +25,7 @@ using store::Database;
 using store::Statement;
 using store::Transaction;
 
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 constexpr std::int64_t kFutureLimitUs = 24LL * 3600 * 1'000'000;
 // A transaction dated this far ahead of headquarters' clock is applied but flagged: the till's clock is wrong.
 constexpr std::int64_t kFutureFlagUs = 5LL * 60 * 1'000'000;
@@ -202,6 +203,25 @@ CREATE TABLE tills(
   PRIMARY KEY(store_id, till_id)) WITHOUT ROWID;
 )sql";
 
+// Schema 3: nothing sent is forgotten. A transaction not applied stays in txns, held (its cause can
+// go: applied when it is sent again or retried) or rejected (for its own content), with when it was
+// first held. One that cannot take a row there (no valid id, or an id that names other content) is
+// kept in `refused` by its digest.
+const char* const kSchema3 = R"sql(
+ALTER TABLE txns ADD COLUMN held_us INTEGER;
+UPDATE txns SET held_us = received_us WHERE status != 'applied';
+CREATE INDEX txns_held ON txns(held_us) WHERE held_us IS NOT NULL;
+CREATE TABLE refused(
+  rowid INTEGER PRIMARY KEY,
+  store_id TEXT NOT NULL,
+  till_id TEXT NOT NULL,
+  txn_id TEXT NOT NULL,
+  digest TEXT NOT NULL UNIQUE,
+  reason TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_us INTEGER NOT NULL);
+)sql";
+
 std::string_view kind_name(TxnKind k) {
   switch (k) {
     case TxnKind::sale: return "sale";
@@ -301,10 +321,15 @@ class SqliteStorage final : public Storage {
     find_batch_.emplace(db_, "SELECT digest, answer FROM batches WHERE store_id = ?1 AND batch_id = ?2");
     insert_batch_.emplace(db_, "INSERT INTO batches(store_id, batch_id, digest, answer, received_us) "
                                "VALUES(?1, ?2, ?3, ?4, ?5)");
-    find_txn_.emplace(db_, "SELECT digest, status, reason, member_id, member_version FROM txns WHERE txn_id = ?1");
+    find_txn_.emplace(db_, "SELECT digest, status, reason, member_id, member_version, rowid FROM txns WHERE txn_id = ?1");
     insert_txn_.emplace(db_, "INSERT INTO txns(txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
-                             "member_version, at_us, received_us, body, rowid) "
-                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+                             "member_version, at_us, received_us, body, rowid, held_us) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    update_txn_.emplace(db_, "UPDATE txns SET status = ?2, reason = ?3, member_id = ?4, member_version = ?5 WHERE rowid = ?1");
+    find_refused_.emplace(db_, "SELECT reason FROM refused WHERE digest = ?1");
+    insert_refused_.emplace(db_, "INSERT INTO refused(store_id, till_id, txn_id, digest, reason, body, received_us) "
+                                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    close_held_.emplace(db_, "UPDATE flags SET closed_us = ?2 WHERE txn_id = ?1 AND kind = 'held' AND closed_us IS NULL");
     last_txn_row_.emplace(db_, "SELECT COALESCE(MAX(rowid), 0) FROM txns");
     resolve_.emplace(db_, "SELECT COALESCE((SELECT member_id FROM aliases WHERE alias = ?1), ?1)");
     member_exists_.emplace(db_, "SELECT 1 FROM members WHERE id = ?1");
@@ -379,12 +404,7 @@ class SqliteStorage final : public Storage {
     }
     find_batch_->reset();
 
-    seq_ = meta_int("feed_seq");
-    future_flagged_ = false;
-    last_txn_row_->step();
-    row_ = last_txn_row_->integer(0);
-    last_txn_row_->reset();
-    ledger_->refresh();
+    begin_ledger();
     protocol::BatchAnswer answer;
     answer.results.reserve(txns.size());
     std::int64_t newest_at = INT64_MIN;
@@ -393,50 +413,27 @@ class SqliteStorage final : public Storage {
       const Txn& t = txns[i];
       protocol::TxnResult r;
       r.txn_id = t.txn_id;
-      find_txn_->bind(1, t.txn_id);
-      if (find_txn_->step()) {
-        const bool same = find_txn_->text(0) == t.digest;
-        const std::string status = find_txn_->text(1);
-        r.reason = find_txn_->optional_text(2).value_or("");
-        r.member_id = find_txn_->optional_text(3);
-        r.member_version = find_txn_->optional_integer(4).value_or(0);
-        find_txn_->reset();
-        if (!same)
-          throw RequestError(409, "txn_conflict",
-                             "txns[" + std::to_string(i) + "]: txn_id " + t.txn_id +
-                                 " was received before with other content");
-        r.status = status == "rejected" ? protocol::TxnStatus::rejected : protocol::TxnStatus::duplicate;
-        ++out.duplicates;
-        answer.results.push_back(std::move(r));
-        continue;
+      const Outcome o = receive(t, now_us, r);
+      if (o == Outcome::fresh) {
+        ++fresh;
+        if (t.invalid.empty()) newest_at = std::max(newest_at, t.at.utc_micros);
       }
-      find_txn_->reset();
-      ++fresh;
-      newest_at = std::max(newest_at, t.at.utc_micros);
-      ++row_;  // the transaction's row in txns, which its sale row shares
-      apply_one(t, now_us, r);
-      if (r.status == protocol::TxnStatus::rejected) {
-        ++out.rejected;
-      } else {
+      if (o == Outcome::answered) ++out.duplicates;
+      else if (r.status == protocol::TxnStatus::rejected) ++out.rejected;
+      else {
         ++out.applied;
         if (t.kind == TxnKind::sale) ++out.sales_applied;
       }
-      insert_txn_->bind(1, t.txn_id).bind(2, store_id).bind(3, t.till_id).bind(4, kind_name(t.kind))
-          .bind(5, t.digest).bind(6, r.status == protocol::TxnStatus::rejected ? "rejected" : "applied");
-      if (r.reason.empty()) insert_txn_->bind_null(7); else insert_txn_->bind(7, r.reason);
-      insert_txn_->bind(8, r.member_id);
-      if (r.member_id) insert_txn_->bind(9, r.member_version); else insert_txn_->bind_null(9);
-      insert_txn_->bind(10, t.at.utc_micros).bind(11, now_us).bind(12, t.body).bind(13, row_).run();
       answer.results.push_back(std::move(r));
     }
     out.body = protocol::batch_answer_json(answer);
     insert_batch_->bind(1, store_id).bind(2, batch.batch_id).bind(3, digest).bind(4, out.body).bind(5, now_us).run();
     upsert_store_->bind(1, store_id).bind(2, now_us).bind(3, fresh)
-        .bind(4, fresh ? now_us - newest_at : std::int64_t{0}).run();
+        .bind(4, newest_at != INT64_MIN ? now_us - newest_at : std::int64_t{0}).run();
     upsert_till_->bind(1, store_id).bind(2, batch.till_id).bind(3, now_us).bind(4, batch.queued);
     if (batch.sent_at) upsert_till_->bind(5, batch.sent_at->utc_micros - now_us); else upsert_till_->bind_null(5);
     upsert_till_->run();
-    set_meta_int("feed_seq", seq_);
+    end_ledger();
     tx.commit();
     if (checkpointer_) checkpointer_->poke();
     return out;
@@ -838,7 +835,125 @@ class SqliteStorage final : public Storage {
     return d;
   }
 
+  std::vector<HeldRow> held(bool include_applied, std::int64_t limit) override {
+    std::lock_guard lock(mu_);
+    ReadTransaction read(db_);
+    std::vector<HeldRow> out;
+    const std::string sql = "SELECT " + std::string(kHeldColumns) + " FROM txns WHERE held_us IS NOT NULL" +
+                            (include_applied ? "" : " AND status != 'applied'") + " ORDER BY rowid LIMIT ?1";
+    Statement s(db_, sql.c_str());
+    s.bind(1, limit);
+    while (s.step()) out.push_back(held_row(s, false));
+    const std::string refused = "SELECT " + std::string(kRefusedColumns) + " FROM refused ORDER BY rowid LIMIT ?1";
+    Statement r(db_, refused.c_str());
+    r.bind(1, limit);
+    while (r.step()) out.push_back(refused_row(r, false));
+    std::stable_sort(out.begin(), out.end(), [](const HeldRow& a, const HeldRow& b) { return a.received_us < b.received_us; });
+    if (out.size() > static_cast<std::size_t>(limit)) out.resize(static_cast<std::size_t>(limit));
+    return out;
+  }
+
+  std::optional<HeldRow> held_txn(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return held_locked(id);
+  }
+
+  std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    std::vector<std::int64_t> rows;
+    if (ids.empty()) {
+      Statement s(db_, "SELECT rowid FROM txns WHERE held_us IS NOT NULL AND status != 'applied' ORDER BY rowid");
+      while (s.step()) rows.push_back(s.integer(0));
+    } else {
+      for (const std::string& id : ids) {
+        const auto row = held_locked(id);
+        if (!row) throw std::runtime_error("no held transaction " + id);
+        if (row->id.front() == 'r')
+          throw std::runtime_error(id + " has no transaction id of its own: it cannot be applied, only inspected");
+        rows.push_back(std::stoll(row->id));
+      }
+      std::sort(rows.begin(), rows.end());
+    }
+    begin_ledger();
+    std::vector<HeldRow> out;
+    for (const std::int64_t row : rows) {
+      txn_body_->bind(1, row);
+      if (!txn_body_->step()) throw store::StorageError("held transaction row " + std::to_string(row) + " is gone");
+      const std::string body = txn_body_->text(0);
+      txn_body_->reset();
+      const auto before = held_locked(std::to_string(row));
+      if (before->status != "applied") {
+        auto t = engine::detail::guarded([&] { return read_txn(engine::detail::parse_json(body, "txn"), "txn"); });
+        if (t) {
+          protocol::TxnResult r;
+          retry(*t, row, now_us, r);
+        }
+      }
+      out.push_back(*held_locked(std::to_string(row)));
+    }
+    end_ledger();
+    tx.commit();
+    return out;
+  }
+
  private:
+  static constexpr const char* kHeldColumns =
+      "rowid, txn_id, store_id, till_id, kind, status, COALESCE(reason, ''), received_us, at_us, held_us, body";
+  static constexpr const char* kRefusedColumns = "rowid, txn_id, store_id, till_id, reason, received_us, body";
+
+  static HeldRow held_row(Statement& s, bool with_body) {
+    HeldRow h;
+    h.id = std::to_string(s.integer(0));
+    h.txn_id = s.text(1);
+    h.store_id = s.text(2);
+    h.till_id = s.text(3);
+    h.kind = s.text(4);
+    h.status = s.text(5);
+    h.reason = s.text(6);
+    h.final = h.status == "rejected";
+    h.received_us = s.integer(7);
+    h.at_us = s.integer(8);
+    h.held_us = s.optional_integer(9);
+    if (with_body) h.body = s.text(10);
+    return h;
+  }
+  static HeldRow refused_row(Statement& s, bool with_body) {
+    HeldRow h;
+    h.id = "r" + std::to_string(s.integer(0));
+    h.txn_id = s.text(1);
+    h.store_id = s.text(2);
+    h.till_id = s.text(3);
+    h.kind = "invalid";
+    h.status = "rejected";
+    h.reason = s.text(4);
+    h.final = true;
+    h.received_us = s.integer(5);
+    h.held_us = h.received_us;
+    if (with_body) h.body = s.text(6);
+    return h;
+  }
+
+  std::optional<HeldRow> held_locked(std::string_view id) {
+    if (!id.empty() && id.front() == 'r' && id.size() > 1 &&
+        id.find_first_not_of("0123456789", 1) == std::string_view::npos) {
+      const std::string sql = "SELECT " + std::string(kRefusedColumns) + " FROM refused WHERE rowid = ?1";
+      Statement r(db_, sql.c_str());
+      r.bind(1, std::stoll(std::string(id.substr(1))));
+      if (r.step()) return refused_row(r, true);
+      return std::nullopt;
+    }
+    const bool row = !id.empty() && id.find_first_not_of("0123456789") == std::string_view::npos && id.size() < 19;
+    const std::string sql = "SELECT " + std::string(kHeldColumns) +
+                            (row ? " FROM txns WHERE rowid = ?1 AND held_us IS NOT NULL"
+                                 : " FROM txns WHERE txn_id = ?1 AND held_us IS NOT NULL");
+    Statement s(db_, sql.c_str());
+    if (row) s.bind(1, std::stoll(std::string(id)));
+    else s.bind(1, id);
+    if (s.step()) return held_row(s, true);
+    return std::nullopt;
+  }
+
   static FlagRow flag_row(Statement& s) {
     return FlagRow{s.integer(0), s.text(1), s.integer(2), s.optional_text(3).value_or(""), s.optional_text(4).value_or(""),
                    s.optional_text(6).value_or(""), s.optional_text(5), s.text(7), s.optional_integer(8)};
@@ -881,6 +996,20 @@ class SqliteStorage final : public Storage {
                           "SELECT id, ?1, ?2, points, points FROM members WHERE points > 0");
       lots.bind(1, now_us).bind(2, detail::expiry_after(now_us, months, offset)).run();
     }
+    if (v < 3) {
+      db_.exec(kSchema3);
+      // What earlier releases rejected for a cause that can go is held from now on.
+      Statement rejected(db_, "SELECT rowid, reason FROM txns WHERE status = 'rejected'");
+      std::vector<std::int64_t> held;
+      while (rejected.step())
+        if (!protocol::is_final_refusal(rejected.optional_text(1).value_or(""))) held.push_back(rejected.integer(0));
+      rejected.reset();
+      Statement hold(db_, "UPDATE txns SET status = 'held' WHERE rowid = ?1");
+      for (const std::int64_t row : held) hold.bind(1, row).run();
+      db_.exec("INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
+               "SELECT CASE status WHEN 'held' THEN 'held' ELSE 'refused' END, received_us, store_id, till_id, NULL, "
+               "txn_id, json_object('reason', reason, 'kind', kind) FROM txns WHERE status != 'applied'");
+    }
     db_.set_user_version(kSchemaVersion);
     t.commit();
   }
@@ -913,6 +1042,113 @@ class SqliteStorage final : public Storage {
     const std::int64_t v = s.integer(0);
     s.reset();
     return v;
+  }
+
+  // The start and end of a write transaction that applies transactions: the feed's counter, the
+  // rules, the next row of txns.
+  void begin_ledger() {
+    seq_ = meta_int("feed_seq");
+    future_flagged_ = false;
+    last_txn_row_->step();
+    next_row_ = last_txn_row_->integer(0) + 1;
+    last_txn_row_->reset();
+    ledger_->refresh();
+  }
+  void end_ledger() { set_meta_int("feed_seq", seq_); }
+
+  enum class Outcome { fresh, answered, retried };
+
+  // One transaction of a batch: stored and applied when it is new; answered from its record when it
+  // was applied or refused for good; applied now when it was held and its cause is gone. Nothing
+  // received is forgotten: a transaction that cannot take a row of txns is kept in `refused`.
+  Outcome receive(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
+    // One that cannot be read is kept by its digest, so that its id (if it has one) stays free for
+    // the transaction it should have been.
+    if (!t.invalid.empty()) {
+      refuse_unkeyed(t, t.invalid, now_us, r);
+      return Outcome::fresh;
+    }
+    find_txn_->bind(1, t.txn_id);
+    if (find_txn_->step()) {
+      Statement& f = *find_txn_;
+      const bool same = f.text(0) == t.digest;
+      const std::string status = f.text(1);
+      const std::string reason = f.optional_text(2).value_or("");
+      r.member_id = f.optional_text(3);
+      r.member_version = f.optional_integer(4).value_or(0);
+      const std::int64_t row = f.integer(5);
+      find_txn_->reset();
+      if (!same) {
+        r.member_id.reset();
+        r.member_version = 0;
+        refuse_unkeyed(t, "txn_conflict: txn_id " + t.txn_id + " was received before with other content", now_us, r);
+        return Outcome::fresh;
+      }
+      if (status == "applied" || protocol::is_final_refusal(reason)) {
+        r.status = status == "applied" ? protocol::TxnStatus::duplicate : protocol::TxnStatus::rejected;
+        r.reason = status == "applied" ? "" : reason;
+        return Outcome::answered;
+      }
+      retry(t, row, now_us, r);
+      return Outcome::retried;
+    }
+    find_txn_->reset();
+    row_ = next_row_++;  // the transaction's row in txns, which its sale row shares
+    apply_one(t, now_us, r);
+    const bool applied = r.status != protocol::TxnStatus::rejected;
+    insert_txn_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.till_id).bind(4, kind_name(t.kind)).bind(5, t.digest)
+        .bind(6, applied ? "applied" : protocol::is_final_refusal(r.reason) ? "rejected" : "held");
+    if (r.reason.empty()) insert_txn_->bind_null(7); else insert_txn_->bind(7, r.reason);
+    insert_txn_->bind(8, r.member_id);
+    if (r.member_id) insert_txn_->bind(9, r.member_version); else insert_txn_->bind_null(9);
+    insert_txn_->bind(10, t.at.utc_micros).bind(11, now_us).bind(12, t.body).bind(13, row_);
+    if (applied) insert_txn_->bind_null(14); else insert_txn_->bind(14, now_us);
+    insert_txn_->run();
+    if (!applied) flag_unapplied(t, r.reason, now_us);
+    return Outcome::fresh;
+  }
+
+  // A held transaction applied again: applied now, or held (or refused) with the reason of today.
+  void retry(const Txn& t, std::int64_t row, std::int64_t now_us, protocol::TxnResult& r) {
+    row_ = row;
+    r = protocol::TxnResult{};
+    r.txn_id = t.txn_id;
+    const bool flagged = std::exchange(future_flagged_, true);  // a clock ahead was flagged when it first came
+    apply_one(t, now_us, r);
+    future_flagged_ = flagged;
+    const bool applied = r.status != protocol::TxnStatus::rejected;
+    update_txn_->bind(1, row).bind(2, applied ? "applied" : protocol::is_final_refusal(r.reason) ? "rejected" : "held");
+    if (r.reason.empty()) update_txn_->bind_null(3); else update_txn_->bind(3, r.reason);
+    update_txn_->bind(4, r.member_id);
+    if (r.member_id) update_txn_->bind(5, r.member_version); else update_txn_->bind_null(5);
+    update_txn_->run();
+    if (applied) close_held_->bind(1, t.txn_id).bind(2, now_us).run();
+  }
+
+  // A transaction with no usable id of its own, kept by its digest and refused for good.
+  void refuse_unkeyed(const Txn& t, std::string reason, std::int64_t now_us, protocol::TxnResult& r) {
+    find_refused_->bind(1, t.digest);
+    const bool known = find_refused_->step();
+    if (known) reason = find_refused_->text(0);
+    find_refused_->reset();
+    if (!known) {
+      insert_refused_->bind(1, t.store_id).bind(2, t.till_id).bind(3, t.txn_id).bind(4, t.digest).bind(5, reason)
+          .bind(6, t.body).bind(7, now_us).run();
+      flag_unapplied(t, reason, now_us);
+    }
+    reject(r, std::move(reason));
+  }
+
+  // A transaction headquarters stored and did not apply, for the operator: `held` when its cause can
+  // go, `refused` when its own content is at fault.
+  void flag_unapplied(const Txn& t, const std::string& reason, std::int64_t now_us) {
+    nlohmann::ordered_json detail{{"reason", reason}};
+    if (t.invalid.empty()) {
+      detail["kind"] = std::string(kind_name(t.kind));
+      if (!t.receipt_id.empty()) detail["receipt_id"] = t.receipt_id;
+    }
+    ledger_->flag(protocol::is_final_refusal(reason) ? "refused" : "held", &t, t.invalid.empty() ? t.member_id : std::nullopt,
+                  detail.dump(), now_us);
   }
 
   static void reject(protocol::TxnResult& r, std::string reason) {
@@ -1172,11 +1408,13 @@ class SqliteStorage final : public Storage {
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
   bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied
+  std::int64_t next_row_ = 0;  // the row a new transaction takes
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
       update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_,
       member_by_code_, insert_alias_, merge_member_, insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_,
-      changed_members_, codes_of_, changed_coupons_, current_rules_;
+      changed_members_, codes_of_, changed_coupons_, current_rules_, update_txn_, find_refused_, insert_refused_,
+      close_held_;
 };
 
 }  // namespace

@@ -145,6 +145,23 @@ Txn read_txn(const json& j, const std::string& path) {
   return t;
 }
 
+Txn unreadable_txn(const json& j, const std::string& store_id, const std::string& till_id, const std::string& error) {
+  Txn t;
+  t.invalid = "invalid_txn: " + error;
+  t.store_id = store_id;
+  t.till_id = till_id;
+  if (j.is_object()) {
+    if (const auto id = j.find("txn_id"); id != j.end() && id->is_string()) t.txn_id = id->get<std::string>();
+    if (const auto till = j.find("till_id"); till != j.end() && till->is_string() &&
+                                             limits::is_till_id(till->get_ref<const std::string&>()))
+      t.till_id = till->get<std::string>();
+  }
+  if (t.txn_id.size() > 256) t.txn_id.clear();  // echoed in the answer: kept short
+  t.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  t.digest = sha256_hex(t.body);
+  return t;
+}
+
 struct EnrollmentOpener::Impl {
   explicit Impl(std::span<const std::uint8_t> key) : hasher(key) {}
   till::CodeHasher hasher;

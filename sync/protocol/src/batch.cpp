@@ -26,6 +26,17 @@ bool is_token(std::string_view s, std::size_t max) {
   return true;
 }
 
+std::string_view refusal_code(std::string_view reason) { return reason.substr(0, reason.find(':')); }
+
+bool is_final_refusal(std::string_view reason) {
+  static constexpr std::string_view kHeld[] = {"sealed",       "code_key",         "unknown_member",
+                                                "unknown_sale", "future_timestamp", "receipt_conflict"};
+  const std::string_view code = refusal_code(reason);
+  for (std::string_view h : kHeld)
+    if (code == h) return false;
+  return true;
+}
+
 std::string url_encode(std::string_view s) {
   static const char* const digits = "0123456789ABCDEF";
   std::string out;
@@ -77,8 +88,6 @@ engine::Result<Batch> parse_batch(std::string_view json_text) {
     const json& txns = engine::detail::as_array(r.required("txns"), "txns");
     if (txns.empty()) fail("txns", "must hold at least one transaction");
     if (txns.size() > kMaxBatchTxns) fail("txns", "must hold at most " + std::to_string(kMaxBatchTxns) + " transactions");
-    for (std::size_t i = 0; i < txns.size(); ++i)
-      if (!txns[i].is_object()) fail(engine::detail::index_path("txns", i), "must be an object");
     b.sent_at = r.optional_instant("sent_at");
     if (r.optional("queued")) b.queued = r.integer("queued", 0, std::int64_t{1} << 50);
     r.finish();
@@ -130,7 +139,7 @@ engine::Result<BatchAnswer> parse_batch_answer(std::string_view json_text) {
       const std::string path = engine::detail::index_path("results", i);
       ObjectReader e(results[i], path);
       TxnResult t;
-      t.txn_id = e.string("txn_id");
+      t.txn_id = e.string("txn_id", true);  // empty for a transaction that had no txn_id of its own
       const std::string status = e.string("status");
       if (status == "applied") t.status = TxnStatus::applied;
       else if (status == "duplicate") t.status = TxnStatus::duplicate;

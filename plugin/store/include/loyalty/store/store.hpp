@@ -76,6 +76,7 @@ struct Unsent {
 struct Answer {
   std::int64_t seq = 0;
   bool rejected = false;
+  bool held = false;                     // rejected for a cause that can go: headquarters holds it
   std::string reason;                    // rejected: why
   std::optional<std::string> member_id;  // applied: the member it counts for (another id after a merge)
   std::int64_t member_version = 0;       // applied: that member's version which includes it
@@ -114,7 +115,7 @@ class Store {
   // Opens the database file, creating it or migrating its schema (PRAGMA user_version).
   explicit Store(const std::string& path);
 
-  static constexpr std::int64_t kSchemaVersion = 2;
+  static constexpr std::int64_t kSchemaVersion = 3;
 
   std::optional<std::string> rules_json();
   // Stores a rule set; false when that version is already the current one.
@@ -174,9 +175,12 @@ class Store {
   void acknowledge(std::int64_t seq, std::int64_t member_version,
                    const std::optional<std::string>& member_id = std::nullopt);
   void reject(std::int64_t seq, std::string_view reason);
+  // Headquarters stored it and holds it for a cause that can go: it is sent again at every sync.
+  void hold(std::int64_t seq, std::string_view reason);
   // The answers of one batch in one transaction.
   void record_answers(const std::vector<Answer>& answers);
-  // Up to `limit` unanswered entries after `after_seq` and up to `through_seq`, oldest first.
+  // Up to `limit` entries to send after `after_seq` and up to `through_seq`, oldest first: those not
+  // answered yet, and those headquarters holds.
   std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX);
   // The newest outbox entry's sequence number (0 when empty).
   std::int64_t last_seq();

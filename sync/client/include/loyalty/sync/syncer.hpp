@@ -21,6 +21,7 @@ struct SyncReport {
   std::int64_t applied = 0;     // applied by headquarters now
   std::int64_t duplicates = 0;  // applied before (an answer lost on the way)
   std::int64_t rejected = 0;    // refused for good: recorded, never sent again
+  std::int64_t held = 0;        // held by headquarters for a cause that can go: sent again next time
   std::int64_t members = 0;     // member records written to the cache
   std::int64_t coupons = 0;
   bool rules_updated = false;

@@ -144,6 +144,18 @@ struct MemberDetail {
   std::vector<FlagRow> flags;
 };
 
+// A transaction headquarters stored and has not applied (or, with `--all`, applied after it was held).
+struct HeldRow {
+  std::string id;          // "123": its row of txns; "r7": one kept by its digest (no usable txn_id)
+  std::string txn_id, store_id, till_id, kind;
+  std::string status;      // held (its cause can go), rejected (for its own content), applied (since)
+  std::string reason;      // why it is not applied (the last reason, once applied)
+  bool final = false;      // refused for its own content: sending it again changes nothing
+  std::int64_t received_us = 0;
+  std::optional<std::int64_t> at_us, held_us;
+  std::string body;        // the transaction as received (held_txn only)
+};
+
 // A sale as another store's till needs it to refund it: the transaction, the member it counts for
 // now (after any merge), and the refunds of it applied so far.
 struct SaleRecord {
@@ -186,6 +198,15 @@ class Storage {
   virtual std::vector<IssuedCoupon> issue_coupons(const CouponIssue& issue, std::int64_t now_us) = 0;
   virtual std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) = 0;
   virtual std::optional<MemberDetail> member_detail(std::string_view id) = 0;
+
+  // Held transactions, oldest first: those not applied, and with `include_applied` those applied
+  // after they were held.
+  virtual std::vector<HeldRow> held(bool include_applied, std::int64_t limit) = 0;
+  // One of them by its id ("123", "r7") or txn_id, with its body.
+  virtual std::optional<HeldRow> held_txn(std::string_view id) = 0;
+  // Applies held transactions again at `now_us`, in the order they arrived (every one not applied
+  // when `ids` is empty), as if their till had sent them again; the rows as they are after.
+  virtual std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us) = 0;
 };
 
 // A refusal of the whole request: its HTTP status and error code.

@@ -36,6 +36,9 @@ struct Txn {
   std::optional<std::string> member_id;
   std::string digest;  // SHA-256 (hex) of the transaction's canonical JSON: the same id must carry the same content
   std::string body;    // the transaction as received, compact
+  // Not empty: the transaction could not be read ("invalid_txn: txns[3].at: ..."). Only txn_id (as
+  // sent, when it is a string), store_id, till_id, body and digest are set; it is stored, never applied.
+  std::string invalid;
 
   // sale: what the till priced (re-checked by headquarters' ledger) and what it came to
   engine::QuoteInput input;
@@ -59,6 +62,11 @@ struct Txn {
 Txn read_txn(const engine::detail::json& j, const std::string& path);
 
 std::string sha256_hex(std::string_view data);
+
+// A transaction that read_txn refused (`error` names the path), kept as received: its own txn_id and
+// till_id when they are well formed, else `till_id` of its batch; the store of the client's certificate.
+Txn unreadable_txn(const engine::detail::json& j, const std::string& store_id, const std::string& till_id,
+                   const std::string& error);
 
 // Opens enrollments: headquarters' RSA private key and the chain's code key.
 class EnrollmentOpener {

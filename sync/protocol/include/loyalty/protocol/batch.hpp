@@ -29,7 +29,8 @@ struct Batch {
   std::optional<std::int64_t> queued;
 };
 
-// The envelope {till_id, batch_id, txns, sent_at?, queued?}: 1..kMaxBatchTxns transactions, each an object.
+// The envelope {till_id, batch_id, txns, sent_at?, queued?}: 1..kMaxBatchTxns transactions, each read
+// (and refused, if it must be) on its own by headquarters.
 engine::Result<Batch> parse_batch(std::string_view json_text);
 // A batch from transactions that are already JSON text (the bodies a till keeps in its outbox).
 std::string batch_json(std::string_view till_id, std::string_view batch_id, const std::vector<std::string>& bodies,
@@ -53,6 +54,15 @@ struct BatchAnswer {
 
 engine::Result<BatchAnswer> parse_batch_answer(std::string_view json_text);
 std::string batch_answer_json(const BatchAnswer& answer);
+
+// A refusal's reason starts with its code ("unknown_member: headquarters has no member M-404").
+std::string_view refusal_code(std::string_view reason);
+// Headquarters stores every transaction it does not apply. A refusal is final only for the
+// transaction's own content (malformed, conflicting, more refunded than sold); the others depend on
+// headquarters' state or on something an operator can fix (the enrollment key it runs with, a member
+// or sale it does not know yet, a till's clock ahead): it holds such a transaction and applies it once
+// the cause is gone, when the till sends it again or an operator retries it (docs/protocol.md).
+bool is_final_refusal(std::string_view reason);
 
 // {"error": {"code": ..., "message": ...}}
 std::string error_json(std::string_view code, std::string_view message);
