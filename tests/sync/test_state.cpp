@@ -54,3 +54,92 @@ TEST_CASE("a till renamed with sales queued sends them, and they are applied und
   REQUIRE(stores.exit_code == 0);
   CHECK(stores.out.find("\"T01\"") != std::string::npos);
 }
+
+namespace {
+
+void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::filesystem::remove_all(to);
+  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
+}
+
+loy_refund_result refund_line(loy_till* t, const char* refund_id, const char* receipt, const char* line, std::int64_t units) {
+  loy_refund_item item{};
+  item.struct_size = sizeof item;
+  item.line_id = line;
+  item.units = units;
+  loy_refund_result rr{};
+  rr.struct_size = sizeof rr;
+  const loy_status s = loy_till_refund(t, refund_id, receipt, &item, 1, &rr);
+  INFO(loy_till_last_error(t));
+  REQUIRE(s == LOY_OK);
+  return rr;
+}
+
+}  // namespace
+
+TEST_CASE("a till restored from a backup commits receipts again: the same sale counts once, another sale under its "
+          "receipt is held for an operator",
+          "[sync]") {
+  SyncWorld w;
+  const auto config = w.till("S001", "T01");
+  const auto data = w.tmp.path() / "S001-T01" / "data";
+  const auto backup = w.tmp.path() / "backup";
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  copy_dir(data, backup);
+  Sold first;
+  loy_refund_result refunded{};
+  {
+    TestTill t(config);
+    first = sell(t, "R-1", "13800000001", 10000);
+    REQUIRE(first.status == LOY_OK);
+    REQUIRE(sell(t, "R-2", "13800000002", 20000).status == LOY_OK);
+    refunded = refund_line(t, "F-1", "R-1", "1", 1);
+    loy_sync_result r{};
+    REQUIRE(sync(t, &r) == LOY_OK);
+    REQUIRE(r.applied == 3);
+  }
+  const std::int64_t m1 = 5000 + first.quote.points_earned - refunded.points_taken_back;
+  REQUIRE(w.hq.member("M-1")["points"] == m1);
+
+  // The disk dies; the till comes back from last night's copy, and the POS commits its receipts again.
+  copy_dir(backup, data);
+  TestTill t(config);
+  REQUIRE(sell(t, "R-1", "13800000001", 10000).status == LOY_OK);  // the same sale
+  REQUIRE(sell(t, "R-2", "13800000002", 25000).status == LOY_OK);  // another sale under a used receipt
+  refund_line(t, "F-1", "R-1", "1", 1);                             // the same refund
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.sent == 3);
+  CHECK(r.applied == 0);
+  CHECK(r.duplicates == 2);
+  CHECK(r.rejected == 0);
+  CHECK(status(t).held == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refunds") == 1);
+  CHECK(w.hq.member("M-1")["points"] == m1);
+  CHECK(w.hq.member("M-1")["purchases"] == 1);
+  const auto m2 = w.hq.member("M-2");
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'held' AND detail LIKE '%receipt_conflict%'") == 1);
+
+  // The operator finds the till really made both sales, and accepts the second as a sale of its own.
+  const auto held = w.hq.cli({"held", "--json"});
+  REQUIRE(held.exit_code == 0);
+  const auto rows = nlohmann::json::parse(held.out);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["reason"].get<std::string>().rfind("receipt_conflict:", 0) == 0);
+  const auto plain = w.hq.cli({"held", "retry", rows[0]["id"].get<std::string>()});
+  CHECK(plain.out.find("0 of 1 applied") != std::string::npos);
+  const auto accepted = w.hq.cli({"held", "retry", rows[0]["id"].get<std::string>(), "--accept"});
+  INFO(accepted.out);
+  CHECK(accepted.out.find("1 of 1 applied") != std::string::npos);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 3);
+  CHECK(w.hq.member("M-2")["purchases"] == m2["purchases"].get<std::int64_t>() + 1);
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.duplicates == 1);
+  CHECK(status(t).held == 0);
+  REQUIRE(sync(t) == LOY_OK);
+  CHECK(lookup(t, "13800000001").available_points == m1);
+}

@@ -535,6 +535,26 @@ void Store::reject(std::int64_t seq, std::string_view reason) {
   s.bind(1, seq).bind(2, reason).run();
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> Store::sales_to_rehash() {
+  get_meta_->bind(1, "sale_digest");
+  const bool current = get_meta_->step() && get_meta_->optional_integer(0).value_or(0) >= 2;
+  get_meta_->reset();
+  if (current) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> out;
+  Statement s(db_, "SELECT s.receipt_id, b.body FROM sales s JOIN outbox_bodies b ON b.seq = s.outbox_seq "
+                   "WHERE s.outbox_seq != 0");
+  while (s.step()) out.emplace_back(s.text(0), s.text(1));
+  return out;
+}
+
+void Store::set_sale_digests(const std::vector<std::pair<std::string, std::string>>& digests) {
+  Transaction t(db_);
+  Statement s(db_, "UPDATE sales SET digest = ?2 WHERE receipt_id = ?1");
+  for (const auto& [receipt, digest] : digests) s.bind(1, receipt).bind(2, digest).run();
+  set_meta_->bind(1, "sale_digest").bind(2, std::int64_t{2}).run();
+  t.commit();
+}
+
 void Store::hold(std::int64_t seq, std::string_view reason) {
   Statement s(db_, "UPDATE outbox SET state = 3, reason = ?2 WHERE seq = ?1");
   s.bind(1, seq).bind(2, reason).run();

@@ -6,6 +6,7 @@
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/text.hpp"
+#include "loyalty/protocol/batch.hpp"
 #include "loyalty/protocol/limits.hpp"
 #include "loyalty/till/member_code.hpp"
 #include "loyalty/till/till.hpp"
@@ -45,18 +46,18 @@ void check_id(std::string_view id, const char* what) {
   if (!engine::is_valid_utf8(id)) throw TillError(LOY_E_UTF8, std::string(what) + " is not valid UTF-8");
 }
 
-// SHA-256 of what a sale sells: member, lines, coupon, redemption (not its time: a retry may come later).
-std::string sale_digest(const CheckoutState& s) {
-  std::string text = s.member_id.value_or("") + '\x1d' + s.coupon_code.value_or("") + '\x1d' +
-                     std::to_string(s.redeem_points) + '\x1d';
-  for (const auto& l : s.lines)
-    text += l.id + '\x1f' + l.sku + '\x1f' + l.category + '\x1f' + std::to_string(l.qty) + '\x1f' +
-            std::to_string(l.amount_minor) + '\x1e';
+// SHA-256 of what a sale sells (protocol::sale_content): member, coupon, redemption and lines, not
+// its time (a retry may come later).
+std::string content_digest(const std::string& text) {
   unsigned char md[32];
   unsigned int len = 0;
   if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1 || len != 32)
     throw std::runtime_error("SHA-256 failed");
   return hex(md);
+}
+
+std::string sale_digest(const CheckoutState& s) {
+  return content_digest(protocol::sale_content(s.member_id, s.coupon_code, s.redeem_points, s.lines));
 }
 
 // The fields every transaction for headquarters starts with (docs/protocol.md).
@@ -220,6 +221,23 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
                          ", points +" + std::to_string(q.points_earned) + " -" + std::to_string(q.redeem_points) +
                          (offline ? " (offline)" : ""));
   return Committed{q, p.rules_version, false};
+}
+
+void Till::rehash_sales() {
+  const auto sales = store_->sales_to_rehash();
+  if (!sales) return;
+  std::vector<std::pair<std::string, std::string>> digests;
+  digests.reserve(sales->size());
+  for (const auto& [receipt, body] : *sales) {
+    auto in = engine::detail::guarded([&] {
+      return engine::detail::read_quote_input(engine::detail::parse_json(body, "sale").at("input"), "input");
+    });
+    if (!in) throw TillError(LOY_E_STORAGE, "stored sale " + receipt + ": " + in.error().message);
+    const auto member = in->member ? std::optional<std::string>(in->member->id) : std::nullopt;
+    const auto coupon = in->coupon ? std::optional<std::string>(in->coupon->code) : std::nullopt;
+    digests.emplace_back(receipt, content_digest(protocol::sale_content(member, coupon, in->redeem_points, in->lines)));
+  }
+  store_->set_sale_digests(digests);
 }
 
 // Another store's sale is kept under "@STORE/RECEIPT": receipt ids are each store's own.

@@ -34,6 +34,7 @@ Till::Till(TillConfig config, Logger log)
       sealing_key_(SealingKey::from_pem_file(config_.enrollment_key_file.string())),
       hasher_(config_.code_key),
       last_sync_us_(store_->last_sync_us()) {
+  rehash_sales();
   if (auto json = store_->rules_json()) {
     auto rules = engine::load_rules(*json);
     if (rules) {

@@ -336,12 +336,12 @@ int held_show(const std::string& config_path, const std::string& id, bool json) 
   return 0;
 }
 
-int held_retry(const std::string& config_path, const std::vector<std::string>& ids, bool all, bool json) {
+int held_retry(const std::string& config_path, const std::vector<std::string>& ids, bool all, bool accept, bool json) {
   if (ids.empty() != all) throw CliError("name the held transactions to retry (ID ...), or --all");
   Hq h = open_hq(config_path);
   std::vector<hq::HeldRow> rows;
   try {
-    rows = h.storage->retry_held(ids, hq::unix_micros_now());
+    rows = h.storage->retry_held(ids, hq::unix_micros_now(), accept);
   } catch (const store::StorageError&) {
     throw;
   } catch (const std::exception& e) {
@@ -428,6 +428,9 @@ int main(int argc, char** argv) {
       held_cmd->add_subcommand("retry", "Apply held transactions again, once their cause is fixed")->fallthrough();
   held_retry_cmd->add_option("ID", held_ids, "Their ids in the list, or txn_ids");
   held_retry_cmd->add_flag("--all", all, "Every held transaction, in the order they arrived");
+  bool accept = false;
+  held_retry_cmd->add_flag("--accept", accept,
+                           "Apply a receipt_conflict as a sale (or refund) of its own: the till really made both");
   held_retry_cmd->add_flag("--json", json, "Print JSON");
 
   try {
@@ -447,7 +450,7 @@ int main(int argc, char** argv) {
     if (*member_cmd) return member(config, member_id, json);
     if (*flags_cmd) return flags(config, all, limit, json);
     if (*held_show_cmd) return held_show(config, member_id, json);
-    if (*held_retry_cmd) return held_retry(config, held_ids, all, json);
+    if (*held_retry_cmd) return held_retry(config, held_ids, all, accept, json);
     if (*held_cmd) return held(config, all, limit, json);
   } catch (const CliError& e) {
     std::cerr << "loyalty-hq: " << e.what() << "\n";

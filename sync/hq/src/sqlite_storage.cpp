@@ -206,9 +206,11 @@ CREATE TABLE tills(
 // Schema 3: nothing sent is forgotten. A transaction not applied stays in txns, held (its cause can
 // go: applied when it is sent again or retried) or rejected (for its own content), with when it was
 // first held. One that cannot take a row there (no valid id, or an id that names other content) is
-// kept in `refused` by its digest.
+// kept in `refused` by its digest. A sale or refund a restored till committed again under a new
+// txn_id is a `duplicate` of the one applied (duplicate_of).
 const char* const kSchema3 = R"sql(
 ALTER TABLE txns ADD COLUMN held_us INTEGER;
+ALTER TABLE txns ADD COLUMN duplicate_of TEXT;
 UPDATE txns SET held_us = received_us WHERE status != 'applied';
 CREATE INDEX txns_held ON txns(held_us) WHERE held_us IS NOT NULL;
 CREATE TABLE refused(
@@ -323,9 +325,10 @@ class SqliteStorage final : public Storage {
                                "VALUES(?1, ?2, ?3, ?4, ?5)");
     find_txn_.emplace(db_, "SELECT digest, status, reason, member_id, member_version, rowid FROM txns WHERE txn_id = ?1");
     insert_txn_.emplace(db_, "INSERT INTO txns(txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
-                             "member_version, at_us, received_us, body, rowid, held_us) "
-                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-    update_txn_.emplace(db_, "UPDATE txns SET status = ?2, reason = ?3, member_id = ?4, member_version = ?5 WHERE rowid = ?1");
+                             "member_version, at_us, received_us, body, rowid, held_us, duplicate_of) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    update_txn_.emplace(db_, "UPDATE txns SET status = ?2, reason = ?3, member_id = ?4, member_version = ?5, "
+                             "duplicate_of = ?6 WHERE rowid = ?1");
     find_refused_.emplace(db_, "SELECT reason FROM refused WHERE digest = ?1");
     insert_refused_.emplace(db_, "INSERT INTO refused(store_id, till_id, txn_id, digest, reason, body, received_us) "
                                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -345,6 +348,11 @@ class SqliteStorage final : public Storage {
                             "s.till_points_earned, s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, "
                             "s.rules_version, s.points_taken_back, s.rowid, s.spend_sold_minor FROM sales s "
                             "WHERE s.rowid = (SELECT rowid FROM txns WHERE txn_id = ?1)");
+    original_of_.emplace(db_, "SELECT COALESCE((SELECT duplicate_of FROM txns WHERE txn_id = ?1), ?1)");
+    prior_sale_.emplace(db_, "SELECT t.txn_id, t.member_id, t.member_version, t.body FROM sales s "
+                             "JOIN txns t ON t.rowid = s.rowid WHERE s.store_id = ?1 AND s.receipt_id = ?2 AND t.till_id = ?3");
+    prior_refund_.emplace(db_, "SELECT t.txn_id, t.member_id, t.member_version, t.body FROM refunds r "
+                               "JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = ?1 AND r.refund_id = ?2");
     update_sale_.emplace(db_, "UPDATE sales SET refunded_minor = refunded_minor + ?2, till_taken_back = till_taken_back + ?3, "
                               "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5, "
                               "spend_minor = ?6 WHERE rowid = ?1");
@@ -418,7 +426,7 @@ class SqliteStorage final : public Storage {
         ++fresh;
         if (t.invalid.empty()) newest_at = std::max(newest_at, t.at.utc_micros);
       }
-      if (o == Outcome::answered) ++out.duplicates;
+      if (o == Outcome::answered || r.status == protocol::TxnStatus::duplicate) ++out.duplicates;
       else if (r.status == protocol::TxnStatus::rejected) ++out.rejected;
       else {
         ++out.applied;
@@ -858,7 +866,7 @@ class SqliteStorage final : public Storage {
     return held_locked(id);
   }
 
-  std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us) override {
+  std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us, bool accept) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     std::vector<std::int64_t> rows;
@@ -887,7 +895,14 @@ class SqliteStorage final : public Storage {
         auto t = engine::detail::guarded([&] { return read_txn(engine::detail::parse_json(body, "txn"), "txn"); });
         if (t) {
           protocol::TxnResult r;
-          retry(*t, row, now_us, r);
+          accept_conflicts_ = accept;
+          try {
+            retry(*t, row, now_us, r);
+          } catch (...) {
+            accept_conflicts_ = false;
+            throw;
+          }
+          accept_conflicts_ = false;
         }
       }
       out.push_back(*held_locked(std::to_string(row)));
@@ -1084,9 +1099,10 @@ class SqliteStorage final : public Storage {
         refuse_unkeyed(t, "txn_conflict: txn_id " + t.txn_id + " was received before with other content", now_us, r);
         return Outcome::fresh;
       }
-      if (status == "applied" || protocol::is_final_refusal(reason)) {
-        r.status = status == "applied" ? protocol::TxnStatus::duplicate : protocol::TxnStatus::rejected;
-        r.reason = status == "applied" ? "" : reason;
+      const bool in_ledger = status == "applied" || status == "duplicate";
+      if (in_ledger || protocol::is_final_refusal(reason)) {
+        r.status = in_ledger ? protocol::TxnStatus::duplicate : protocol::TxnStatus::rejected;
+        r.reason = in_ledger ? "" : reason;
         return Outcome::answered;
       }
       retry(t, row, now_us, r);
@@ -1094,16 +1110,17 @@ class SqliteStorage final : public Storage {
     }
     find_txn_->reset();
     row_ = next_row_++;  // the transaction's row in txns, which its sale row shares
+    duplicate_of_.reset();
     apply_one(t, now_us, r);
     const bool applied = r.status != protocol::TxnStatus::rejected;
     insert_txn_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.till_id).bind(4, kind_name(t.kind)).bind(5, t.digest)
-        .bind(6, applied ? "applied" : protocol::is_final_refusal(r.reason) ? "rejected" : "held");
+        .bind(6, status_name(r));
     if (r.reason.empty()) insert_txn_->bind_null(7); else insert_txn_->bind(7, r.reason);
     insert_txn_->bind(8, r.member_id);
     if (r.member_id) insert_txn_->bind(9, r.member_version); else insert_txn_->bind_null(9);
     insert_txn_->bind(10, t.at.utc_micros).bind(11, now_us).bind(12, t.body).bind(13, row_);
     if (applied) insert_txn_->bind_null(14); else insert_txn_->bind(14, now_us);
-    insert_txn_->run();
+    insert_txn_->bind(15, duplicate_of_).run();
     if (!applied) flag_unapplied(t, r.reason, now_us);
     return Outcome::fresh;
   }
@@ -1114,15 +1131,74 @@ class SqliteStorage final : public Storage {
     r = protocol::TxnResult{};
     r.txn_id = t.txn_id;
     const bool flagged = std::exchange(future_flagged_, true);  // a clock ahead was flagged when it first came
+    duplicate_of_.reset();
     apply_one(t, now_us, r);
     future_flagged_ = flagged;
     const bool applied = r.status != protocol::TxnStatus::rejected;
-    update_txn_->bind(1, row).bind(2, applied ? "applied" : protocol::is_final_refusal(r.reason) ? "rejected" : "held");
+    update_txn_->bind(1, row).bind(2, status_name(r));
     if (r.reason.empty()) update_txn_->bind_null(3); else update_txn_->bind(3, r.reason);
     update_txn_->bind(4, r.member_id);
     if (r.member_id) update_txn_->bind(5, r.member_version); else update_txn_->bind_null(5);
-    update_txn_->run();
+    update_txn_->bind(6, duplicate_of_).run();
     if (applied) close_held_->bind(1, t.txn_id).bind(2, now_us).run();
+  }
+
+  // How txns records an outcome: applied, duplicate (of another txn_id: a restored till's), held or rejected.
+  static const char* status_name(const protocol::TxnResult& r) {
+    if (r.status == protocol::TxnStatus::applied) return "applied";
+    if (r.status == protocol::TxnStatus::duplicate) return "duplicate";
+    return protocol::is_final_refusal(r.reason) ? "rejected" : "held";
+  }
+
+  // The transaction a duplicate stands for: itself, or the one a restored till's copy repeats.
+  std::string original_of(const std::string& txn_id) {
+    original_of_->bind(1, txn_id);
+    original_of_->step();
+    std::string out = original_of_->text(0);
+    original_of_->reset();
+    return out;
+  }
+
+  // A sale or refund applied before under the same receipt (or refund) id by the same till: the same
+  // content is that transaction again (answered as a duplicate of it), other content is held
+  // (receipt_conflict) for an operator. True when `r` is answered.
+  bool repeated(Statement& prior, const Txn& t, std::string_view what, protocol::TxnResult& r) {
+    if (!prior.step()) {
+      prior.reset();
+      return false;
+    }
+    const std::string txn_id = prior.text(0);
+    const std::optional<std::string> member = prior.optional_text(1);
+    const std::int64_t version = prior.optional_integer(2).value_or(0);
+    const std::string body = prior.text(3);
+    prior.reset();
+    if (accept_conflicts_) return false;
+    if (content_of(body) == content_sha(t)) {
+      r.status = protocol::TxnStatus::duplicate;
+      r.member_id = member;
+      r.member_version = version;
+      duplicate_of_ = txn_id;
+    } else {
+      reject(r, "receipt_conflict: " + std::string(what) + " was applied before as transaction " + txn_id +
+                    " with other content (a till restored from a backup?)");
+    }
+    return true;
+  }
+
+  // SHA-256 of what a stored sale or refund body sells or returns (protocol::sale_content,
+  // refund_content); "" when it cannot be read.
+  std::string content_of(const std::string& body) {
+    auto t = engine::detail::guarded([&] { return read_txn(engine::detail::parse_json(body, "txn"), "txn"); });
+    return t ? content_sha(*t) : std::string();
+  }
+  std::string content_sha(const Txn& t) {
+    if (t.kind == TxnKind::sale) {
+      const auto coupon = t.input.coupon ? std::optional<std::string>(t.input.coupon->code) : std::nullopt;
+      return sha256_hex(protocol::sale_content(t.member_id, coupon, t.input.redeem_points, t.input.lines));
+    }
+    std::vector<std::pair<std::string, std::int64_t>> units;
+    for (const auto& i : t.refund_items) units.emplace_back(i.line_id, i.units);
+    return sha256_hex(protocol::refund_content(original_of(t.sale_txn_id), units));
   }
 
   // A transaction with no usable id of its own, kept by its digest and refused for good.
@@ -1192,6 +1268,9 @@ class SqliteStorage final : public Storage {
   }
 
   void apply_sale(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
+    prior_sale_->bind(1, t.store_id).bind(2, t.receipt_id).bind(3, t.till_id);
+    if (repeated(*prior_sale_, t, "receipt " + t.receipt_id + " of till " + t.store_id + "/" + t.till_id, r))
+      return;
     std::optional<std::string> member;
     std::optional<detail::Ledger::MemberState> m;
     if (t.member_id) {
@@ -1230,13 +1309,14 @@ class SqliteStorage final : public Storage {
   // refunds of it applied before, then this refund's lines. nullopt when an earlier refund cannot be
   // followed (one applied before headquarters checked refunds); an error when this one asks for more
   // than is left.
-  engine::Result<std::optional<engine::Refund>> recompute_refund(const Txn& t, std::int64_t sale_row) {
+  engine::Result<std::optional<engine::Refund>> recompute_refund(const Txn& t, const std::string& sale_id,
+                                                                 std::int64_t sale_row) {
     std::string sale_body;
     txn_body_->bind(1, sale_row);
     if (txn_body_->step()) sale_body = txn_body_->text(0);
     txn_body_->reset();
     std::vector<std::string> earlier;
-    refund_bodies_->bind(1, t.sale_txn_id);
+    refund_bodies_->bind(1, sale_id);
     while (refund_bodies_->step()) earlier.push_back(refund_bodies_->text(0));
     refund_bodies_->reset();
     const auto items_of = [](const engine::detail::json& lines, const std::string& path) {
@@ -1272,10 +1352,14 @@ class SqliteStorage final : public Storage {
   }
 
   void apply_refund(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
-    find_sale_->bind(1, t.sale_txn_id);
+    // A refund of a sale a restored till committed again refunds the sale applied.
+    const std::string sale_id = original_of(t.sale_txn_id);
+    prior_refund_->bind(1, sale_id).bind(2, t.refund_id);
+    if (repeated(*prior_refund_, t, "refund " + t.refund_id + " of sale " + sale_id, r)) return;
+    find_sale_->bind(1, sale_id);
     if (!find_sale_->step()) {
       find_sale_->reset();
-      return reject(r, "unknown_sale: headquarters has not applied sale " + t.sale_txn_id);
+      return reject(r, "unknown_sale: headquarters has not applied sale " + sale_id);
     }
     Statement& f = *find_sale_;
     const std::optional<std::string> member = f.optional_text(0);
@@ -1288,12 +1372,12 @@ class SqliteStorage final : public Storage {
     const engine::Minor spend_sold = f.integer(12);
     find_sale_->reset();
     if (refunded + t.amount_minor > payable)
-      return reject(r, "refund_exceeds_sale: refunds of sale " + t.sale_txn_id + " would come to " +
+      return reject(r, "refund_exceeds_sale: refunds of sale " + sale_id + " would come to " +
                            std::to_string(refunded + t.amount_minor) + " of " + std::to_string(payable) + " paid");
 
     // The points a refund moves are the engine's, from the sale's own lines; a till that says
     // otherwise is flagged. The money is the till's: it was handed back.
-    auto engine_refund = recompute_refund(t, sale_row);
+    auto engine_refund = recompute_refund(t, sale_id, sale_row);
     if (!engine_refund) return reject(r, "invalid_refund: " + engine_refund.error().message);
     std::int64_t taken_now = t.points_taken_back, given_now = t.points_given_back;
     bool whole = refunded + t.amount_minor == payable;
@@ -1306,7 +1390,7 @@ class SqliteStorage final : public Storage {
                                         {"points_given_back", given_back}};
         };
         ledger_->flag("refund_mismatch", &t, member,
-                      nlohmann::ordered_json{{"sale_txn_id", t.sale_txn_id},
+                      nlohmann::ordered_json{{"sale_txn_id", sale_id},
                                              {"till", figures(t.amount_minor, t.points_taken_back, t.points_given_back)},
                                              {"hq", figures(e.amount_minor, e.points_taken_back, e.points_given_back)},
                                              {"policy", "points as the engine computes them from the sale's lines; "
@@ -1330,11 +1414,11 @@ class SqliteStorage final : public Storage {
         whole || payable <= 0 ? 0 : static_cast<engine::Minor>(static_cast<engine::Wide>(spend_sold) * kept / payable);
     update_sale_->bind(1, sale_row).bind(2, t.amount_minor).bind(3, taken_now).bind(4, take).bind(5, give)
         .bind(6, spend).run();
-    insert_refund_->bind(1, t.txn_id).bind(2, t.sale_txn_id).bind(3, t.refund_id).bind(4, t.amount_minor)
+    insert_refund_->bind(1, t.txn_id).bind(2, sale_id).bind(3, t.refund_id).bind(4, t.amount_minor)
         .bind(5, take).bind(6, give).run();
     if (!member) return;
     auto m = ledger_->load(*member);
-    if (!m) throw store::StorageError("sale " + t.sale_txn_id + " names member " + *member + ", who is not in the database");
+    if (!m) throw store::StorageError("sale " + sale_id + " names member " + *member + ", who is not in the database");
     // Points given back expire as the sale's own points would have.
     if (give > 0) ledger_->credit(*m, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
     ledger_->debit(*m, take);
@@ -1409,12 +1493,14 @@ class SqliteStorage final : public Storage {
   bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied
   std::int64_t next_row_ = 0;  // the row a new transaction takes
+  std::optional<std::string> duplicate_of_;  // the transaction being applied repeats this one
+  bool accept_conflicts_ = false;  // an operator's retry applies a receipt_conflict as a transaction of its own
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
       update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_,
       member_by_code_, insert_alias_, merge_member_, insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_,
       changed_members_, codes_of_, changed_coupons_, current_rules_, update_txn_, find_refused_, insert_refused_,
-      close_held_;
+      close_held_, original_of_, prior_sale_, prior_refund_;
 };
 
 }  // namespace

@@ -26,6 +26,24 @@ bool is_token(std::string_view s, std::size_t max) {
   return true;
 }
 
+std::string sale_content(const std::optional<std::string>& member_id, const std::optional<std::string>& coupon_code,
+                         std::int64_t redeem_points, const std::vector<engine::Line>& lines) {
+  json doc = json::array();
+  doc.push_back(member_id ? json(*member_id) : json(nullptr));
+  doc.push_back(coupon_code ? json(*coupon_code) : json(nullptr));
+  doc.push_back(redeem_points);
+  json a = json::array();
+  for (const engine::Line& l : lines) a.push_back(json::array({l.id, l.sku, l.category, l.qty, l.amount_minor}));
+  doc.push_back(std::move(a));
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string refund_content(std::string_view sale_txn_id, const std::vector<std::pair<std::string, std::int64_t>>& units) {
+  json doc = json::array({std::string(sale_txn_id)});
+  for (const auto& [line, n] : units) doc.push_back(json::array({line, n}));
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string_view refusal_code(std::string_view reason) { return reason.substr(0, reason.find(':')); }
 
 bool is_final_refusal(std::string_view reason) {

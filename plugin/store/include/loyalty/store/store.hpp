@@ -185,6 +185,12 @@ class Store {
   // The newest outbox entry's sequence number (0 when empty).
   std::int64_t last_seq();
 
+  // Sales whose digest is of an earlier formula (before protocol::sale_content): receipt id and body;
+  // nullopt once set_sale_digests() has run.
+  std::optional<std::vector<std::pair<std::string, std::string>>> sales_to_rehash();
+  // Each sale's digest (receipt id, digest), in one transaction, and the formula recorded as current.
+  void set_sale_digests(const std::vector<std::pair<std::string, std::string>>& digests);
+
   Database& database() { return db_; }
 
  private:

@@ -201,6 +201,8 @@ class Till {
                       std::int64_t& local_day);
   std::optional<engine::Instant> last_sync_locked();
   std::string sale_key(std::string_view sale_store, std::string_view receipt_id) const;
+  // Sales committed before the sale digest was protocol::sale_content's get theirs from their bodies.
+  void rehash_sales();
 
   std::mutex mu_;
   std::uint64_t generation_ = 1;  // grows with every write to the store, under mu_

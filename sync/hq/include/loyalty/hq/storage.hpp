@@ -206,7 +206,9 @@ class Storage {
   virtual std::optional<HeldRow> held_txn(std::string_view id) = 0;
   // Applies held transactions again at `now_us`, in the order they arrived (every one not applied
   // when `ids` is empty), as if their till had sent them again; the rows as they are after.
-  virtual std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us) = 0;
+  // `accept`: a receipt_conflict is applied as a transaction of its own (the operator's decision).
+  virtual std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us,
+                                          bool accept = false) = 0;
 };
 
 // A refusal of the whole request: its HTTP status and error code.

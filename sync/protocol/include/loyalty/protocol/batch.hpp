@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loyalty/engine/json_reader.hpp"
+#include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/result.hpp"
 #include "loyalty/engine/time.hpp"
 #include "loyalty/protocol/limits.hpp"
@@ -54,6 +55,15 @@ struct BatchAnswer {
 
 engine::Result<BatchAnswer> parse_batch_answer(std::string_view json_text);
 std::string batch_answer_json(const BatchAnswer& answer);
+
+// What a sale sells, as canonical JSON text: its member, the coupon presented, the points asked for
+// and its lines (not its time: a retry may come later). A till and headquarters hash it (SHA-256) to
+// tell the same sale committed again under one receipt id from another sale; JSON escapes every
+// string, so no id can imitate a separator.
+std::string sale_content(const std::optional<std::string>& member_id, const std::optional<std::string>& coupon_code,
+                         std::int64_t redeem_points, const std::vector<engine::Line>& lines);
+// What a refund returns: the sale and each line's units.
+std::string refund_content(std::string_view sale_txn_id, const std::vector<std::pair<std::string, std::int64_t>>& units);
 
 // A refusal's reason starts with its code ("unknown_member: headquarters has no member M-404").
 std::string_view refusal_code(std::string_view reason);
