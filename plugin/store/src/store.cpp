@@ -382,6 +382,16 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
   Applied applied;
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
+  if (doc.generation) {
+    const std::string mine = generation();
+    if (!mine.empty() && mine != *doc.generation) {
+      db_.exec("UPDATE members SET version = 0");
+      db_.exec("UPDATE coupons SET version = 0");
+      db_.exec("UPDATE outbox SET state = 0, acked_version = NULL WHERE state IN (1, 2)");
+      applied.new_generation = true;
+    }
+    if (mine != *doc.generation) set_meta_->bind(1, "generation").bind(2, *doc.generation).run();
+  }
   for (const protocol::MemberRecord& rec : doc.members) {
     member_version_->bind(1, rec.member.id);
     const bool newer = !member_version_->step() || member_version_->integer(1) < rec.version;
@@ -476,6 +486,13 @@ std::optional<std::int64_t> Store::last_sync_us() {
 }  // namespace loyalty::store
 
 namespace loyalty::store {
+
+std::string Store::generation() {
+  get_meta_->bind(1, "generation");
+  std::string v = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
+  get_meta_->reset();
+  return v;
+}
 
 std::int64_t Store::cursor() {
   get_meta_->bind(1, "cursor");

@@ -81,6 +81,9 @@ store::Store::Applied Till::apply_changes(std::string_view json) {
   logs.logger = log_;
   const auto applied = store().apply_changes(*doc);
   ++generation_;
+  if (applied.new_generation)
+    logs(LOY_LOG_WARN, "headquarters' database went back (a new generation, " + doc->generation.value_or("") +
+                           "): the cache starts over and every transaction it had answered is sent again");
   logs(LOY_LOG_INFO, "changes applied: " + std::to_string(applied.members) + " members, " +
                          std::to_string(applied.skipped) + " older records skipped, " +
                          std::to_string(applied.coupons) + " coupons; cursor " + std::to_string(doc->next));
@@ -183,6 +186,11 @@ void Till::record_answers(const std::vector<store::Answer>& answers, const std::
 std::int64_t Till::cursor() {
   std::lock_guard lock(mu_);
   return store().cursor();
+}
+
+std::string Till::generation() {
+  std::lock_guard lock(mu_);
+  return store().generation();
 }
 
 std::string Till::rules_version() {

@@ -110,7 +110,12 @@ SyncReport Syncer::run_locked() {
   // The outbox goes up before anything comes down: an answer lost on the way is asked for again (as
   // a duplicate) before a member record that includes it can arrive (docs/protocol.md).
   upload(report);
-  download(report);
+  if (download(report)) {
+    // Headquarters went back to an earlier database: what it had answered is queued again, and goes
+    // up now; then the rest of the feed.
+    upload(report);
+    download(report);
+  }
   till_->mark_synced(till::local_now().utc_micros);
   log(LOY_LOG_INFO, "synced with headquarters: " + std::to_string(report.sent) + " sent (" +
                         std::to_string(report.applied) + " applied, " + std::to_string(report.duplicates) +
@@ -244,7 +249,8 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
   return true;
 }
 
-void Syncer::download(SyncReport& report) {
+bool Syncer::download(SyncReport& report) {
+  bool new_generation = false;
   const auto timeout = timeout_for(0);
   // The rules first: a member record may name a tier that only the new rules have.
   const std::string version = till_->rules_version();
@@ -276,8 +282,9 @@ void Syncer::download(SyncReport& report) {
     const std::int64_t cursor = till_->cursor();
     // Pages of 250 records: each is applied in one transaction under the till's lock, and a checkout
     // waits for one page at most (a couple of milliseconds).
-    const auto res = client().request("GET", "/v1/changes?after=" + std::to_string(cursor) + "&limit=250", "", "",
-                                     timeout);
+    const auto res = client().request("GET", "/v1/changes?after=" + std::to_string(cursor) +
+                                                 "&limit=250&generation=" + protocol::url_encode(till_->generation()),
+                                     "", "", timeout);
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));
     store::Store::Applied applied;
     try {
@@ -287,9 +294,12 @@ void Syncer::download(SyncReport& report) {
     }
     report.members += applied.members;
     report.coupons += applied.coupons;
+    new_generation = new_generation || applied.new_generation;
     if (!applied.more) break;
-    if (applied.next <= cursor) throw SyncError("headquarters' changes page did not move the cursor");
+    if (applied.next <= cursor && !applied.new_generation)
+      throw SyncError("headquarters' changes page did not move the cursor");
   }
+  return new_generation;
 }
 
 void Syncer::start(std::chrono::seconds interval) {

@@ -356,6 +356,16 @@ int held_retry(const std::string& config_path, const std::vector<std::string>& i
   return 0;
 }
 
+int generation(const std::string& config_path, bool renew) {
+  Hq h = open_hq(config_path);
+  if (renew)
+    std::cout << "new generation " << h.storage->new_generation("taken by an operator (loyalty-hq generation --new)")
+              << ": every till starts its cursor over and sends again what headquarters had answered\n";
+  else
+    std::cout << h.storage->generation() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -433,6 +443,11 @@ int main(int argc, char** argv) {
                            "Apply a receipt_conflict as a sale (or refund) of its own: the till really made both");
   held_retry_cmd->add_flag("--json", json, "Print JSON");
 
+  bool renew = false;
+  CLI::App* generation_cmd = with_config(app.add_subcommand(
+      "generation", "The database's generation, which tills follow; --new after restoring it from a backup"));
+  generation_cmd->add_flag("--new", renew, "Take a new one: tills start over and send again what they had sent");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -452,6 +467,7 @@ int main(int argc, char** argv) {
     if (*held_show_cmd) return held_show(config, member_id, json);
     if (*held_retry_cmd) return held_retry(config, held_ids, all, accept, json);
     if (*held_cmd) return held(config, all, limit, json);
+    if (*generation_cmd) return generation(config, renew);
   } catch (const CliError& e) {
     std::cerr << "loyalty-hq: " << e.what() << "\n";
     return 2;

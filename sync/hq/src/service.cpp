@@ -178,8 +178,14 @@ HttpResponse Service::get_changes(const std::string& query) {
   const auto limit = query_integer(query, "limit", 1, INT64_MAX, config_.changes_page_limit, bad);
   if (bad) return error(400, "invalid_query", "after must be a cursor >= 0 and limit a count >= 1");
   // A till may ask for more than this headquarters' page: it gets a page, never a refusal.
+  std::optional<std::string> generation;
+  if (const auto g = query_value(query, "generation")) {
+    generation = std::string(*g);
+    if (!generation->empty() && !protocol::limits::is_batch_id(*generation))
+      return error(400, "invalid_query", "generation must be 1..64 letters, digits, '-', '_' or '.'");
+  }
   HttpResponse r;
-  r.body = storage_.changes(*after, std::min<std::int64_t>(*limit, config_.changes_page_limit));
+  r.body = storage_.changes(*after, std::min<std::int64_t>(*limit, config_.changes_page_limit), generation);
   return r;
 }
 

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -292,6 +294,42 @@ class Checkpointer {
   std::thread thread_;
 };
 
+// The changes feed's high-water mark, kept beside the database ("hq.db.feed": generation and last
+// number). A database put back from a backup has a feed that ends before the mark: headquarters then
+// knows it went back and takes a new generation, so that every till starts its cursor over and sends
+// again what it had sent since. Written after each commit that moved the feed, without fsync: a mark
+// that lags behind can only miss a restore, which the tills' cursors then reveal (Storage::changes).
+class FeedMark {
+ public:
+  explicit FeedMark(std::string path) : path_(std::move(path)) {}
+  std::optional<std::pair<std::string, std::int64_t>> read() const {
+    std::ifstream in(path_);
+    std::string generation;
+    std::int64_t seq = -1;
+    if (!(in >> generation >> seq) || seq < 0) return std::nullopt;
+    return std::make_pair(generation, seq);
+  }
+  void note(const std::string& generation, std::int64_t seq, bool force = false) {
+    std::lock_guard lock(mu_);
+    if (!force && generation == generation_ && seq <= seq_) return;
+    generation_ = generation;
+    seq_ = seq;
+    const std::string tmp = path_ + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << generation << ' ' << seq << '\n';
+      if (!out) return;  // a mark not written misses a restore at worst
+    }
+    std::rename(tmp.c_str(), path_.c_str());
+  }
+
+ private:
+  std::string path_;
+  std::mutex mu_;
+  std::string generation_;
+  std::int64_t seq_ = -1;
+};
+
 // BEGIN ... COMMIT around reads: what they return comes from one moment of the database.
 class ReadTransaction {
  public:
@@ -312,7 +350,7 @@ class ReadTransaction {
 class SqliteStorage final : public Storage {
  public:
   SqliteStorage(const std::string& path, const EnrollmentOpener& opener, bool serving)
-      : db_(path, false), opener_(opener) {
+      : db_(path, false), opener_(opener), mark_(path + ".feed") {
     migrate(std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now().time_since_epoch()).count());
     ledger_.emplace(db_, seq_);
@@ -388,6 +426,25 @@ class SqliteStorage final : public Storage {
     changed_coupons_.emplace(db_, "SELECT code, version, seq, member_id, definition, used_txn_id IS NOT NULL FROM coupons "
                                   "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     current_rules_.emplace(db_, "SELECT version, json FROM rules ORDER BY rowid DESC LIMIT 1");
+    check_generation();
+  }
+
+  // Every database has a generation; one whose feed ends before the mark beside it was put back from
+  // a backup, and takes a new one.
+  void check_generation() {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    const std::string g = meta_text("generation");
+    const std::int64_t seq = meta_int("feed_seq");
+    const auto mark = mark_.read();
+    if (g.empty()) {
+      roll_generation("a new database", false);
+    } else if (mark && mark->first == g && mark->second > seq) {
+      roll_generation("the database's changes feed ends at " + std::to_string(seq) + ", before " +
+                      std::to_string(mark->second) + " where it was: restored from a backup");
+    }
+    tx.commit();
+    mark_.note(meta_text("generation"), seq);
   }
 
   BatchOutcome apply_batch(std::string_view store_id, const protocol::Batch& batch, const std::vector<Txn>& txns,
@@ -442,13 +499,39 @@ class SqliteStorage final : public Storage {
     if (batch.sent_at) upsert_till_->bind(5, batch.sent_at->utc_micros - now_us); else upsert_till_->bind_null(5);
     upsert_till_->run();
     end_ledger();
-    tx.commit();
+    commit_feed(tx);
     if (checkpointer_) checkpointer_->poke();
     return out;
   }
 
-  std::string changes(std::int64_t after, std::int64_t limit) override {
+  std::string generation() override {
     std::lock_guard lock(mu_);
+    return meta_text("generation");
+  }
+
+  std::string new_generation(std::string_view why) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    const std::string g = roll_generation(why);
+    tx.commit();
+    return g;
+  }
+
+  std::string changes(std::int64_t after, std::int64_t limit, const std::optional<std::string>& generation) override {
+    std::lock_guard lock(mu_);
+    std::string current = meta_text("generation");
+    if (generation) {
+      // A cursor past the feed's end, in this generation (or of a till that has none yet): the database
+      // went back since the till read it.
+      if ((generation->empty() || *generation == current) && after > meta_int("feed_seq")) {
+        Transaction tx(db_);
+        current = roll_generation("a till's cursor " + std::to_string(after) + " is past the feed's end " +
+                                  std::to_string(meta_int("feed_seq")));
+        tx.commit();
+        after = 0;
+      }
+      if (!generation->empty() && *generation != current) after = 0;  // another generation's cursor means nothing here
+    }
     ReadTransaction read(db_);
     // Member records go out whatever the rules: only their next_tier needs them.
     std::shared_ptr<const engine::RuleSet> rules;
@@ -505,6 +588,7 @@ class SqliteStorage final : public Storage {
       }
     }
     doc.more = mi < members.size() || ci < coupons.size();
+    if (generation) doc.generation = current;
     for (protocol::MemberRecord& rec : doc.members) {
       rec.member.next_expiry = ledger_->next_expiry(rec.member.id, rules.get());
       if (rec.member.next_expiry)
@@ -613,7 +697,7 @@ class SqliteStorage final : public Storage {
       add_code(m.card, "card");
     }
     set_meta_int("feed_seq", seq_);
-    tx.commit();
+    commit_feed(tx);
     return report;
   }
 
@@ -678,7 +762,7 @@ class SqliteStorage final : public Storage {
       ledger_->refresh();
       if (!ledger_->expire_slice(now_us, kSlice, report)) break;
       set_meta_int("feed_seq", seq_);
-      tx.commit();
+      commit_feed(tx);
     }
     return report;
   }
@@ -698,7 +782,7 @@ class SqliteStorage final : public Storage {
       if (daily && last) set_meta_->bind(1, "tier_pass_after").bind(2, *last).run();
       if (daily && !last) set_meta_int("tier_pass_done", meta_int("tier_pass_day"));
       if (last) set_meta_int("feed_seq", seq_);
-      tx.commit();
+      commit_feed(tx);
       if (!last) break;
       after = *last;
     }
@@ -772,7 +856,7 @@ class SqliteStorage final : public Storage {
       out.push_back(IssuedCoupon{m, code});
     }
     set_meta_int("feed_seq", seq_);
-    tx.commit();
+    commit_feed(tx);
     return out;
   }
 
@@ -908,7 +992,7 @@ class SqliteStorage final : public Storage {
       out.push_back(*held_locked(std::to_string(row)));
     }
     end_ledger();
-    tx.commit();
+    commit_feed(tx);
     return out;
   }
 
@@ -1029,6 +1113,29 @@ class SqliteStorage final : public Storage {
     t.commit();
   }
 
+  std::string meta_text(const char* key) {
+    get_meta_->bind(1, key);
+    std::string v = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
+    get_meta_->reset();
+    return v;
+  }
+
+  // A new generation of this database (inside a write transaction): tills start their cursor over.
+  std::string roll_generation(std::string_view why, bool flag = true) {
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for a generation");
+    static const char* const digits = "0123456789abcdef";
+    std::string g = "g-";
+    for (unsigned char c : b) (g += digits[c >> 4]) += digits[c & 15];
+    set_meta_->bind(1, "generation").bind(2, g).run();
+    if (flag) ledger_->flag("new_generation", nullptr, std::nullopt,
+                  nlohmann::ordered_json{{"generation", g}, {"why", std::string(why)}}.dump(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count());
+    mark_.note(g, meta_int("feed_seq"), true);
+    return g;
+  }
+
   std::int64_t meta_int(const char* key) {
     get_meta_->bind(1, key);
     const std::int64_t v = get_meta_->step() ? get_meta_->integer(0) : 0;
@@ -1070,6 +1177,11 @@ class SqliteStorage final : public Storage {
     ledger_->refresh();
   }
   void end_ledger() { set_meta_int("feed_seq", seq_); }
+  // Commits a write transaction that may have moved the changes feed, then the feed's mark.
+  void commit_feed(Transaction& tx) {
+    tx.commit();
+    mark_.note(meta_text("generation"), meta_int("feed_seq"));
+  }
 
   enum class Outcome { fresh, answered, retried };
 
@@ -1489,6 +1601,7 @@ class SqliteStorage final : public Storage {
   Database db_;
   const EnrollmentOpener& opener_;
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
+  FeedMark mark_;
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
   bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied

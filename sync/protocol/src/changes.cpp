@@ -68,6 +68,10 @@ ChangesDocument read_changes(const json& doc) {
   for (std::size_t i = 0; i < coupons.size(); ++i) out.coupons.push_back(read_coupon(coupons[i], index_path("coupons", i)));
   out.next = r.integer("next", 0, kMaxVersion);
   out.more = engine::detail::as_bool(r.required("more"), "more");
+  if (const json* g = r.optional("generation")) {
+    out.generation = engine::detail::as_string(*g, "generation");
+    if (!limits::is_batch_id(*out.generation)) fail("generation", "must be 1..64 letters, digits, '-', '_' or '.'");
+  }
   r.finish();
   return out;
 }
@@ -127,6 +131,7 @@ std::string changes_to_json(const ChangesDocument& doc) {
   }
   j["next"] = doc.next;
   j["more"] = doc.more;
+  if (doc.generation) j["generation"] = *doc.generation;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

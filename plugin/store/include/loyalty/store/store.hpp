@@ -127,8 +127,12 @@ class Store {
     std::int64_t coupons = 0;
     std::int64_t next = 0;  // the cursor now
     bool more = false;      // the page said another follows
+    bool new_generation = false;  // headquarters' database went back: this page starts the feed over
   };
-  // Applies a changes page in one transaction and moves the cursor to doc.next.
+  // Applies a changes page in one transaction and moves the cursor to doc.next. A page of another
+  // generation than the till's (headquarters restored from a backup) starts over first: every cached
+  // record yields to headquarters' (versions back to 0), and every transaction headquarters had
+  // answered is queued again, since the restored database may not hold it.
   Applied apply_changes(const protocol::ChangesDocument& doc);
 
   std::optional<CachedMember> member_by_code(const protocol::CodeHash& code);
@@ -163,6 +167,7 @@ class Store {
   StoreStatus status();
   std::optional<std::int64_t> last_sync_us();
   std::int64_t cursor();  // of the changes feed
+  std::string generation();  // headquarters' database generation the cache is of ("" before any)
   // Why the last sync failed ("" after a success): kept, so that any process opening the till sees it.
   void set_sync_error(std::string_view message);
   // Why headquarters' rule set could not be installed ("" once it is, or it is unchanged).

@@ -179,6 +179,7 @@ class Till {
   // Headquarters' answers to a batch, in one transaction; rejections are logged.
   void record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids);
   std::int64_t cursor();
+  std::string generation();  // headquarters' database generation the cache is of
   std::string rules_version();
   // A sync completed at `at_us`: the till is online again.
   void mark_synced(std::int64_t at_us);

@@ -62,7 +62,9 @@ class Syncer {
   void upload(SyncReport& report);
   // Sends `entries` as one batch; false when headquarters refused the batch as a whole (4xx).
   bool send_batch(const std::vector<store::Unsent>& entries, SyncReport& report, std::string& refusal);
-  void download(SyncReport& report);
+  // True when headquarters' database went back (a new generation): the till queued again what it
+  // had answered.
+  bool download(SyncReport& report);
   void thread_main(std::chrono::seconds interval);
   std::chrono::milliseconds timeout_for(std::size_t entries) const;
   void log(std::int32_t level, const std::string& message);

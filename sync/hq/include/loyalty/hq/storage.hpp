@@ -173,8 +173,15 @@ class Storage {
   // with other content refused (409) with nothing applied.
   virtual BatchOutcome apply_batch(std::string_view store_id, const protocol::Batch& batch,
                                    const std::vector<Txn>& txns, std::int64_t now_us) = 0;
-  // The changes document after `after`, at most `limit` records.
-  virtual std::string changes(std::int64_t after, std::int64_t limit) = 0;
+  // The changes document after `after`, at most `limit` records. `generation`: the database
+  // generation the till has ("" for none yet); the document then carries headquarters' own, and starts
+  // from the beginning of the feed when the till's is another one (headquarters was restored). A till
+  // whose cursor is past the feed's end proves a restore too: a new generation is taken.
+  virtual std::string changes(std::int64_t after, std::int64_t limit,
+                              const std::optional<std::string>& generation = std::nullopt) = 0;
+  // This database's generation; `new_generation` takes another (after a restore from a backup).
+  virtual std::string generation() = 0;
+  virtual std::string new_generation(std::string_view why) = 0;
   virtual std::optional<RulesRecord> current_rules() = 0;
   // Publishes a validated rule set; false when that version is already published with the same
   // text. A version published before with other text is an error.

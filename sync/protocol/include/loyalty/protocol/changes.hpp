@@ -39,7 +39,12 @@ struct ChangesDocument {
   std::vector<CouponRecord> coupons;
   std::int64_t next = 0;  // the cursor after this page
   bool more = false;      // another page follows
+  // Headquarters' database generation (GET /v1/changes with `generation`): a new one means its
+  // database went back (restored from a backup), and the page starts from the beginning of the feed.
+  std::optional<std::string> generation;
 };
+
+inline constexpr std::size_t kMaxGenerationBytes = 64;
 
 inline constexpr std::size_t kMaxCodesPerMember = limits::kCodesPerMember;
 
