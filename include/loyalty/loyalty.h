@@ -368,20 +368,25 @@ typedef struct loy_refund_result {
 
 /* Refunds part of a sale committed at this till (`items`, `count` > 0) or all that is left of it
  * (items NULL, count 0), committed like a sale under the POS's `refund_id`. A refund id used before
- * for the same receipt returns that first result. Fills *out (may be NULL).
+ * for the same receipt returns that first result. When the till is online (its last sync succeeded
+ * within the rules' offline_after_minutes) it first asks headquarters what was refunded of the sale
+ * elsewhere, within sync.timeout_seconds; offline it refunds from what it knows. Fills *out (may be NULL).
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE,
  * LOY_E_NOT_FOUND (receipt or line), LOY_E_STATE (nothing, or nothing of that line, left to refund),
  * LOY_E_CONFLICT (refund id used for another receipt) or LOY_E_STORAGE. */
 LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
                                    const loy_refund_item *items, size_t count, loy_refund_result *out);
 
-/* Refunds a sale made at another store of the chain (`sale_store_id`, `receipt_id` as printed on its
- * receipt), like loy_till_refund does this till's own. The first refund of such a sale here needs
- * headquarters: the sale, with the refunds already applied to it anywhere, is fetched over the network
- * (within sync.timeout_seconds) and kept; later refunds of it use the copy. The refund is then
- * committed and synced like any other. `sale_store_id` may name this till's own store.
- * Returns the statuses of loy_till_refund, LOY_E_NETWORK (headquarters cannot be reached) and
- * LOY_E_NOT_FOUND (headquarters has no such sale: not synced yet by its store, or no such receipt). */
+/* Refunds a sale made at any till of the chain (`sale_store_id`, `receipt_id` as printed on its
+ * receipt), like loy_till_refund does this till's own: a returns desk refunds the sales of its store's
+ * other tills, and of other stores. `sale_store_id` naming this till's own store means this till's own
+ * sale of that receipt when there is one. A sale this till does not hold is fetched from headquarters
+ * with the refunds already applied to it anywhere, and kept; later refunds of it use the copy, brought
+ * up to date again when the till is online. The network's part of the call takes at most
+ * sync.timeout_seconds. The refund is then committed and synced like any other.
+ * Returns the statuses of loy_till_refund, LOY_E_NETWORK (headquarters cannot be reached, or two tills
+ * of that store used the receipt) and LOY_E_NOT_FOUND (headquarters has no such sale: not synced yet by
+ * its till, or no such receipt). */
 LOY_API loy_status loy_till_refund_at(loy_till *till, const char *refund_id, const char *sale_store_id,
                                       const char *receipt_id, const loy_refund_item *items, size_t count,
                                       loy_refund_result *out);

@@ -655,20 +655,35 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
       store = text_arg(sale_store, 32, "sale_store_id");
       if (store.empty()) return invalid(till, "sale_store_id is empty");
     }
-    // Another store's sale comes from headquarters the first time, unless this refund id was used
-    // before (its first result is answered without the network).
-    if (!store.empty() && store != till->core->config().store_id && !till->core->has_sale(store, receipt) &&
-        !till->core->has_refund(refund)) {
+    // A refund id used before answers its first result without the network. Otherwise a sale this
+    // till does not hold comes from headquarters (refund_at: another till's, of any store); one it
+    // holds is brought up to date with the refunds of it made elsewhere when the till is online. The
+    // network's part of the call takes at most sync.timeout_seconds.
+    if (!till->core->has_refund(refund)) {
       if (!till->syncer) throw TillError(LOY_E_STATE, "the till is closed");
-      bool found = false;
-      try {
-        found = till->syncer->fetch_sale(std::string(store), std::string(receipt));
-      } catch (const loyalty::sync::SyncError& e) {
-        throw TillError(LOY_E_NETWORK, std::string("cannot fetch the sale from headquarters: ") + e.what());
+      const auto& config = till->core->config();
+      const std::string of_store = store.empty() ? config.store_id : std::string(store);
+      const auto target = till->core->refund_target(store, receipt);
+      if (!target.txn_id && !sale_store)
+        throw TillError(LOY_E_NOT_FOUND, "no sale was committed at this till with receipt " + std::string(receipt) +
+                                             " (another till's: loy_till_refund_at)");
+      if (!target.txn_id || till->core->online()) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.sync_timeout_seconds);
+        std::optional<std::string> answer;
+        try {
+          answer = till->syncer->fetch_sale(of_store, std::string(receipt), target.txn_id, deadline);
+        } catch (const loyalty::sync::SyncError& e) {
+          if (!target.txn_id)
+            throw TillError(LOY_E_NETWORK, std::string("cannot fetch the sale from headquarters: ") + e.what());
+          // Offline after all: the refund goes on with what this till knows of the sale.
+        }
+        if (answer) {
+          till->core->merge_hq_sale(target, store, receipt, *answer);
+        } else if (!target.txn_id) {
+          throw TillError(LOY_E_NOT_FOUND, "headquarters has no receipt " + std::string(receipt) + " of store " +
+                                               of_store + " (has its till synced it?)");
+        }
       }
-      if (!found)
-        throw TillError(LOY_E_NOT_FOUND, "headquarters has no receipt " + std::string(receipt) + " of store " +
-                                             std::string(store) + " (has that store synced it?)");
     }
     const auto r = till->core->refund(refund, receipt, list, store);
     if (out) {

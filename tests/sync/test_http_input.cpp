@@ -110,7 +110,7 @@ TEST_CASE("malformed and mistyped requests get 400 naming what is wrong, and not
   refused_in_batch(txn, "invalid_txn: txns[0].txn_id");
   refused_in_batch(nlohmann::json::array({1, 2}), "invalid_txn: txns[0]");
   CHECK(w.hq.query("SELECT COUNT(*) FROM refused") == 5);
-  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'refused' AND closed_us IS NULL") == 5);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'invalid_txn' AND closed_us IS NULL") == 5);
   CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);  // the good sale, once
   const auto held = w.hq.cli({"held", "--json"});
   REQUIRE(held.exit_code == 0);

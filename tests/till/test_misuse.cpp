@@ -145,8 +145,9 @@ TEST_CASE("the sync calls refuse NULL, wrong sizes and bad ids, and a till witho
   CHECK(loy_till_refund_at(till, "F", "\xff", "R", nullptr, 0, &rr) == LOY_E_UTF8);
   const std::string long_store(40, 'S');
   CHECK(loy_till_refund_at(till, "F", long_store.c_str(), "R", nullptr, 0, &rr) == LOY_E_TOO_LARGE);
-  // Its own store's receipt is refunded from its own sales: there is none.
-  CHECK(loy_till_refund_at(till, "F", "S001", "R-none", nullptr, 0, &rr) == LOY_E_NOT_FOUND);
+  // A receipt of its own store that it does not hold is another till's: headquarters is asked.
+  CHECK(loy_till_refund_at(till, "F", "S001", "R-none", nullptr, 0, &rr) == LOY_E_NETWORK);
+  CHECK(loy_till_refund(till, "F", "R-none", nullptr, 0, &rr) == LOY_E_NOT_FOUND);  // this till's own only
   // Another store's needs headquarters, which this till cannot reach.
   CHECK(loy_till_refund_at(till, "F", "S002", "R-1", nullptr, 0, &rr) == LOY_E_NETWORK);
 }

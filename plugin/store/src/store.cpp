@@ -83,9 +83,34 @@ ALTER TABLE sales ADD COLUMN foreign_body TEXT;
 // Schema 3: outbox states are 0 waiting for headquarters' answer, 1 applied there, 2 refused for
 // good (its own content), 3 held there (its cause can go: sent again at every sync). The sync reads
 // the entries to send without reading the answered ones.
+// Sales are keyed by their origin and receipt id: origin '' for this till's own, the store's id for
+// one fetched from headquarters (another till's). Before, a fetched sale was kept under the key
+// "@STORE/RECEIPT", which a POS's own receipt id could be.
 const char* const kSchema3 = R"sql(
 DROP INDEX outbox_unsent;
 CREATE INDEX outbox_to_send ON outbox(seq) WHERE state IN (0, 3);
+CREATE TABLE sales_v3(
+  origin TEXT NOT NULL,
+  receipt_id TEXT NOT NULL,
+  outbox_seq INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  member_id TEXT,
+  coupon_code TEXT,
+  lines TEXT NOT NULL,
+  foreign_txn_id TEXT,
+  foreign_body TEXT,
+  PRIMARY KEY(origin, receipt_id)) WITHOUT ROWID;
+INSERT INTO sales_v3
+  SELECT CASE WHEN outbox_seq = 0 AND receipt_id LIKE '@%/%' THEN substr(receipt_id, 2, instr(receipt_id, '/') - 2) ELSE '' END,
+         CASE WHEN outbox_seq = 0 AND receipt_id LIKE '@%/%' THEN substr(receipt_id, instr(receipt_id, '/') + 1) ELSE receipt_id END,
+         outbox_seq, digest, member_id, coupon_code, lines, foreign_txn_id, foreign_body FROM sales;
+ALTER TABLE refunds ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+UPDATE refunds SET origin = substr(receipt_id, 2, instr(receipt_id, '/') - 2),
+                   receipt_id = substr(receipt_id, instr(receipt_id, '/') + 1)
+  WHERE receipt_id IN (SELECT receipt_id FROM sales WHERE outbox_seq = 0 AND receipt_id LIKE '@%/%');
+DROP TABLE sales;
+ALTER TABLE sales_v3 RENAME TO sales;
+CREATE INDEX sales_coupon ON sales(coupon_code) WHERE coupon_code IS NOT NULL;
 )sql";
 
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
@@ -138,17 +163,17 @@ Store::Store(const std::string& path) : db_(path) {
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
   coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
   sale_.emplace(db_, "SELECT s.receipt_id, COALESCE(o.txn_id, s.foreign_txn_id), s.member_id, s.lines, "
-                     "COALESCE(b.body, s.foreign_body), s.digest FROM sales s "
+                     "COALESCE(b.body, s.foreign_body), s.digest, s.origin FROM sales s "
                      "LEFT JOIN outbox o ON o.seq = s.outbox_seq LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq "
-                     "WHERE s.receipt_id = ?1");
-  insert_sale_.emplace(db_, "INSERT INTO sales(receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
-                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-  update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?2 WHERE receipt_id = ?1");
+                     "WHERE s.origin = ?1 AND s.receipt_id = ?2");
+  insert_sale_.emplace(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
+                            "VALUES('', ?1, ?2, ?3, ?4, ?5, ?6)");
+  update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?3 WHERE origin = ?1 AND receipt_id = ?2");
   insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us) "
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   insert_body_.emplace(db_, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)");
-  refund_.emplace(db_, "SELECT receipt_id, result FROM refunds WHERE refund_id = ?1");
-  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, receipt_id, result) VALUES(?1, ?2, ?3)");
+  refund_.emplace(db_, "SELECT origin, receipt_id, result FROM refunds WHERE refund_id = ?1");
+  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, origin, receipt_id, result) VALUES(?1, ?2, ?3, ?4)");
   coupon_.emplace(db_, "SELECT version, member_id, definition FROM coupons WHERE code = ?1");
   member_version_.emplace(db_, "SELECT rowid, version FROM members WHERE id = ?1");
   insert_member_.emplace(db_,
@@ -282,12 +307,27 @@ bool Store::coupon_used_here(std::string_view code) {
   return used;
 }
 
-std::optional<StoredSale> Store::sale(std::string_view receipt_id) {
-  sale_->bind(1, receipt_id);
+std::optional<StoredSale> Store::sale(std::string_view origin, std::string_view receipt_id) {
+  sale_->bind(1, origin).bind(2, receipt_id);
   std::optional<StoredSale> out;
   if (sale_->step())
-    out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), sale_->text(4), sale_->text(5)};
+    out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), sale_->text(4),
+                     sale_->text(5), sale_->text(6)};
   sale_->reset();
+  return out;
+}
+
+void Store::set_sale_lines(std::string_view origin, std::string_view receipt_id, const std::string& lines) {
+  update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
+}
+
+std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_view sale_txn_id) {
+  Statement s(db_, "SELECT o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq "
+                   "WHERE o.kind = 'refund' AND o.state != 2 AND json_extract(b.body, '$.sale_txn_id') = ?1 "
+                   "ORDER BY o.seq");
+  s.bind(1, sale_txn_id);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (s.step()) out.emplace_back(s.text(0), s.text(1));
   return out;
 }
 
@@ -317,29 +357,31 @@ std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
   return seq;
 }
 
-void Store::add_foreign_sale(const std::string& key, const std::string& txn_id,
+void Store::add_foreign_sale(const std::string& origin, const std::string& receipt_id, const std::string& txn_id,
                              const std::optional<std::string>& member_id, const std::string& lines,
                              const std::string& body) {
-  Statement s(db_, "INSERT INTO sales(receipt_id, outbox_seq, digest, member_id, coupon_code, lines, foreign_txn_id, "
-                   "foreign_body) VALUES(?1, 0, '', ?2, NULL, ?3, ?4, ?5) ON CONFLICT(receipt_id) DO NOTHING");
-  s.bind(1, key).bind(2, member_id).bind(3, lines).bind(4, txn_id).bind(5, body).run();
+  Statement s(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines, "
+                   "foreign_txn_id, foreign_body) VALUES(?1, ?2, 0, '', ?3, NULL, ?4, ?5, ?6) "
+                   "ON CONFLICT(origin, receipt_id) DO UPDATE SET member_id = excluded.member_id, lines = excluded.lines "
+                   "WHERE foreign_txn_id = excluded.foreign_txn_id");
+  s.bind(1, origin).bind(2, receipt_id).bind(3, member_id).bind(4, lines).bind(5, txn_id).bind(6, body).run();
 }
 
 std::optional<StoredRefund> Store::refund(std::string_view refund_id) {
   refund_->bind(1, refund_id);
   std::optional<StoredRefund> out;
-  if (refund_->step()) out = StoredRefund{refund_->text(0), refund_->text(1)};
+  if (refund_->step()) out = StoredRefund{refund_->text(0), refund_->text(1), refund_->text(2)};
   refund_->reset();
   return out;
 }
 
-std::int64_t Store::commit_refund(const std::string& refund_id, const std::string& receipt_id,
+std::int64_t Store::commit_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
                                   const std::string& lines_left, const std::string& result, const OutboxEntry& e) {
   durable();
   Transaction t(db_);
-  update_sale_lines_->bind(1, receipt_id).bind(2, lines_left).run();
+  update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines_left).run();
   if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
-  insert_refund_->bind(1, refund_id).bind(2, receipt_id).bind(3, result).run();
+  insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).run();
   const std::int64_t seq = add_outbox(e);
   t.commit();
   return seq;
@@ -487,6 +529,13 @@ std::optional<std::int64_t> Store::last_sync_us() {
 
 namespace loyalty::store {
 
+std::string Store::sync_error() {
+  get_meta_->bind(1, "last_sync_error");
+  std::string v = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
+  get_meta_->reset();
+  return v;
+}
+
 std::string Store::generation() {
   get_meta_->bind(1, "generation");
   std::string v = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
@@ -559,14 +608,14 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Store::sales_to_
   if (current) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> out;
   Statement s(db_, "SELECT s.receipt_id, b.body FROM sales s JOIN outbox_bodies b ON b.seq = s.outbox_seq "
-                   "WHERE s.outbox_seq != 0");
+                   "WHERE s.origin = '' AND s.outbox_seq != 0");
   while (s.step()) out.emplace_back(s.text(0), s.text(1));
   return out;
 }
 
 void Store::set_sale_digests(const std::vector<std::pair<std::string, std::string>>& digests) {
   Transaction t(db_);
-  Statement s(db_, "UPDATE sales SET digest = ?2 WHERE receipt_id = ?1");
+  Statement s(db_, "UPDATE sales SET digest = ?2 WHERE origin = '' AND receipt_id = ?1");
   for (const auto& [receipt, digest] : digests) s.bind(1, receipt).bind(2, digest).run();
   set_meta_->bind(1, "sale_digest").bind(2, std::int64_t{2}).run();
   t.commit();

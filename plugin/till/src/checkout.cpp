@@ -2,6 +2,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <set>
 #include <span>
 
 #include "loyalty/engine/json_reader.hpp"
@@ -167,7 +168,7 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   LogBatch logs;
   std::lock_guard lock(mu_);
   logs.logger = log_;
-  if (auto existing = store().sale(receipt_id)) {
+  if (auto existing = store().sale("", receipt_id)) {
     if (existing->digest != digest)
       throw TillError(LOY_E_CONFLICT, "receipt " + std::string(receipt_id) +
                                           " was committed for another sale: a receipt id names one sale");
@@ -240,10 +241,21 @@ void Till::rehash_sales() {
   store_->set_sale_digests(digests);
 }
 
-// Another store's sale is kept under "@STORE/RECEIPT": receipt ids are each store's own.
-std::string Till::sale_key(std::string_view sale_store, std::string_view receipt_id) const {
-  if (sale_store.empty() || sale_store == config_.store_id) return std::string(receipt_id);
-  return "@" + std::string(sale_store) + "/" + std::string(receipt_id);
+Till::SaleRef Till::refund_target(std::string_view sale_store, std::string_view receipt_id) {
+  std::lock_guard lock(mu_);
+  return refund_target_locked(sale_store, receipt_id);
+}
+
+// This till's own sale of that receipt when the store is its own; otherwise (or when it has none) a
+// copy fetched from headquarters, kept under the sale's store.
+Till::SaleRef Till::refund_target_locked(std::string_view sale_store, std::string_view receipt_id) {
+  const bool own_store = sale_store.empty() || sale_store == config_.store_id;
+  if (own_store) {
+    if (auto own = store().sale("", receipt_id)) return SaleRef{"", own->txn_id};
+  }
+  const std::string origin = own_store ? config_.store_id : std::string(sale_store);
+  auto copy = store().sale(origin, receipt_id);
+  return SaleRef{origin, copy ? std::optional<std::string>(copy->txn_id) : std::nullopt};
 }
 
 bool Till::has_refund(std::string_view refund_id) {
@@ -251,67 +263,100 @@ bool Till::has_refund(std::string_view refund_id) {
   return store().refund(refund_id).has_value();
 }
 
-bool Till::has_sale(std::string_view sale_store, std::string_view receipt_id) {
-  std::lock_guard lock(mu_);
-  return store().sale(sale_key(sale_store, receipt_id)).has_value();
+namespace {
+
+// A refund's lines and units, from its transaction (this till's or headquarters' copy).
+std::vector<engine::RefundItem> refund_items(const engine::detail::json& refund, const std::string& path) {
+  std::vector<engine::RefundItem> items;
+  const auto& lines = engine::detail::as_array(refund.at("lines"), path + ".lines");
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    engine::detail::ObjectReader l(lines[i], engine::detail::index_path(path + ".lines", i));
+    items.push_back({l.string("line_id"), l.integer("units", 1, INT64_MAX)});
+  }
+  return items;
 }
 
-void Till::store_foreign_sale(std::string_view sale_store, std::string_view receipt_id, std::string_view answer_json) {
+}  // namespace
+
+bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std::string_view receipt_id,
+                         std::string_view answer_json) {
+  struct Copy {
+    std::string txn_id, body;
+    std::optional<std::string> member;
+    std::vector<engine::SaleLine> lines;
+    std::vector<std::pair<std::string, std::vector<engine::RefundItem>>> refunds;  // txn_id, lines
+  };
+  const std::string store_id = sale_store.empty() ? config_.store_id : std::string(sale_store);
   auto parsed = engine::detail::guarded([&] {
     const auto doc = engine::detail::parse_json(answer_json, "sale");
     engine::detail::ObjectReader r(doc, "");
     const auto& sale = r.required("sale");
     engine::detail::ObjectReader sr(sale, "sale");
-    const std::string txn_id = sr.string("txn_id");
-    if (sr.string("receipt_id") != receipt_id || sr.string("store_id") != sale_store)
-      engine::detail::fail("sale", "is not receipt " + std::string(receipt_id) + " of store " + std::string(sale_store));
-    const auto input = engine::detail::read_quote_input(sr.required("input"), "sale.input");
-    const auto quote = engine::detail::read_quote(sr.required("quote"), "sale.quote");
-    std::optional<std::string> member;
-    if (const auto* m = r.optional("member_id")) member = engine::detail::as_string(*m, "member_id");
-    auto left = engine::sale_lines(input, quote);
+    Copy c;
+    c.txn_id = sr.string("txn_id");
+    if (sr.string("receipt_id") != receipt_id || sr.string("store_id") != store_id)
+      engine::detail::fail("sale", "is not receipt " + std::string(receipt_id) + " of store " + store_id);
+    c.lines = engine::sale_lines(engine::detail::read_quote_input(sr.required("input"), "sale.input"),
+                                 engine::detail::read_quote(sr.required("quote"), "sale.quote"));
+    if (const auto* m = r.optional("member_id"); m && !m->is_null()) c.member = engine::detail::as_string(*m, "member_id");
     const auto& refunds = engine::detail::as_array(r.required("refunds"), "refunds");
     for (std::size_t i = 0; i < refunds.size(); ++i) {
-      std::vector<engine::RefundItem> items;
-      for (const auto& l : engine::detail::as_array(refunds[i].at("lines"), "refunds[].lines"))
-        items.push_back({l.at("line_id").get<std::string>(), l.at("units").get<std::int64_t>()});
-      auto done = engine::refund(left, items);
-      if (!done) engine::detail::fail(engine::detail::index_path("refunds", i), done.error().message);
-      left = std::move(done->left);
+      const std::string path = engine::detail::index_path("refunds", i);
+      c.refunds.emplace_back(engine::detail::as_string(refunds[i].at("txn_id"), path + ".txn_id"),
+                             refund_items(refunds[i], path));
     }
-    return std::make_tuple(txn_id, member, lines_json(left), sale.dump());
+    c.body = sale.dump();
+    return c;
   });
   if (!parsed) throw TillError(LOY_E_DOCUMENT, "headquarters' copy of the sale: " + parsed.error().message);
-  auto& [txn_id, member, lines, body] = *parsed;
+  Copy& c = *parsed;
   std::lock_guard lock(mu_);
-  store().add_foreign_sale(sale_key(sale_store, receipt_id), txn_id, member, lines, body);
+  // Another till's sale under the receipt of this till's own: not the one to refund.
+  if (target.txn_id && *target.txn_id != c.txn_id) return false;
+  // What is left: the sale's lines less every refund of it, headquarters' and this till's own not yet
+  // applied there, each once.
+  std::set<std::string> counted;
+  std::vector<engine::SaleLine> left = std::move(c.lines);
+  const auto take = [&](const std::string& txn_id, const std::vector<engine::RefundItem>& items) {
+    if (!counted.insert(txn_id).second) return;
+    auto done = engine::refund(left, items);
+    if (!done) throw TillError(LOY_E_DOCUMENT, "refund " + txn_id + " of the sale: " + done.error().message);
+    left = std::move(done->left);
+  };
+  for (const auto& [txn_id, items] : c.refunds) take(txn_id, items);
+  for (const auto& [txn_id, body] : store().refunds_of(c.txn_id)) {
+    const auto j = nlohmann::json::parse(body);
+    take(txn_id, refund_items(j, "refund"));
+  }
+  if (target.origin.empty()) store().set_sale_lines("", receipt_id, lines_json(left));
+  else store().add_foreign_sale(target.origin, std::string(receipt_id), c.txn_id, c.member, lines_json(left), c.body);
   ++generation_;
+  return true;
 }
 
 RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_id,
                            const std::vector<engine::RefundItem>& items, std::string_view sale_store) {
   check_id(refund_id, "the refund id");
   check_id(receipt_id, "the receipt id");
-  const std::string key = sale_key(sale_store, receipt_id);
   for (const auto& item : items) check_id(item.line_id, "a refunded line id");
   const auto now = local_now();
   LogBatch logs;
   std::lock_guard lock(mu_);
   logs.logger = log_;
+  const SaleRef target = refund_target_locked(sale_store, receipt_id);
   if (auto existing = store().refund(refund_id)) {
-    if (existing->receipt_id != key)
+    if (existing->origin != target.origin || existing->receipt_id != receipt_id)
       throw TillError(LOY_E_CONFLICT, "refund id " + std::string(refund_id) + " was used for another receipt");
     const auto j = nlohmann::json::parse(existing->result);
     RefundOutcome r{j.at("amount_minor"), j.at("points_taken_back"), j.at("points_given_back"), j.at("balance_after"),
                     j.at("negative_balance"), true};
     return r;
   }
-  auto sale = store().sale(key);
+  auto sale = store().sale(target.origin, receipt_id);
   if (!sale)
-    throw TillError(LOY_E_NOT_FOUND, sale_store.empty() || sale_store == config_.store_id
-                                         ? "no sale was committed at this till with receipt " + std::string(receipt_id)
-                                         : "receipt " + std::string(receipt_id) + " of store " + std::string(sale_store) +
-                                               " is not known here");
+    throw TillError(LOY_E_NOT_FOUND, "receipt " + std::string(receipt_id) + " of store " +
+                                         (sale_store.empty() ? config_.store_id : std::string(sale_store)) +
+                                         " is not known here");
   const auto left = read_lines(sale->lines);
   auto refunded = items.empty() ? engine::refund_all(left) : engine::refund(left, items);
   if (!refunded) {
@@ -357,7 +402,8 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   e.at_us = now.utc_micros;
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   e.created_us = now.utc_micros;
-  store().commit_refund(std::string(refund_id), key, lines_json(refunded->left), result.dump(), e);
+  store().commit_refund(std::string(refund_id), target.origin, std::string(receipt_id), lines_json(refunded->left),
+                        result.dump(), e);
   ++generation_;
   logs(LOY_LOG_INFO, "refund " + std::string(refund_id) + " of receipt " + std::string(receipt_id) + " committed: " +
                          std::to_string(out.amount_minor) + " back" + (out.negative_balance ? ", balance negative" : ""));

@@ -216,6 +216,12 @@ void Till::mark_synced(std::int64_t at_us) {
   ++generation_;  // quotes read the offline state
 }
 
+bool Till::online() {
+  std::lock_guard lock(mu_);
+  if (!rules_ || !last_sync_us_) return false;
+  return !is_offline(*rules_, last_sync_locked(), local_now()) && store().sync_error().empty();
+}
+
 Logger Till::logger() {
   std::lock_guard lock(mu_);
   return log_;

@@ -94,6 +94,15 @@ struct HttpsClient::Impl {
   bool connected = false;
   std::atomic<bool> cancelled{false};
   std::uint16_t port_number = 0;  // when host is an address
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+
+  // A step's timeout: its own, or what is left before the request's deadline.
+  std::chrono::milliseconds within(std::chrono::milliseconds timeout) const {
+    if (deadline == std::chrono::steady_clock::time_point::max()) return timeout;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds(0)) throw NetworkError("headquarters did not answer within the time allowed");
+    return std::min(timeout, left);
+  }
 
   // Runs the io_context until the operations started complete. When cancelled meanwhile, aborts
   // what is pending and lets those handlers run now, while the variables they write to are alive.
@@ -133,16 +142,16 @@ struct HttpsClient::Impl {
     if (host_is_address) {
       endpoints.emplace_back(net::ip::make_address(host), port_number);
     } else {
-      endpoints = resolve(host, port, timeout, cancelled);
+      endpoints = resolve(host, port, within(timeout), cancelled);
     }
-    beast::get_lowest_layer(*stream).expires_after(timeout);
+    beast::get_lowest_layer(*stream).expires_after(within(timeout));
     beast::get_lowest_layer(*stream).async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run();
     if (ec) throw NetworkError("cannot connect to headquarters at " + host + ":" + port + ": " + ec.message());
     // A request is written in pieces (TLS records, header and body): without this, Nagle's algorithm
     // holds the last piece for the peer's delayed acknowledgement, some 40 ms each time.
     beast::get_lowest_layer(*stream).socket().set_option(tcp::no_delay(true), ec);
-    beast::get_lowest_layer(*stream).expires_after(timeout);
+    beast::get_lowest_layer(*stream).expires_after(within(timeout));
     stream->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     run();
     if (ec) throw NetworkError("TLS handshake with headquarters at " + host + ":" + port + " failed: " + ec.message());
@@ -151,13 +160,13 @@ struct HttpsClient::Impl {
 
   HttpResult exchange(const http::request<http::string_body>& req, std::chrono::milliseconds timeout) {
     beast::error_code ec;
-    beast::get_lowest_layer(*stream).expires_after(timeout);
+    beast::get_lowest_layer(*stream).expires_after(within(timeout));
     http::async_write(*stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
     run();
     if (ec) throw NetworkError("sending to headquarters failed: " + ec.message());
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxAnswerBytes);
-    beast::get_lowest_layer(*stream).expires_after(timeout);
+    beast::get_lowest_layer(*stream).expires_after(within(timeout));
     http::async_read(*stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
     run();
     if (ec) throw NetworkError("reading headquarters' answer failed: " + ec.message());
@@ -206,9 +215,11 @@ HttpsClient::HttpsClient(const std::string& url, const TlsFiles& tls) : impl_(st
 HttpsClient::~HttpsClient() = default;
 
 HttpResult HttpsClient::request(std::string_view method, std::string_view target, std::string body,
-                                std::string_view if_none_match, std::chrono::milliseconds timeout) {
+                                std::string_view if_none_match, std::chrono::milliseconds timeout,
+                                std::chrono::steady_clock::time_point deadline) {
   Impl& i = *impl_;
   if (i.cancelled) throw NetworkError("the sync was cancelled");
+  i.deadline = deadline;
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, i.host);
   req.set(http::field::user_agent, "libloyalty");
@@ -230,6 +241,11 @@ HttpResult HttpsClient::request(std::string_view method, std::string_view target
       i.connect(timeout);
       return i.exchange(req, timeout);
     }
+  } catch (const NetworkError&) {
+    i.close();
+    if (deadline != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline)
+      throw NetworkError("headquarters did not answer within the time allowed");
+    throw;
   } catch (...) {
     i.close();
     throw;

@@ -60,22 +60,24 @@ HttpsClient& Syncer::client() {
   return *client_;
 }
 
-bool Syncer::fetch_sale(const std::string& sale_store, const std::string& receipt_id) {
-  std::lock_guard lock(fetch_mu_);
+std::optional<std::string> Syncer::fetch_sale(const std::string& sale_store, const std::string& receipt_id,
+                                              const std::optional<std::string>& txn_id,
+                                              std::chrono::steady_clock::time_point deadline) {
+  // The whole call, waiting for another fetch included, within the deadline.
+  std::unique_lock lock(fetch_mu_, deadline);
+  if (!lock.owns_lock()) throw SyncError("headquarters did not answer within the time allowed");
   try {
     if (!fetch_client_) {
       std::lock_guard state(state_mu_);
       fetch_client_ = make_client();
     }
-    const auto res = fetch_client_->request("GET", "/v1/sales?store_id=" + protocol::url_encode(sale_store) +
-                                                      "&receipt_id=" + protocol::url_encode(receipt_id),
-                                            "", "", timeout_for(0));
-    if (res.status == 404) return false;
+    std::string target = "/v1/sales?store_id=" + protocol::url_encode(sale_store) +
+                         "&receipt_id=" + protocol::url_encode(receipt_id);
+    if (txn_id) target += "&txn_id=" + protocol::url_encode(*txn_id);
+    const auto res = fetch_client_->request("GET", target, "", "", timeout_for(0), deadline);
+    if (res.status == 404) return std::nullopt;
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/sales with " + describe(res));
-    till_->store_foreign_sale(sale_store, receipt_id, res.body);
-    return true;
-  } catch (const till::TillError&) {
-    throw;
+    return res.body;
   } catch (const SyncError&) {
     throw;
   } catch (const std::exception& e) {

@@ -212,7 +212,13 @@ HttpResponse Service::get_sale(const std::string& query) {
   };
   const std::string store = param("store_id");
   const std::string receipt = param("receipt_id");
-  const auto sales = storage_.sales_by_receipt(store, receipt);
+  auto sales = storage_.sales_by_receipt(store, receipt);
+  // A till that holds the sale names it: another till's sale under the same receipt is not it.
+  if (const auto txn = query_value(query, "txn_id")) {
+    const auto id = protocol::url_decode(*txn);
+    if (!id || !protocol::is_txn_id(*id)) throw RequestError(400, "invalid_query", "txn_id must be 32 lowercase hexadecimal digits");
+    std::erase_if(sales, [&](const SaleRecord& s) { return s.txn_id != *id; });
+  }
   if (sales.empty())
     return error(404, "unknown_sale", "headquarters has no sale " + receipt + " of store " + store + " (not synced yet?)");
   if (sales.size() > 1)

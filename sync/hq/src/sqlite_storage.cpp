@@ -1106,7 +1106,8 @@ class SqliteStorage final : public Storage {
       Statement hold(db_, "UPDATE txns SET status = 'held' WHERE rowid = ?1");
       for (const std::int64_t row : held) hold.bind(1, row).run();
       db_.exec("INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
-               "SELECT CASE status WHEN 'held' THEN 'held' ELSE 'refused' END, received_us, store_id, till_id, NULL, "
+               "SELECT CASE status WHEN 'held' THEN 'held' ELSE substr(reason, 1, instr(reason || ':', ':') - 1) END, "
+               "received_us, store_id, till_id, NULL, "
                "txn_id, json_object('reason', reason, 'kind', kind) FROM txns WHERE status != 'applied'");
     }
     db_.set_user_version(kSchemaVersion);
@@ -1328,14 +1329,16 @@ class SqliteStorage final : public Storage {
   }
 
   // A transaction headquarters stored and did not apply, for the operator: `held` when its cause can
-  // go, `refused` when its own content is at fault.
+  // go; refused for its own content, the reason's code (invalid_txn, txn_conflict, refund_exceeds_sale,
+  // invalid_refund, sealed_invalid, member_exists).
   void flag_unapplied(const Txn& t, const std::string& reason, std::int64_t now_us) {
     nlohmann::ordered_json detail{{"reason", reason}};
     if (t.invalid.empty()) {
       detail["kind"] = std::string(kind_name(t.kind));
       if (!t.receipt_id.empty()) detail["receipt_id"] = t.receipt_id;
     }
-    ledger_->flag(protocol::is_final_refusal(reason) ? "refused" : "held", &t, t.invalid.empty() ? t.member_id : std::nullopt,
+    ledger_->flag(protocol::is_final_refusal(reason) ? protocol::refusal_code(reason) : "held", &t,
+                  t.invalid.empty() ? t.member_id : std::nullopt,
                   detail.dump(), now_us);
   }
 

@@ -36,11 +36,12 @@ struct StoredSale {
   std::string lines;
   std::string body;
   std::string digest;  // of what was sold: a receipt id committed again must name the same sale
+  std::string origin;  // "" for this till's own sale; the store of one fetched from headquarters
 };
 
 struct StoredRefund {
-  std::string receipt_id;
-  std::string result;  // JSON
+  std::string origin, receipt_id;  // the sale refunded
+  std::string result;              // JSON
 };
 
 struct NewSale {
@@ -146,17 +147,24 @@ class Store {
   // True when a sale at this till has used the coupon (headquarters may not know yet).
   bool coupon_used_here(std::string_view code);
 
-  std::optional<StoredSale> sale(std::string_view receipt_id);
+  // A sale by its origin ("" for this till's own; a store's id for one fetched from headquarters)
+  // and receipt id.
+  std::optional<StoredSale> sale(std::string_view origin, std::string_view receipt_id);
+  // What is left of a sale's lines, as headquarters and this till's own refunds of it say.
+  void set_sale_lines(std::string_view origin, std::string_view receipt_id, const std::string& lines);
+  // This till's refunds of a sale that headquarters has not refused (txn_id, body), oldest first.
+  std::vector<std::pair<std::string, std::string>> refunds_of(std::string_view sale_txn_id);
   // The sale and its outbox entry in one transaction (one fsync); returns the entry's sequence number.
   std::int64_t commit_sale(const NewSale& sale, const OutboxEntry& entry);
 
-  // A sale of another store, kept under `key` so that it can be refunded here (nothing to send).
-  void add_foreign_sale(const std::string& key, const std::string& txn_id, const std::optional<std::string>& member_id,
-                        const std::string& lines, const std::string& body);
+  // A sale of another till fetched from headquarters, kept under its store (`origin`) and receipt so
+  // that it can be refunded here (nothing to send); fetched again, its lines are replaced.
+  void add_foreign_sale(const std::string& origin, const std::string& receipt_id, const std::string& txn_id,
+                        const std::optional<std::string>& member_id, const std::string& lines, const std::string& body);
 
   std::optional<StoredRefund> refund(std::string_view refund_id);
   // What is left of the sale, the refund and its outbox entry in one transaction.
-  std::int64_t commit_refund(const std::string& refund_id, const std::string& receipt_id,
+  std::int64_t commit_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
                              const std::string& lines_left, const std::string& result, const OutboxEntry& entry);
 
   // A member enrolled at this till and its outbox entry in one transaction.
@@ -170,6 +178,7 @@ class Store {
   std::string generation();  // headquarters' database generation the cache is of ("" before any)
   // Why the last sync failed ("" after a success): kept, so that any process opening the till sees it.
   void set_sync_error(std::string_view message);
+  std::string sync_error();
   // Why headquarters' rule set could not be installed ("" once it is, or it is unchanged).
   void set_rules_error(std::string_view message);
   void set_last_sync_us(std::int64_t us);

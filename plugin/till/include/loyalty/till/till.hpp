@@ -161,16 +161,28 @@ class Till {
                        const std::vector<engine::RefundItem>& items, std::string_view sale_store = {});
   // True when the refund id was committed before.
   bool has_refund(std::string_view refund_id);
-  // True when this till holds the sale (its own, or another store's fetched before).
-  bool has_sale(std::string_view sale_store, std::string_view receipt_id);
-  // Keeps another store's sale as headquarters sent it (the answer of GET /v1/sales): its lines less
-  // the refunds headquarters has applied. TillError(LOY_E_DOCUMENT) when the answer is not valid.
-  void store_foreign_sale(std::string_view sale_store, std::string_view receipt_id, std::string_view answer_json);
+  // The sale a refund of `receipt_id` at `sale_store` ("" or this till's store: its own sale first)
+  // means here: where it is kept (origin "" for this till's own, else the store a copy fetched from
+  // headquarters is kept under) and its txn_id, when this till holds it.
+  struct SaleRef {
+    std::string origin;
+    std::optional<std::string> txn_id;
+  };
+  SaleRef refund_target(std::string_view sale_store, std::string_view receipt_id);
+  // Headquarters' copy of the sale (the answer of GET /v1/sales), with the refunds of it applied
+  // anywhere: what is left of its lines becomes the sale's here, less this till's refunds of it that
+  // headquarters has not applied yet. False when it is another sale than `target` (another till's
+  // under the same receipt). TillError(LOY_E_DOCUMENT) when the answer is not valid.
+  bool merge_hq_sale(const SaleRef& target, std::string_view sale_store, std::string_view receipt_id,
+                     std::string_view answer_json);
   // Enrolls a new member: usable at once, sealed for headquarters, queued like a sale. Prompts are
   // read at `at` (a checkout's time) or at the till's clock.
   MemberView enroll(const Enrollment& enrollment, const std::optional<engine::Instant>& at = std::nullopt);
 
   const TillConfig& config() const { return config_; }
+  // True when the last sync succeeded within the rules' offline_after_minutes: worth asking
+  // headquarters before a refund.
+  bool online();
 
   // For the sync with headquarters (sync/client): each call holds the lock for one short read or
   // write, never across the network.
@@ -201,7 +213,7 @@ class Till {
   Priced price_locked(const CheckoutState& checkout, const engine::Instant& now, bool& offline,
                       std::int64_t& local_day);
   std::optional<engine::Instant> last_sync_locked();
-  std::string sale_key(std::string_view sale_store, std::string_view receipt_id) const;
+  SaleRef refund_target_locked(std::string_view sale_store, std::string_view receipt_id);
   // Sales committed before the sale digest was protocol::sale_content's get theirs from their bodies.
   void rehash_sales();
 

@@ -38,10 +38,12 @@ class HttpsClient {
   HttpsClient& operator=(const HttpsClient&) = delete;
 
   // Sends one request and reads its answer within `timeout` for each step (connect, handshake,
-  // write, read). Connects when not connected; a kept-alive connection that turns out closed is
-  // reconnected once (every request of the sync is idempotent). Throws NetworkError.
+  // write, read), and all of it by `deadline`. Connects when not connected; a kept-alive connection
+  // that turns out closed is reconnected once (every request of the sync is idempotent). Throws
+  // NetworkError.
   HttpResult request(std::string_view method, std::string_view target, std::string body,
-                     std::string_view if_none_match, std::chrono::milliseconds timeout);
+                     std::string_view if_none_match, std::chrono::milliseconds timeout,
+                     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
   // From any thread: aborts a request in progress (it throws NetworkError) and every later one.
   void cancel();
   void disconnect();

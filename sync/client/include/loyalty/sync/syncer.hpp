@@ -52,10 +52,13 @@ class Syncer {
   // Stops the background thread, aborting a sync in progress. Idempotent.
   void stop();
 
-  // Fetches another store's sale from headquarters (GET /v1/sales) into the till, to refund it
-  // here. False when headquarters has no such sale. Uses a connection of its own: it never waits for
-  // a sync in progress. Throws SyncError.
-  bool fetch_sale(const std::string& sale_store, const std::string& receipt_id);
+  // Headquarters' copy of a sale (GET /v1/sales, the sale's txn_id when known), with the refunds of
+  // it applied anywhere, all within `deadline`: its answer, or nullopt when headquarters has no such
+  // sale. Uses a connection of its own: it never waits for a sync in progress. Throws SyncError
+  // (unreachable, too slow, or an error answer: 409 ambiguous_receipt among them).
+  std::optional<std::string> fetch_sale(const std::string& sale_store, const std::string& receipt_id,
+                                        const std::optional<std::string>& txn_id,
+                                        std::chrono::steady_clock::time_point deadline);
 
  private:
   SyncReport run_locked();
@@ -74,7 +77,7 @@ class Syncer {
   HttpsClient& client();  // under sync_mu_
   std::unique_ptr<HttpsClient> client_;  // set under both mutexes, read under either
   std::unique_ptr<HttpsClient> make_client();  // under state_mu_
-  std::mutex fetch_mu_;
+  std::timed_mutex fetch_mu_;
   std::unique_ptr<HttpsClient> fetch_client_;  // likewise, with fetch_mu_
   std::int64_t queued_ = 0;  // outbox entries left after the batch being sent
   std::string batch_id_;  // the batch in flight, kept for its retry
