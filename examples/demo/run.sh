@@ -100,6 +100,22 @@ start_hq() {
   grep 'listening on' hq.log | tail -n 1
 }
 
+# The members file $1 with each last purchase moved as far before now as it lay before 2026-12-01,
+# when the file was written: the offers its members get (a win-back after 180 days) stay the same
+# whatever the day the demo runs.
+members_as_of_today() {
+  local shift=$(($(date +%s) - $(date -d 2026-12-01T00:00:00+08:00 +%s)))
+  local line
+  {
+    IFS= read -r line
+    printf '%s\n' "$line"
+    while IFS=, read -r id name phone card birthday tier points purchases last; do
+      [[ -n $last ]] && last=$(TZ=UTC-8 date -d "@$(($(date -d "$last" +%s) + shift))" -Iseconds)
+      printf '%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$id" "$name" "$phone" "$card" "$birthday" "$tier" "$points" "$purchases" "$last"
+    done
+  } <"$1"
+}
+
 # Copies template $1 to $2 with text $3 replaced by $4, and checks that it was.
 configure() {
   sed "s|$3|$4|" "$1" >"$2"
@@ -122,11 +138,13 @@ step "Development certificates: the chain's CA, headquarters' TLS certificate an
 printf '$ packaging/dev-pki.sh pki S001\n'
 bash "$root/packaging/dev-pki.sh" pki S001
 
-step "Headquarters starts on SQLite, publishes the chain's rules and imports its members"
+step "Headquarters starts on SQLite, publishes the chain's rules and imports its members with their purchase history"
 cp "$here/hq/hq.json" hq.json
+members_as_of_today "$here/hq/members.csv" >members.csv
 start_hq
 run_hq rules set --config hq.json "$here/demo-chain.json"
-run_hq members import --config hq.json "$here/hq/members.csv"
+cat members.csv
+run_hq members import --config hq.json members.csv
 step "Headquarters issues a single-use coupon to member M-5001: CNY 20 off a spend of CNY 100"
 run_hq coupons issue --config hq.json --member M-5001 --kind amount --value 2000 --min-spend 10000 --code WELCOME-20
 
@@ -139,8 +157,8 @@ run_till lookup --config till.json LC-0001-2345
 
 # The sale scripts are examples/demo/till/sales/*.json; each is checked out from a copy stamped with
 # the sale's time ("at"), the store's time now or later.
-step "Sale 1, online: she gives her phone number instead; her first purchase since the import"
-sale 1-first-purchase "$(store_time)"
+step "Sale 1, online: she gives her phone number instead; she has bought 12 times before, so her Gold card's discount"
+sale 1-gold-card "$(store_time)"
 step "Sale 2, online: a Black card member with an eco bag (double points on the eco line)"
 sale 2-green-bonus "$(store_time)"
 
@@ -162,7 +180,7 @@ run_till lookup --config till.json LC-0001-2345 --at "$offline_at"
 
 step "Sale 3, offline: she asks to pay with 3000 points; offline the rules allow 2000 per member a day"
 sale 3-redeem-over-offline-limit "$offline_at"
-step "Sale 4, offline: another member pays with 2000 points, within the offline allowance"
+step "Sale 4, offline: a member back after half a year gets the win-back offer, and pays with 2000 points, within the offline allowance"
 sale 4-redeem-offline "$offline_at"
 step "Sale 5, offline: a customer enrolls at the till and gets the first-purchase offer"
 sale 5-enroll-first-purchase "$offline_at"

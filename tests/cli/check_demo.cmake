@@ -8,16 +8,20 @@ if(NOT rc EQUAL 0)
 endif()
 foreach(expected
     # headquarters publishes the rules and imports the members; the till's first sync takes them
+    "M-3001,Chen Jing,13900139000,,,gold,2350,4,"
     "members imported: 3 added, 0 updated"
     "1 coupons issued; tills receive them at their next sync\nmember_id,code\nM-5001,WELCOME-20"
     "Synced with headquarters: 0 transactions sent [^\n]*3 member records and 1 coupons received; new rules installed"
-    # online: first-purchase offer, the eco line's bonus, then headquarters applies both sales
-    "Member discount \\(first purchase 20%\\) +CNY -67.20\nPAYABLE +CNY 268.80\nPoints earned +678 pts"
+    # online: members with a purchase history get their card's discount (no first-purchase offer), the
+    # eco line's bonus, then headquarters applies both sales
+    "Member discount \\(card 5%\\) +CNY -14.95\nPAYABLE +CNY 284.05"
+    "Member discount \\(card 10%\\) +CNY -33.60\nPAYABLE +CNY 302.40\nPoints earned +763 pts"
     "Synced with headquarters: 2 transactions sent \\(2 applied, 0 already applied, 0 rejected\\)"
     # offline: the prompt, a redemption over the offline allowance refused, one within it taken
     "\n  \\* offline for [0-9]+ minutes"
     "Points not redeemed: offline_limit \\(at most 2000\\)"
-    "Points redeemed \\(2000\\) +CNY -20.00\nPAYABLE +CNY 347.20\nPoints earned +520 pts"
+    "\n  \\* welcome back after 19[0-9] days: 30% off"
+    "Member discount \\(welcome back 30%\\) +CNY -137.70\nPoints redeemed \\(2000\\) +CNY -20.00\nPAYABLE +CNY 301.30\nPoints earned +451 pts"
     "Member Z\\*+ W\\*+ \\(T-S001-[0-9a-f]+\\), Silver card, 0 points available"
     "Member discount \\(first purchase 20%\\) +CNY -31.60\nPAYABLE +CNY 161.40"
     "Coupon WELCOME-20 +CNY -20.00\nPAYABLE +CNY 339.10\nPoints earned +678 pts"
@@ -30,10 +34,10 @@ foreach(expected
     "Synced with headquarters: 6 transactions sent \\(6 applied, 0 already applied, 0 rejected\\)"
     "\n0 transactions waiting for headquarters\n"
     # headquarters' ledger
-    "\nM-3001 +C\\*+ J\\*+ +gold +870 +1 "
-    "\nM-5001 +W\\*+ M\\*+ +black +1476 +2 "
+    "\nM-3001 +C\\*+ J\\*+ +gold +801 +5 "
+    "\nM-5001 +W\\*+ M\\*+ +black +1561 +9 "
     # the ledger: the member's lots and sales, the coupon used once, the store's report, the flag
-    "\n  points 1476, purchases 2\n"
+    "\n  points 1561, purchases 9\n"
     "\n    WELCOME-20  [^\n]*used at S001 "
     "\n    [^\n]*S001 R-0006  paid 33910, \\+678 -0 points"
     "\nS001 [^\n]* 8 +1\n +T01 [^\n]* 0 +"

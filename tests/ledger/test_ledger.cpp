@@ -17,7 +17,8 @@ using namespace loyalty::test;
 using nlohmann::json;
 
 // Headquarters without its daily timer: the tests run the ledger's commands at the instants they name.
-const json kNoTimer = {{"ledger", {{"timer_seconds", 0}}}};
+// The tests pass each sale's time in, years back: no sale counts as dated implausibly far back.
+const json kNoTimer = {{"ledger", {{"timer_seconds", 0}, {"past_days", 3660}}}};
 
 // Commits a one-line sale for the member scanned as `code` at the checkout time `at`; the quote it
 // was sold at.
@@ -526,7 +527,7 @@ TEST_CASE("a refund after a redemption drives the balance negative: flagged, and
 }
 
 TEST_CASE("serving, headquarters runs the daily tier pass and expiry on its own timer", "[ledger]") {
-  SyncWorld w(json{{"ledger", {{"timer_seconds", 1}}}});
+  SyncWorld w(json{{"ledger", {{"timer_seconds", 1}, {"past_days", 3660}}}});
   TestTill a(w.till("S001", "T01"));
   synced(a);
   // A sale of two years ago: its points expired at the start of this month or earlier.

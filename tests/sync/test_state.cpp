@@ -238,3 +238,97 @@ TEST_CASE("headquarters restored from a backup: tills start their cursor over, s
   REQUIRE(again.status == LOY_OK);
   CHECK(again.quote.coupon_rejected == LOY_COUPON_USED);
 }
+
+TEST_CASE("a sale dated far back by a till whose clock was reset is applied and flagged, and its points do not expire "
+          "at once",
+          "[sync]") {
+  SyncWorld w;
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  const auto sell_at = [&](const char* receipt, const char* at) {
+    loy_checkout* c = nullptr;
+    REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+    REQUIRE(loy_checkout_set_time(c, at) == LOY_OK);
+    REQUIRE(loy_checkout_identify(c, "13800000002", nullptr) == LOY_OK);
+    const loy_line l = sale_line("1", "apparel", 30000);
+    REQUIRE(loy_checkout_add_line(c, &l) == LOY_OK);
+    loy_quote q{};
+    q.struct_size = sizeof q;
+    REQUIRE(loy_checkout_commit(c, receipt, &q) == LOY_OK);
+    loy_checkout_free(c);
+    return q;
+  };
+  REQUIRE(sell(t, "R-0", "13800000002", 1000).status == LOY_OK);
+  REQUIRE(sync(t) == LOY_OK);  // a batch: the till's clock is known now
+  const loy_quote q = sell_at("R-1", "2001-01-01T10:00:00+08:00");
+  REQUIRE(q.points_earned > 0);
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.applied == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'past_timestamp' AND store_id = 'S001'") == 1);
+  const std::int64_t balance = w.hq.member("M-2")["points"];
+
+  // The daily expiry: the sale's lot would have expired in 2003; it expires from the day it arrived.
+  const auto expired = w.hq.cli({"expire"});
+  INFO(expired.out);
+  REQUIRE(expired.exit_code == 0);
+  CHECK(w.hq.member("M-2")["points"] == balance);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM lots WHERE txn_id IN (SELECT txn_id FROM sales WHERE receipt_id = 'R-1') "
+                   "AND expires_us > strftime('%s', 'now') * 1000000") == 1);
+
+  // A sale dated hours before the till's previous batch (its clock went back), within past_days:
+  // flagged, applied as dated.
+  const auto now = std::chrono::system_clock::now() - std::chrono::hours(3);
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  char at[40];
+  std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
+  sell_at("R-2", at);
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.applied == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'past_timestamp'") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'past_timestamp' AND detail LIKE '%previous_batch_sent%' "
+                   "AND detail LIKE '%applied as dated%'") == 1);
+}
+
+TEST_CASE("members imported with their purchase history get the offers their history earns, not a first purchase",
+          "[sync]") {
+  SyncWorld w;
+  const auto days_ago = [](int days) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() -
+                                                                  std::chrono::hours(24 * days));
+    char at[40];
+    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
+    return std::string(at);
+  };
+  w.hq.import_members("id,name,phone,card,birthday,tier,points,purchases,last_purchase_at\n"
+                      "M-7,Ma Li,13700000007,,,gold,5000,12," + days_ago(10) + "\n"
+                      "M-8,Qi Yu,13700000008,,,gold,100,,\n"
+                      "M-9,Du Fei,13700000009,,,silver,300,3," + days_ago(200) + "\n");
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  const auto prompts = [&](const char* phone) {
+    std::vector<std::int32_t> codes;
+    const auto m = lookup(t, phone);
+    for (std::uint32_t i = 0; i < m.prompt_count; ++i) codes.push_back(m.prompts[i].code);
+    return codes;
+  };
+  const auto has = [](const std::vector<std::int32_t>& v, std::int32_t c) { return std::find(v.begin(), v.end(), c) != v.end(); };
+  CHECK_FALSE(has(prompts("13700000007"), LOY_PROMPT_FIRST_PURCHASE));
+  CHECK_FALSE(has(prompts("13700000007"), LOY_PROMPT_WINBACK));
+  CHECK(has(prompts("13700000008"), LOY_PROMPT_FIRST_PURCHASE));  // no history given: never bought, as the docs say
+  CHECK(has(prompts("13700000009"), LOY_PROMPT_WINBACK));
+  const Sold s = sell(t, "R-1", "13700000007", 10000);
+  REQUIRE(s.status == LOY_OK);
+  CHECK(s.quote.member_discount_reason == LOY_REASON_TIER);
+  REQUIRE(sync(t) == LOY_OK);
+  CHECK(w.hq.member("M-7")["purchases"] == 13);
+
+  // Imported again with an older count: headquarters keeps what it has seen since.
+  w.hq.import_members("id,name,phone,card,birthday,tier,points,purchases,last_purchase_at\n"
+                      "M-7,Ma Li,13700000007,,,gold,5000,3," + days_ago(400) + "\n");
+  CHECK(w.hq.member("M-7")["purchases"] == 13);
+  write_text(w.tmp.path() / "bad.csv", "id,name,phone,card,birthday,tier,points,purchases\nM-10,A B,13700000010,,,gold,0,-1\n");
+  const auto bad = w.hq.cli({"members", "import", (w.tmp.path() / "bad.csv").string()});
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.out.find("line 2: purchases must be a whole number") != std::string::npos);
+}

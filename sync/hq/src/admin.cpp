@@ -55,7 +55,10 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
   std::size_t pos = 0, line = 1;
   std::vector<std::string> fields;
   if (!read_record(text, pos, fields, line)) throw std::runtime_error("the file is empty: it needs a header line");
-  const std::vector<std::string> columns = {"id", "name", "phone", "card", "birthday", "tier", "points"};
+  // The required columns, then the optional ones (a member's purchase history in the old system).
+  const std::vector<std::string> columns = {"id",   "name",   "phone",     "card",
+                                            "birthday", "tier", "points", "purchases", "last_purchase_at"};
+  constexpr std::size_t kRequired = 7;
   std::vector<int> at(columns.size(), -1);
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const auto it = std::find(columns.begin(), columns.end(), fields[i]);
@@ -64,7 +67,7 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
     if (at[k] >= 0) throw std::runtime_error("line 1: column '" + fields[i] + "' is given twice");
     at[k] = static_cast<int>(i);
   }
-  for (std::size_t k = 0; k < columns.size(); ++k)
+  for (std::size_t k = 0; k < kRequired; ++k)
     if (at[k] < 0) throw std::runtime_error("line 1: the header has no column '" + columns[k] + "'");
 
   std::vector<ImportedMember> out;
@@ -75,10 +78,14 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
     if (!read_record(text, pos, fields, line)) break;
     if (fields.size() == 1 && fields[0].empty()) continue;  // a blank line
     const auto where = "line " + std::to_string(this_line) + ": ";
-    if (fields.size() != columns.size())
+    const std::size_t given = static_cast<std::size_t>(std::count_if(at.begin(), at.end(), [](int i) { return i >= 0; }));
+    if (fields.size() != given)
       throw std::runtime_error(where + "has " + std::to_string(fields.size()) + " fields, the header " +
-                               std::to_string(columns.size()));
-    const auto field = [&](std::size_t k) -> const std::string& { return fields[static_cast<std::size_t>(at[k])]; };
+                               std::to_string(given));
+    static const std::string kNone;
+    const auto field = [&](std::size_t k) -> const std::string& {
+      return at[k] < 0 ? kNone : fields[static_cast<std::size_t>(at[k])];
+    };
     ImportedMember m;
     m.id = field(0);
     if (!protocol::limits::is_member_id(m.id)) throw std::runtime_error(where + "id must be 1..63 letters, digits, '-', '_' or '.'");
@@ -108,6 +115,23 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
     if (points.empty() || ec != std::errc() || end != points.data() + points.size() || m.points < -1'000'000'000'000 ||
         m.points > 1'000'000'000'000)
       throw std::runtime_error(where + "points must be a whole number");
+    // Purchases before the import: a count, and when the last was. Empty (or no column): not known,
+    // and the member is taken as never having bought (RULES.md: the first-purchase offer applies).
+    if (const std::string& p = field(7); !p.empty()) {
+      std::int64_t n = 0;
+      const auto [pend, pec] = std::from_chars(p.data(), p.data() + p.size(), n);
+      if (pec != std::errc() || pend != p.data() + p.size() || n < 0 || n > 1'000'000'000)
+        throw std::runtime_error(where + "purchases must be a whole number within 0..1000000000");
+      m.purchases = n;
+    }
+    if (const std::string& l = field(8); !l.empty()) {
+      const auto when = engine::parse_instant(l);
+      if (!when) throw std::runtime_error(where + "last_purchase_at must be ISO-8601 with an offset, like 2026-04-20T18:30:00+08:00");
+      m.last_purchase_at = *when;
+      if (!m.purchases) m.purchases = 1;  // a last purchase is at least one
+    }
+    if (m.purchases && *m.purchases > 0 && !m.last_purchase_at)
+      throw std::runtime_error(where + "purchases above 0 needs last_purchase_at (win-back offers are judged by it)");
     if (!seen.insert(m.id).second) throw std::runtime_error(where + "member " + m.id + " is in the file twice");
     out.push_back(std::move(m));
   }

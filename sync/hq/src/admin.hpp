@@ -9,8 +9,9 @@
 namespace loyalty::hq {
 
 // Reads `loyalty-hq members import` CSV: a header naming the columns id, name, phone, card, birthday,
-// tier, points (in any order), then one member per line. Fields may be quoted ("Wang, Fang"). Tiers
-// must be tiers of `tier_ids`. Throws std::runtime_error naming the line.
+// tier, points, and optionally purchases and last_purchase_at (in any order), then one member per line.
+// Fields may be quoted ("Wang, Fang"). Tiers must be tiers of `tier_ids`. Throws std::runtime_error
+// naming the line.
 std::vector<ImportedMember> read_members_csv(const std::string& text, const std::vector<std::string>& tier_ids);
 
 }  // namespace loyalty::hq

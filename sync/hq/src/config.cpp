@@ -81,6 +81,7 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
     ObjectReader l(*ledger, "ledger");
     if (l.optional("timer_seconds"))
       c.ledger_timer_seconds = static_cast<std::int32_t>(l.integer("timer_seconds", 0, 86400));
+    if (l.optional("past_days")) c.past_days = static_cast<std::int32_t>(l.integer("past_days", 1, 3660));
     l.finish();
   }
   r.finish();

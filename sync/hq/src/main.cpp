@@ -68,7 +68,8 @@ Hq open_hq(const std::string& config_path, bool serving = false) {
   Hq h{std::move(config).value(), nullptr, nullptr};
   h.opener = std::make_unique<hq::EnrollmentOpener>(read_file(h.config.enrollment_key_file.string(), 1 << 20),
                                                     h.config.code_key);
-  h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener, serving);
+  h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener, serving,
+                                      hq::LedgerPolicy{h.config.past_days});
   return h;
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -213,6 +214,7 @@ CREATE TABLE tills(
 const char* const kSchema3 = R"sql(
 ALTER TABLE txns ADD COLUMN held_us INTEGER;
 ALTER TABLE txns ADD COLUMN duplicate_of TEXT;
+ALTER TABLE tills ADD COLUMN sent_us INTEGER;
 UPDATE txns SET held_us = received_us WHERE status != 'applied';
 CREATE INDEX txns_held ON txns(held_us) WHERE held_us IS NOT NULL;
 CREATE TABLE refused(
@@ -349,8 +351,8 @@ class ReadTransaction {
 
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(const std::string& path, const EnrollmentOpener& opener, bool serving)
-      : db_(path, false), opener_(opener), mark_(path + ".feed") {
+  SqliteStorage(const std::string& path, const EnrollmentOpener& opener, bool serving, LedgerPolicy policy)
+      : db_(path, false), opener_(opener), mark_(path + ".feed"), policy_(policy) {
     migrate(std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now().time_since_epoch()).count());
     ledger_.emplace(db_, seq_);
@@ -384,7 +386,8 @@ class SqliteStorage final : public Storage {
                               "spend_sold_minor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11)");
     find_sale_.emplace(db_, "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, "
                             "s.till_points_earned, s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, "
-                            "s.rules_version, s.points_taken_back, s.rowid, s.spend_sold_minor FROM sales s "
+                            "s.rules_version, s.points_taken_back, s.rowid, s.spend_sold_minor, "
+                            "(SELECT received_us FROM txns t WHERE t.rowid = s.rowid) FROM sales s "
                             "WHERE s.rowid = (SELECT rowid FROM txns WHERE txn_id = ?1)");
     original_of_.emplace(db_, "SELECT COALESCE((SELECT duplicate_of FROM txns WHERE txn_id = ?1), ?1)");
     prior_sale_.emplace(db_, "SELECT t.txn_id, t.member_id, t.member_version, t.body FROM sales s "
@@ -397,10 +400,11 @@ class SqliteStorage final : public Storage {
     txn_body_.emplace(db_, "SELECT body FROM txns WHERE rowid = ?1");
     refund_bodies_.emplace(db_, "SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id "
                                 "WHERE r.sale_txn_id = ?1 ORDER BY t.rowid");
-    upsert_till_.emplace(db_, "INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(store_id, till_id) DO UPDATE SET "
+    upsert_till_.emplace(db_, "INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us, sent_us) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(store_id, till_id) DO UPDATE SET "
                               "last_batch_us = excluded.last_batch_us, backlog = excluded.backlog, "
-                              "skew_us = excluded.skew_us");
+                              "skew_us = excluded.skew_us, sent_us = COALESCE(excluded.sent_us, sent_us)");
+    till_sent_.emplace(db_, "SELECT sent_us FROM tills WHERE store_id = ?1 AND till_id = ?2");
     insert_refund_.emplace(db_, "INSERT INTO refunds(txn_id, sale_txn_id, refund_id, amount_minor, "
                                 "points_taken_back, points_given_back) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
     member_by_code_.emplace(db_, "SELECT member_id FROM member_codes WHERE hash = ?1");
@@ -496,7 +500,8 @@ class SqliteStorage final : public Storage {
     upsert_store_->bind(1, store_id).bind(2, now_us).bind(3, fresh)
         .bind(4, newest_at != INT64_MIN ? now_us - newest_at : std::int64_t{0}).run();
     upsert_till_->bind(1, store_id).bind(2, batch.till_id).bind(3, now_us).bind(4, batch.queued);
-    if (batch.sent_at) upsert_till_->bind(5, batch.sent_at->utc_micros - now_us); else upsert_till_->bind_null(5);
+    if (batch.sent_at) upsert_till_->bind(5, batch.sent_at->utc_micros - now_us).bind(6, batch.sent_at->utc_micros);
+    else upsert_till_->bind_null(5).bind_null(6);
     upsert_till_->run();
     end_ledger();
     commit_feed(tx);
@@ -646,6 +651,10 @@ class SqliteStorage final : public Storage {
     const std::int64_t expires = detail::expiry_after(now_us, rules ? rules->expiry_months : 24,
                                                       rules ? rules->utc_offset_minutes : 0);
     Statement drop_codes(db_, "DELETE FROM member_codes WHERE member_id = ?1");
+    // History from the old system never undoes what headquarters has seen since.
+    Statement history(db_, "UPDATE members SET purchases = MAX(purchases, ?2) WHERE id = ?1");
+    Statement last_purchase(db_, "UPDATE members SET last_purchase_us = ?2, last_purchase_off = ?3 "
+                                 "WHERE id = ?1 AND (last_purchase_us IS NULL OR last_purchase_us < ?2)");
     Statement code_owner(db_, "SELECT member_id FROM member_codes WHERE hash = ?1");
     for (const ImportedMember& m : rows) {
       exists.bind(1, m.id);
@@ -674,6 +683,10 @@ class SqliteStorage final : public Storage {
         ledger_->record_tier(m.id, now_us, "", m.tier, 0, "import");
         ++report.added;
       }
+      if (m.purchases) history.bind(1, m.id).bind(2, *m.purchases).run();
+      if (m.last_purchase_at)
+        last_purchase.bind(1, m.id).bind(2, m.last_purchase_at->utc_micros)
+            .bind(3, std::int64_t{m.last_purchase_at->offset_minutes}).run();
       // The imported balance through the ledger: an increase is a lot earned now, a decrease takes
       // the oldest lots first.
       auto state = ledger_->load(m.id);
@@ -1172,6 +1185,7 @@ class SqliteStorage final : public Storage {
   void begin_ledger() {
     seq_ = meta_int("feed_seq");
     future_flagged_ = false;
+    past_flagged_.clear();
     last_txn_row_->step();
     next_row_ = last_txn_row_->integer(0) + 1;
     last_txn_row_->reset();
@@ -1224,6 +1238,7 @@ class SqliteStorage final : public Storage {
     find_txn_->reset();
     row_ = next_row_++;  // the transaction's row in txns, which its sale row shares
     duplicate_of_.reset();
+    check_past(t, now_us);
     apply_one(t, now_us, r);
     const bool applied = r.status != protocol::TxnStatus::rejected;
     insert_txn_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.till_id).bind(4, kind_name(t.kind)).bind(5, t.digest)
@@ -1245,6 +1260,7 @@ class SqliteStorage final : public Storage {
     r.txn_id = t.txn_id;
     const bool flagged = std::exchange(future_flagged_, true);  // a clock ahead was flagged when it first came
     duplicate_of_.reset();
+    past_dated_ = t.at.utc_micros < now_us - past_limit_us();  // flagged when it first came
     apply_one(t, now_us, r);
     future_flagged_ = flagged;
     const bool applied = r.status != protocol::TxnStatus::rejected;
@@ -1254,6 +1270,30 @@ class SqliteStorage final : public Storage {
     if (r.member_id) update_txn_->bind(5, r.member_version); else update_txn_->bind_null(5);
     update_txn_->bind(6, duplicate_of_).run();
     if (applied) close_held_->bind(1, t.txn_id).bind(2, now_us).run();
+  }
+
+  std::int64_t past_limit_us() const { return std::int64_t{policy_.past_days} * 86'400LL * 1'000'000; }
+
+  // A transaction dated implausibly far back (a till whose clock was reset): more than past_days
+  // before headquarters receives it, or before the till's previous batch (by the till's own clock;
+  // ten minutes allowed for sales committed while that batch was on its way). It is applied, flagged
+  // once per batch and till, and a sale's points expire as if earned now.
+  void check_past(const Txn& t, std::int64_t now_us) {
+    constexpr std::int64_t kInFlightUs = 10LL * 60 * 1'000'000;
+    till_sent_->bind(1, t.store_id).bind(2, t.till_id);
+    const std::optional<std::int64_t> previous = till_sent_->step() ? till_sent_->optional_integer(0) : std::nullopt;
+    till_sent_->reset();
+    const bool too_old = t.at.utc_micros < now_us - past_limit_us();
+    const bool before_previous = previous && t.at.utc_micros < *previous - kInFlightUs;
+    past_dated_ = too_old;
+    if (!too_old && !before_previous) return;
+    if (!past_flagged_.insert(t.till_id).second) return;
+    nlohmann::ordered_json detail{{"at", engine::format_instant(t.at)},
+                                  {"days_before_received", (now_us - t.at.utc_micros) / (86'400LL * 1'000'000)}};
+    if (before_previous) detail["previous_batch_sent"] = engine::format_instant(engine::Instant{*previous, 0});
+    detail["policy"] = too_old ? "applied; its points expire as if earned when headquarters received it"
+                               : "applied as dated";
+    ledger_->flag("past_timestamp", &t, t.member_id, detail.dump(), now_us);
   }
 
   // How txns records an outcome: applied, duplicate (of another txn_id: a restored till's), held or rejected.
@@ -1401,7 +1441,8 @@ class SqliteStorage final : public Storage {
     if (!member) return;
     ledger_->debit(*m, c.points_redeemed);
     if (c.points_earned > 0)
-      ledger_->credit(*m, c.points_earned, t.at.utc_micros, expiry_of(t.at.utc_micros, t.rules_version), t.txn_id);
+      ledger_->credit(*m, c.points_earned, t.at.utc_micros,
+                      expiry_of(past_dated_ ? now_us : t.at.utc_micros, t.rules_version), t.txn_id);
     apply_sale_->bind(1, *member).bind(2, t.at.utc_micros).bind(3, std::int64_t{t.at.offset_minutes}).run();
     ledger_->evaluate(*m, t.at.utc_micros, now_us);
     if (c.coupon_code) ledger_->use_coupon(*c.coupon_code, t, member, now_us);
@@ -1485,7 +1526,10 @@ class SqliteStorage final : public Storage {
     const std::int64_t taken = f.integer(10);
     const std::int64_t sale_row = f.integer(11);
     const engine::Minor spend_sold = f.integer(12);
+    const std::int64_t sale_received = f.integer(13);
     find_sale_->reset();
+    // The sale's points expire from when it was earned, or from when it arrived if it was dated back.
+    const std::int64_t earned_from = sale_at < sale_received - past_limit_us() ? sale_received : sale_at;
     if (refunded + t.amount_minor > payable)
       return reject(r, "refund_exceeds_sale: refunds of sale " + sale_id + " would come to " +
                            std::to_string(refunded + t.amount_minor) + " of " + std::to_string(payable) + " paid");
@@ -1535,7 +1579,7 @@ class SqliteStorage final : public Storage {
     auto m = ledger_->load(*member);
     if (!m) throw store::StorageError("sale " + sale_id + " names member " + *member + ", who is not in the database");
     // Points given back expire as the sale's own points would have.
-    if (give > 0) ledger_->credit(*m, give, sale_at, expiry_of(sale_at, sale_rules), t.txn_id);
+    if (give > 0) ledger_->credit(*m, give, sale_at, expiry_of(earned_from, sale_rules), t.txn_id);
     ledger_->debit(*m, take);
     ledger_->evaluate(*m, t.at.utc_micros, now_us);
     ledger_->check_balance(*m, &t, now_us);
@@ -1605,6 +1649,9 @@ class SqliteStorage final : public Storage {
   const EnrollmentOpener& opener_;
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   FeedMark mark_;
+  LedgerPolicy policy_;
+  bool past_dated_ = false;  // the sale being applied is dated implausibly far back: its points expire from now
+  std::set<std::string> past_flagged_;  // tills of this batch flagged for a sale dated back
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
   bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied
@@ -1616,13 +1663,14 @@ class SqliteStorage final : public Storage {
       update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_,
       member_by_code_, insert_alias_, merge_member_, insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_,
       changed_members_, codes_of_, changed_coupons_, current_rules_, update_txn_, find_refused_, insert_refused_,
-      close_held_, original_of_, prior_sale_, prior_refund_;
+      close_held_, original_of_, prior_sale_, prior_refund_, till_sent_;
 };
 
 }  // namespace
 
-std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener, bool serving) {
-  return std::make_unique<SqliteStorage>(path, opener, serving);
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener, bool serving,
+                                             LedgerPolicy policy) {
+  return std::make_unique<SqliteStorage>(path, opener, serving, policy);
 }
 
 }  // namespace loyalty::hq

@@ -25,6 +25,9 @@ struct HqConfig {
   // How often `serve` looks for the ledger's daily work (the tier pass once a day in the rules'
   // offset, and expiry of due lots); 0: never (the `tiers` and `expire` commands do it).
   std::int32_t ledger_timer_seconds = 60;
+  // A sale dated more than this many days before headquarters receives it is flagged
+  // (past_timestamp), and its points expire as if earned when it arrived.
+  std::int32_t past_days = 30;
 };
 
 engine::Result<HqConfig> load_hq_config(const std::filesystem::path& path);

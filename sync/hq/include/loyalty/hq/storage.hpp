@@ -39,6 +39,10 @@ struct ImportedMember {
   std::optional<engine::MonthDay> birthday;
   std::string tier;
   std::int64_t points = 0;
+  // The purchase history before the import (the chain's old system): nullopt when not known. Applied
+  // to a member only when it says more than headquarters knows (more purchases, a later one).
+  std::optional<std::int64_t> purchases;
+  std::optional<engine::Instant> last_purchase_at;
 };
 
 struct ImportReport {
@@ -235,7 +239,12 @@ class RequestError : public std::runtime_error {
 // commands. Thread-safe: one writer at a time. `serving`: the write-ahead log is copied into the
 // database by a thread of its own, off the path of the requests (the administration commands leave it
 // to SQLite's automatic checkpoints).
+// The ledger's policies a storage applies (headquarters' configuration, docs/headquarters.md).
+struct LedgerPolicy {
+  std::int32_t past_days = 30;  // a sale dated further back than this when it arrives is past-dated
+};
+
 std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener,
-                                             bool serving = false);
+                                             bool serving = false, LedgerPolicy policy = {});
 
 }  // namespace loyalty::hq
