@@ -332,3 +332,88 @@ TEST_CASE("members imported with their purchase history get the offers their his
   CHECK(bad.exit_code != 0);
   CHECK(bad.out.find("line 2: purchases must be a whole number") != std::string::npos);
 }
+
+namespace {
+
+std::string iso_in(std::chrono::minutes from_now) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + from_now);
+  char at[40];
+  std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
+  return at;
+}
+
+}  // namespace
+
+TEST_CASE("a checkout that crosses offline_after_minutes quotes what its commit charges", "[sync]") {
+  SyncWorld w;
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  const auto checkout = [&](const std::string& at, std::int64_t redeem, loy_checkout** c) {
+    REQUIRE(loy_checkout_begin(t, c) == LOY_OK);
+    REQUIRE(loy_checkout_set_time(*c, at.c_str()) == LOY_OK);
+    REQUIRE(loy_checkout_identify(*c, "13800000001", nullptr) == LOY_OK);
+    const loy_line l = sale_line("1", "apparel", 100000);
+    REQUIRE(loy_checkout_add_line(*c, &l) == LOY_OK);
+    REQUIRE(loy_checkout_redeem(*c, redeem) == LOY_OK);
+  };
+  // Offline (an hour after the last sync), the member uses today's whole offline allowance (2000).
+  loy_checkout* first = nullptr;
+  checkout(iso_in(std::chrono::minutes(60)), 2000, &first);
+  REQUIRE(loy_checkout_commit(first, "R-1", nullptr) == LOY_OK);
+  loy_checkout_free(first);
+
+  // Another checkout is quoted online (five minutes after the sync), and again once past the 15
+  // minutes: the second quote knows the allowance is spent, and the commit charges just that.
+  loy_checkout* c = nullptr;
+  checkout(iso_in(std::chrono::minutes(5)), 2000, &c);
+  loy_quote q{};
+  q.struct_size = sizeof q;
+  REQUIRE(loy_checkout_quote(c, &q) == LOY_OK);
+  CHECK(q.redeem_points == 2000);  // online: no offline cap
+  REQUIRE(loy_checkout_set_time(c, iso_in(std::chrono::minutes(61)).c_str()) == LOY_OK);
+  REQUIRE(loy_checkout_quote(c, &q) == LOY_OK);
+  CHECK(q.redeem_rejected == LOY_REDEEM_OFFLINE_LIMIT);
+  CHECK(q.redeem_points == 0);
+  loy_quote committed{};
+  committed.struct_size = sizeof committed;
+  REQUIRE(loy_checkout_commit(c, "R-2", &committed) == LOY_OK);
+  CHECK(committed.payable_minor == q.payable_minor);
+  loy_checkout_free(c);
+}
+
+TEST_CASE("a refund after an enrollment was merged into an existing member reports that member's balance", "[sync]") {
+  SyncWorld w;
+  TestTill t(w.till("S001", "T01"));
+  // The till has the rules but not yet the members: the phone is enrolled here, though headquarters
+  // already has it (M-1).
+  const std::string rules = read_text(demo_rules_path());
+  REQUIRE(loy_till_apply_rules(t, rules.data(), rules.size()) == LOY_OK);
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+  loy_enrollment e{};
+  e.struct_size = sizeof e;
+  e.phone = "13800000001";
+  e.consent = "signed form";
+  REQUIRE(loy_checkout_enroll(c, &e, nullptr) == LOY_OK);
+  const loy_line l = sale_line("1", "apparel", 20000);
+  REQUIRE(loy_checkout_add_line(c, &l) == LOY_OK);
+  loy_quote q{};
+  q.struct_size = sizeof q;
+  REQUIRE(loy_checkout_commit(c, "R-1", &q) == LOY_OK);
+  loy_checkout_free(c);
+  REQUIRE(sync(t) == LOY_OK);
+  REQUIRE(sync(t) == LOY_OK);
+  const std::int64_t m1 = w.hq.member("M-1")["points"];  // headquarters' figure: the sale re-checked at M-1's tier
+  REQUIRE(m1 > 5000);
+  REQUIRE(lookup(t, "13800000001").available_points == m1);
+
+  loy_refund_result rr{};
+  rr.struct_size = sizeof rr;
+  REQUIRE(loy_till_refund(t, "F-1", "R-1", nullptr, 0, &rr) == LOY_OK);
+  CHECK(rr.points_taken_back == q.points_earned);
+  CHECK(rr.balance_after == m1 - q.points_earned);  // the merged member's, not the till's record of the enrollment
+  CHECK(rr.negative_balance == 0);
+  CHECK(lookup(t, "13800000001").available_points == rr.balance_after);
+  REQUIRE(sync(t) == LOY_OK);
+  CHECK(w.hq.member("M-1")["points"] == 5000);
+}

@@ -105,12 +105,14 @@ INSERT INTO sales_v3
          CASE WHEN outbox_seq = 0 AND receipt_id LIKE '@%/%' THEN substr(receipt_id, instr(receipt_id, '/') + 1) ELSE receipt_id END,
          outbox_seq, digest, member_id, coupon_code, lines, foreign_txn_id, foreign_body FROM sales;
 ALTER TABLE refunds ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE refunds ADD COLUMN outbox_seq INTEGER;
 UPDATE refunds SET origin = substr(receipt_id, 2, instr(receipt_id, '/') - 2),
                    receipt_id = substr(receipt_id, instr(receipt_id, '/') + 1)
   WHERE receipt_id IN (SELECT receipt_id FROM sales WHERE outbox_seq = 0 AND receipt_id LIKE '@%/%');
 DROP TABLE sales;
 ALTER TABLE sales_v3 RENAME TO sales;
 CREATE INDEX sales_coupon ON sales(coupon_code) WHERE coupon_code IS NOT NULL;
+CREATE INDEX refunds_sale ON refunds(origin, receipt_id);
 )sql";
 
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
@@ -163,7 +165,7 @@ Store::Store(const std::string& path) : db_(path) {
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
   coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
   sale_.emplace(db_, "SELECT s.receipt_id, COALESCE(o.txn_id, s.foreign_txn_id), s.member_id, s.lines, "
-                     "COALESCE(b.body, s.foreign_body), s.digest, s.origin FROM sales s "
+                     "COALESCE(b.body, s.foreign_body), s.digest, s.origin, s.outbox_seq FROM sales s "
                      "LEFT JOIN outbox o ON o.seq = s.outbox_seq LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq "
                      "WHERE s.origin = ?1 AND s.receipt_id = ?2");
   insert_sale_.emplace(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
@@ -173,7 +175,8 @@ Store::Store(const std::string& path) : db_(path) {
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   insert_body_.emplace(db_, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)");
   refund_.emplace(db_, "SELECT origin, receipt_id, result FROM refunds WHERE refund_id = ?1");
-  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, origin, receipt_id, result) VALUES(?1, ?2, ?3, ?4)");
+  insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, origin, receipt_id, result, outbox_seq) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5)");
   coupon_.emplace(db_, "SELECT version, member_id, definition FROM coupons WHERE code = ?1");
   member_version_.emplace(db_, "SELECT rowid, version FROM members WHERE id = ?1");
   insert_member_.emplace(db_,
@@ -312,7 +315,7 @@ std::optional<StoredSale> Store::sale(std::string_view origin, std::string_view 
   std::optional<StoredSale> out;
   if (sale_->step())
     out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), sale_->text(4),
-                     sale_->text(5), sale_->text(6)};
+                     sale_->text(5), sale_->text(6), sale_->integer(7)};
   sale_->reset();
   return out;
 }
@@ -321,11 +324,17 @@ void Store::set_sale_lines(std::string_view origin, std::string_view receipt_id,
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
 }
 
-std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_view sale_txn_id) {
-  Statement s(db_, "SELECT o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq "
-                   "WHERE o.kind = 'refund' AND o.state != 2 AND json_extract(b.body, '$.sale_txn_id') = ?1 "
-                   "ORDER BY o.seq");
-  s.bind(1, sale_txn_id);
+std::optional<std::string> Store::entry_member(std::int64_t seq) {
+  Statement s(db_, "SELECT member_id FROM outbox WHERE seq = ?1");
+  s.bind(1, seq);
+  return s.step() ? s.optional_text(0) : std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_view origin, std::string_view receipt_id) {
+  Statement s(db_, "SELECT o.txn_id, b.body FROM refunds r JOIN outbox o ON o.seq = r.outbox_seq "
+                   "JOIN outbox_bodies b ON b.seq = r.outbox_seq "
+                   "WHERE r.origin = ?1 AND r.receipt_id = ?2 AND o.state != 2 ORDER BY r.outbox_seq");
+  s.bind(1, origin).bind(2, receipt_id);
   std::vector<std::pair<std::string, std::string>> out;
   while (s.step()) out.emplace_back(s.text(0), s.text(1));
   return out;
@@ -381,8 +390,8 @@ std::int64_t Store::commit_refund(const std::string& refund_id, const std::strin
   Transaction t(db_);
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines_left).run();
   if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
-  insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).run();
   const std::int64_t seq = add_outbox(e);
+  insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).bind(5, seq).run();
   t.commit();
   return seq;
 }
@@ -569,6 +578,11 @@ void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std
   if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = ?2, member_id = COALESCE(?3, member_id) "
                               "WHERE seq = ?1");
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
+}
+
+std::int64_t Store::to_send() {
+  Statement s(db_, "SELECT COUNT(*) FROM outbox WHERE state IN (0, 3)");
+  return s.step() ? s.integer(0) : 0;
 }
 
 std::int64_t Store::last_seq() {

@@ -143,18 +143,22 @@ engine::Quote Till::price(CheckoutState& s) {
   store();  // a closed till quotes nothing
   const auto rules = rules_locked();
   const std::int64_t day = local_day(now);
+  // Offline, a quote counts what the member redeemed offline today: a checkout that crosses
+  // offline_after_minutes reads it again, so that its quote is what the commit will charge.
+  const bool offline_now = is_offline(*rules, last_sync_locked(), now);
   PricingCache* c = s.cache ? &*s.cache : nullptr;
   if (!c || c->generation != generation_ || c->member_id != s.member_id || c->day != day ||
-      c->coupon_code != s.coupon_code) {
+      c->coupon_code != s.coupon_code || c->offline != offline_now) {
     bool offline = false;
     std::int64_t d = 0;
-    s.cache = PricingCache{generation_, s.member_id, day, s.coupon_code, input_locked(s, *rules, now, offline, d)};
+    s.cache = PricingCache{generation_, s.member_id, day, s.coupon_code, offline_now,
+                           input_locked(s, *rules, now, offline, d)};
     c = &*s.cache;
   }
   engine::QuoteInput& in = c->input;
   in.now = now;
   in.redeem_points = s.redeem_points;
-  in.context.offline = is_offline(*rules, last_sync_locked(), now);
+  in.context.offline = offline_now;
   for (std::size_t i = in.lines.size(); i < s.lines.size(); ++i) in.lines.push_back(s.lines[i]);
   auto q = engine::quote(*rules, in);
   if (!q) throw TillError(LOY_E_INVALID_ARGUMENT, q.error().message);
@@ -324,7 +328,7 @@ bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std
     left = std::move(done->left);
   };
   for (const auto& [txn_id, items] : c.refunds) take(txn_id, items);
-  for (const auto& [txn_id, body] : store().refunds_of(c.txn_id)) {
+  for (const auto& [txn_id, body] : store().refunds_of(target.origin, receipt_id)) {
     const auto j = nlohmann::json::parse(body);
     take(txn_id, refund_items(j, "refund"));
   }
@@ -371,9 +375,14 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   out.points_taken_back = refunded->points_taken_back;
   out.points_given_back = refunded->points_given_back;
   const std::int64_t delta = out.points_given_back - out.points_taken_back;
-  if (sale->member_id) {
-    const auto cached = store().member_by_id(*sale->member_id);
-    const std::int64_t before = (cached ? cached->member.points : 0) + store().pending(*sale->member_id).points;
+  // The member the sale counts for now: an enrollment merged at headquarters into an existing member
+  // filed the sale's entry under that member (Store::acknowledge).
+  std::optional<std::string> member = sale->member_id;
+  if (sale->outbox_seq != 0 && member)
+    if (auto now_member = store().entry_member(sale->outbox_seq)) member = std::move(now_member);
+  if (member) {
+    const auto cached = store().member_by_id(*member);
+    const std::int64_t before = (cached ? cached->member.points : 0) + store().pending(*member).points;
     out.balance_after = before + delta;
     out.negative_balance = out.balance_after < 0;
   }
@@ -382,7 +391,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   for (const auto& l : refunded->returned)
     returned.push_back({{"line_id", l.id}, {"units", l.units}, {"net_minor", l.net_minor},
                         {"points_earned", l.points_earned}, {"points_redeemed", l.points_redeemed}});
-  ordered_json body = transaction(config_, "refund", txn_id, now, sale->member_id);
+  ordered_json body = transaction(config_, "refund", txn_id, now, member);
   body["refund_id"] = std::string(refund_id);
   body["receipt_id"] = std::string(receipt_id);
   body["sale_txn_id"] = sale->txn_id;
@@ -397,7 +406,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   store::OutboxEntry e;
   e.txn_id = txn_id;
   e.kind = "refund";
-  e.member_id = sale->member_id;
+  e.member_id = member;
   e.points_delta = delta;
   e.at_us = now.utc_micros;
   e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);

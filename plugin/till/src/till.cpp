@@ -161,6 +161,11 @@ std::vector<store::Unsent> Till::unsent(std::size_t limit, std::int64_t after_se
   return store().unsent(limit, after_seq, through_seq);
 }
 
+std::int64_t Till::to_send() {
+  std::lock_guard lock(mu_);
+  return store().to_send();
+}
+
 std::int64_t Till::last_outbox_seq() {
   std::lock_guard lock(mu_);
   return store().last_seq();

@@ -134,7 +134,7 @@ void Syncer::upload(SyncReport& report) {
   // busy till's sync ends.
   const std::int64_t through = till_->last_outbox_seq();
   // What is left to send after each batch, for headquarters' store report.
-  std::int64_t queued = till_->status().outbox_depth;
+  std::int64_t queued = till_->to_send();
   std::int64_t after = 0;
   while (true) {
     auto entries = till_->unsent(batch_size, after, through);

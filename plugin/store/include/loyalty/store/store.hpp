@@ -37,6 +37,7 @@ struct StoredSale {
   std::string body;
   std::string digest;  // of what was sold: a receipt id committed again must name the same sale
   std::string origin;  // "" for this till's own sale; the store of one fetched from headquarters
+  std::int64_t outbox_seq = 0;  // its outbox entry (0 for one fetched from headquarters)
 };
 
 struct StoredRefund {
@@ -152,8 +153,10 @@ class Store {
   std::optional<StoredSale> sale(std::string_view origin, std::string_view receipt_id);
   // What is left of a sale's lines, as headquarters and this till's own refunds of it say.
   void set_sale_lines(std::string_view origin, std::string_view receipt_id, const std::string& lines);
+  // The member an outbox entry counts for now (another than it named after a merge at headquarters).
+  std::optional<std::string> entry_member(std::int64_t seq);
   // This till's refunds of a sale that headquarters has not refused (txn_id, body), oldest first.
-  std::vector<std::pair<std::string, std::string>> refunds_of(std::string_view sale_txn_id);
+  std::vector<std::pair<std::string, std::string>> refunds_of(std::string_view origin, std::string_view receipt_id);
   // The sale and its outbox entry in one transaction (one fsync); returns the entry's sequence number.
   std::int64_t commit_sale(const NewSale& sale, const OutboxEntry& entry);
 
@@ -196,6 +199,8 @@ class Store {
   // Up to `limit` entries to send after `after_seq` and up to `through_seq`, oldest first: those not
   // answered yet, and those headquarters holds.
   std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX);
+  // Entries to send: waiting for an answer, or held by headquarters.
+  std::int64_t to_send();
   // The newest outbox entry's sequence number (0 when empty).
   std::int64_t last_seq();
 

@@ -78,6 +78,7 @@ struct PricingCache {
   std::optional<std::string> member_id;
   std::int64_t day = 0;
   std::optional<std::string> coupon_code;
+  bool offline = false;      // the till was offline at the quote: the member's offline redemptions are read
   engine::QuoteInput input;  // member, context and coupon filled; lines appended as the checkout grows
 };
 
@@ -188,6 +189,8 @@ class Till {
   // write, never across the network.
   std::vector<store::Unsent> unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq);
   std::int64_t last_outbox_seq();
+  // Outbox entries to send (waiting or held): counted from the outbox alone, never the member cache.
+  std::int64_t to_send();
   // Headquarters' answers to a batch, in one transaction; rejections are logged.
   void record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids);
   std::int64_t cursor();
