@@ -417,3 +417,51 @@ TEST_CASE("a refund after an enrollment was merged into an existing member repor
   REQUIRE(sync(t) == LOY_OK);
   CHECK(w.hq.member("M-1")["points"] == 5000);
 }
+
+TEST_CASE("a till prunes what headquarters applied once it is older than the retention, and nothing else", "[sync]") {
+  SyncWorld w;
+  const auto config = w.till("S001", "T01", {{"sync", {{"retention_days", 30}}}});
+  const auto db = w.tmp.path() / "S001-T01" / "data" / "till.db";
+  Sold m1, m2;
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+    const std::string doc = changes(nlohmann::json::array({member_record("M-404", 1, "gold", 100, {"13700000404"})}), 3);
+    REQUIRE(loy_till_apply_changes(t, doc.data(), doc.size()) == LOY_OK);
+    m1 = sell(t, "R-1", "13800000001", 10000);
+    m2 = sell(t, "R-2", "13800000002", 10000);
+    REQUIRE(sell(t, "R-3", "", 5000).status == LOY_OK);
+    REQUIRE(sell(t, "R-4", "13700000404", 5000).status == LOY_OK);  // held: headquarters has no such member
+    REQUIRE(sync(t) == LOY_OK);
+    REQUIRE(status(t).held == 1);
+  }
+  // Forty days on by the outbox's clock; the cache's record of M-2 is older than the one that holds R-2.
+  tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000");
+  tamper_outbox(db, "UPDATE members SET version = 0 WHERE id = 'M-2'");
+  {
+    TestTill t(config);
+    CHECK(lookup(t, "13800000002").pending_points == m2.quote.points_earned);  // R-2 counts until its record is back
+    REQUIRE(sync(t) == LOY_OK);  // then prunes what the cache's records include
+    CHECK(status(t).held == 1);
+    CHECK(lookup(t, "13800000001").pending_points == 0);
+    CHECK(lookup(t, "13800000002").pending_points == m2.quote.points_earned);  // still pending: kept
+    CHECK(lookup(t, "13800000001").available_points == w.hq.member("M-1")["points"].get<std::int64_t>());
+    // A pruned sale is refunded through headquarters.
+    loy_refund_result rr{};
+    rr.struct_size = sizeof rr;
+    CHECK(loy_till_refund(t, "F-1", "R-1", nullptr, 0, &rr) == LOY_E_NOT_FOUND);
+    REQUIRE(loy_till_refund_at(t, "F-1", "S001", "R-1", nullptr, 0, &rr) == LOY_OK);
+    CHECK(rr.points_taken_back == m1.quote.points_earned);
+    loy_sync_result r{};
+    REQUIRE(sync(t, &r) == LOY_OK);
+    CHECK(r.applied == 1);
+  }
+  std::vector<std::pair<std::string, std::string>> left;  // kind, receipt
+  for (const auto& b : queued_bodies(db)) {
+    const auto j = nlohmann::json::parse(b);
+    left.emplace_back(j["kind"], j.value("receipt_id", ""));
+  }
+  // The sale still pending (its member record not back), the held one and the refund (applied, within
+  // the retention) stay; the rest is gone.
+  CHECK(left == std::vector<std::pair<std::string, std::string>>{{"sale", "R-2"}, {"sale", "R-4"}, {"refund", "R-1"}});
+}

@@ -113,6 +113,10 @@ DROP TABLE sales;
 ALTER TABLE sales_v3 RENAME TO sales;
 CREATE INDEX sales_coupon ON sales(coupon_code) WHERE coupon_code IS NOT NULL;
 CREATE INDEX refunds_sale ON refunds(origin, receipt_id);
+CREATE INDEX sales_outbox ON sales(outbox_seq);
+CREATE INDEX outbox_applied ON outbox(created_us) WHERE state = 1;
+DROP INDEX outbox_member;
+CREATE INDEX outbox_pending ON outbox(member_id, acked_version) WHERE member_id IS NOT NULL AND state != 2;
 )sql";
 
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
@@ -155,10 +159,14 @@ Store::Store(const std::string& path) : db_(path) {
   // An effect stops being pending once the member record that includes it has arrived: acked with
   // the member's version after applying, and the cache at that version or later. Rejected entries
   // were never applied.
+  // Two ranges of one index: what headquarters has not answered, and what it answered with a version
+  // the cache does not hold yet. Entries the cache's record includes are never read, however many.
   pending_.emplace(db_,
                    "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
-                   "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox WHERE member_id = ?1 AND state != 2 AND "
-                   "(acked_version IS NULL OR acked_version > "
+                   "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM ("
+                   "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version IS NULL "
+                   "UNION ALL "
+                   "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version > "
                    "COALESCE((SELECT version FROM members WHERE id = ?1), 0))");
   redeemed_offline_.emplace(db_, "SELECT points FROM offline_redeemed WHERE member_id = ?1 AND day = ?2");
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
@@ -578,6 +586,39 @@ void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std
   if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = ?2, member_id = COALESCE(?3, member_id) "
                               "WHERE seq = ?1");
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
+}
+
+std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit) {
+  // Applied at headquarters, older than the retention, and in the member record the cache holds (so
+  // no longer pending): never one waiting, held or refused.
+  if (!prunable_) {
+    prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale' FROM outbox o WHERE o.state = 1 AND o.created_us < ?1 AND "
+                           "(o.member_id IS NULL OR o.acked_version <= "
+                           "COALESCE((SELECT version FROM members m WHERE m.id = o.member_id), 0)) ORDER BY o.created_us LIMIT ?2");
+    prune_body_.emplace(db_, "DELETE FROM outbox_bodies WHERE seq = ?1");
+    prune_entry_.emplace(db_, "DELETE FROM outbox WHERE seq = ?1");
+    prune_refunds_.emplace(db_, "DELETE FROM refunds WHERE origin = '' AND receipt_id = "
+                                "(SELECT receipt_id FROM sales WHERE origin = '' AND outbox_seq = ?1)");
+    prune_sale_.emplace(db_, "DELETE FROM sales WHERE origin = '' AND outbox_seq = ?1");
+  }
+  RelaxedSync relaxed(db_, relaxed_);  // pruning again after a power loss loses nothing
+  Transaction t(db_);
+  std::vector<std::pair<std::int64_t, bool>> rows;
+  prunable_->bind(1, before_us).bind(2, static_cast<std::int64_t>(limit));
+  while (prunable_->step()) rows.emplace_back(prunable_->integer(0), prunable_->integer(1) != 0);
+  prunable_->reset();
+  for (const auto& [seq, sale] : rows) {
+    if (sale) {
+      prune_refunds_->bind(1, seq).run();
+      prune_sale_->bind(1, seq).run();
+    }
+    prune_body_->bind(1, seq).run();
+    prune_entry_->bind(1, seq).run();
+  }
+  Statement days(db_, "DELETE FROM offline_redeemed WHERE day < ?1");
+  days.bind(1, today - 1).run();
+  t.commit();
+  return static_cast<std::int64_t>(rows.size());
 }
 
 std::int64_t Store::to_send() {

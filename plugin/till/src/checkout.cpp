@@ -228,6 +228,18 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   return Committed{q, p.rules_version, false};
 }
 
+std::int64_t Till::prune(const engine::Instant& now) {
+  const std::int64_t before = now.utc_micros - std::int64_t{config_.retention_days} * kMicrosPerDay;
+  std::int64_t total = 0;
+  while (true) {
+    std::lock_guard lock(mu_);
+    const std::int64_t n = store().prune(before, local_day(now), 500);
+    if (n > 0) ++generation_;
+    total += n;
+    if (n == 0) return total;
+  }
+}
+
 void Till::rehash_sales() {
   const auto sales = store_->sales_to_rehash();
   if (!sales) return;

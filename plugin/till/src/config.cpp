@@ -52,6 +52,8 @@ TillConfig read_config(const engine::detail::json& doc, const std::filesystem::p
     if (s.optional("batch_size")) c.sync_batch_size = static_cast<std::int32_t>(s.integer("batch_size", 1, 1000));
     if (s.optional("timeout_seconds"))
       c.sync_timeout_seconds = static_cast<std::int32_t>(s.integer("timeout_seconds", 1, 600));
+    if (s.optional("retention_days"))
+      c.retention_days = static_cast<std::int32_t>(s.integer("retention_days", 1, 3660));
     s.finish();
   }
   r.finish();

@@ -119,6 +119,10 @@ SyncReport Syncer::run_locked() {
     download(report);
   }
   till_->mark_synced(till::local_now().utc_micros);
+  // What headquarters holds for good need not stay here past the retention.
+  if (const std::int64_t pruned = till_->prune(till::local_now()))
+    log(LOY_LOG_INFO, "pruned " + std::to_string(pruned) + " outbox entries headquarters applied, older than " +
+                          std::to_string(till_->config().retention_days) + " days");
   log(LOY_LOG_INFO, "synced with headquarters: " + std::to_string(report.sent) + " sent (" +
                         std::to_string(report.applied) + " applied, " + std::to_string(report.duplicates) +
                         " duplicates, " + std::to_string(report.held) + " held, " + std::to_string(report.rejected) +

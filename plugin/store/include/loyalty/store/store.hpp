@@ -199,6 +199,10 @@ class Store {
   // Up to `limit` entries to send after `after_seq` and up to `through_seq`, oldest first: those not
   // answered yet, and those headquarters holds.
   std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX);
+  // Deletes up to `limit` outbox entries headquarters applied, created before `before_us` and included
+  // in the member record the cache holds, with a sale's lines and refunds; and the offline
+  // redemptions of days before `today` - 1. Returns how many entries went (0: nothing left to prune).
+  std::int64_t prune(std::int64_t before_us, std::int64_t today, std::size_t limit);
   // Entries to send: waiting for an answer, or held by headquarters.
   std::int64_t to_send();
   // The newest outbox entry's sequence number (0 when empty).
@@ -228,7 +232,8 @@ class Store {
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
-      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_, insert_body_;
+      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_, insert_body_,
+      prunable_, prune_body_, prune_entry_, prune_refunds_, prune_sale_;
 };
 
 }  // namespace loyalty::store

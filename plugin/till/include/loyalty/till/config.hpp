@@ -23,6 +23,9 @@ struct TillConfig {
   std::int32_t sync_interval_seconds = 30;    // 0: no background sync
   std::int32_t sync_batch_size = 500;         // outbox entries in one batch
   std::int32_t sync_timeout_seconds = 10;     // each network step; a batch adds 20 ms per entry
+  // How long what headquarters has applied is kept (refunds of this till's own sales within it need
+  // no network; a headquarters restored from an older backup gets no more of it again).
+  std::int32_t retention_days = 90;
 };
 
 // Reads and validates the configuration at `path`. Relative paths in it are read from the file's own

@@ -196,6 +196,9 @@ class Till {
   std::int64_t cursor();
   std::string generation();  // headquarters' database generation the cache is of
   std::string rules_version();
+  // Deletes what headquarters has applied and the cache's records include, older than the
+  // configured retention at `now`, in short slices (each its own transaction under the lock).
+  std::int64_t prune(const engine::Instant& now);
   // A sync completed at `at_us`: the till is online again.
   void mark_synced(std::int64_t at_us);
   // A sync failed: why, for the status of this and any later process.
