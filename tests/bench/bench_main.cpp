@@ -1,7 +1,7 @@
 // loyalty-bench: runs the benchmarks, prints a table and writes bench-results.json: a list of
 // {name, value, unit, baseline, baseline_value, ratio}, each figure with this machine's raw limit
 // measured in the same run.
-//   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [--sync-only] [--sync-sales=N]
+//   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [--till-only] [--sync-only] [--sync-sales=N]
 //                 [--ledger-only] [--ledger-members=N] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
@@ -61,7 +61,7 @@ double stripped_library_bytes() {
 int main(int argc, char** argv) {
   std::string out_path = "bench-results.json";
   std::filesystem::path data = "bench-data";
-  bool quick = false, engine_only = false, sync_only = false, ledger_only = false;
+  bool quick = false, engine_only = false, sync_only = false, ledger_only = false, till_only = false;
   int sync_sales = 100'000, ledger_members = 1'000'000;
   std::vector<char*> args;
   static char min_time[] = "--benchmark_min_time=0.05";
@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
       engine_only = true;
     } else if (a == "--sync-only") {
       sync_only = true;
+    } else if (a == "--till-only") {
+      till_only = true;
     } else if (a.rfind("--sync-sales=", 0) == 0) {
       sync_sales = std::stoi(a.substr(13));
     } else if (a == "--ledger-only") {
@@ -92,7 +94,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
   Collector collector;
-  if (!sync_only && !ledger_only) benchmark::RunSpecifiedBenchmarks(&collector);
+  if (!sync_only && !ledger_only && !till_only) benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::Shutdown();
 
   std::vector<Figure> figures;
@@ -110,7 +112,7 @@ int main(int argc, char** argv) {
     }
     figures.push_back({"libloyalty_stripped_size", stripped_library_bytes(), "bytes", "", 0});
   }
-  if (!engine_only && !ledger_only) {
+  if (!engine_only && !ledger_only && !till_only) {
     try {
       for (auto& f : loyalty::bench::sync_figures(data, quick ? std::min(sync_sales, 10'000) : sync_sales))
         figures.push_back(std::move(f));
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (!engine_only && !sync_only) {
+  if (!engine_only && !sync_only && !till_only) {
     try {
       for (auto& f : loyalty::bench::ledger_figures(data, quick ? std::min(ledger_members, 50'000) : ledger_members))
         figures.push_back(std::move(f));

@@ -64,7 +64,7 @@ std::string hex(const std::array<unsigned char, 32>& h) {
 
 void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
-std::filesystem::path make_config(const std::filesystem::path& dir) {
+std::filesystem::path make_config(const std::filesystem::path& dir, int retention_days = 90) {
   std::filesystem::create_directories(dir);
   for (const char* f : {"ca.pem", "store.pem", "store.key"}) write(dir / f, "unused by these benchmarks\n");
   if (!std::filesystem::exists(dir / "hq-enroll.pem")) {
@@ -78,7 +78,8 @@ std::filesystem::path make_config(const std::filesystem::path& dir) {
   const auto config = dir / "till.json";
   write(config, std::string(R"({"data_dir": "data", "store_id": "S001", "till_id": "T01", "code_key": ")") + kKeyHex +
                     R"(", "hq": {"url": "https://127.0.0.1:8443", "ca_file": "ca.pem", "cert_file": "store.pem",
-                    "key_file": "store.key", "enrollment_key_file": "hq-enroll.pem"}, "sync": {"interval_seconds": 0}})");
+                    "key_file": "store.key", "enrollment_key_file": "hq-enroll.pem"}, "sync": {"interval_seconds": 0, )" +
+                    R"("retention_days": )" + std::to_string(retention_days) + "}}");
   return config;
 }
 
@@ -190,6 +191,114 @@ loy_line line(const std::string& id, const char* category, std::int64_t amount) 
 }
 
 const char* const categories[] = {"apparel", "accessories", "eco", "shoes", "tobacco"};
+
+// A history of `sales` sales committed at the till of `db` over `days` days and applied at
+// headquarters long ago: half of them by 1,000 members (the benchmark's frequent buyers), half
+// anonymous, each with its transaction as a 10-line sale's.
+void add_history(const std::filesystem::path& db_path, int sales, int days) {
+  sqlite3* db = nullptr;
+  check(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK, "history open");
+  check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK, "history begin");
+  sqlite3_stmt *outbox = nullptr, *body = nullptr, *sale = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, state, acked_version) "
+                         "VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, 1, 1)", -1, &outbox, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)", -1, &body, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
+                         "VALUES('', ?1, ?2, ?3, ?4, NULL, ?5)", -1, &sale, nullptr);
+  std::string lines = "[";
+  for (int l = 0; l < 10; ++l)
+    lines += std::string(l ? "," : "") + R"({"id":")" + std::to_string(l) +
+             R"(","units":1,"net_minor":2290,"points_earned":12,"points_redeemed":0})";
+  lines += "]";
+  const std::string text(1400, 'x');  // the size of a 10-line sale's transaction
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t span = std::int64_t{days} * 86'400'000'000;
+  for (int i = 0; i < sales; ++i) {
+    const std::int64_t seq = i + 1;
+    char txn[40], receipt[24], member[16];
+    std::snprintf(txn, sizeof txn, "%032x", i);
+    std::snprintf(receipt, sizeof receipt, "H-%09d", i);
+    std::snprintf(member, sizeof member, "M-%07d", (i / 2) % 1000);
+    const std::int64_t at = now - span + span * i / sales;
+    sqlite3_bind_int64(outbox, 1, seq);
+    sqlite3_bind_text(outbox, 2, txn, -1, SQLITE_TRANSIENT);
+    if (i % 2 == 0) sqlite3_bind_text(outbox, 3, member, -1, SQLITE_TRANSIENT); else sqlite3_bind_null(outbox, 3);
+    sqlite3_bind_int64(outbox, 4, at);
+    check(sqlite3_step(outbox) == SQLITE_DONE, "history outbox");
+    sqlite3_reset(outbox);
+    sqlite3_bind_int64(body, 1, seq);
+    sqlite3_bind_text(body, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    check(sqlite3_step(body) == SQLITE_DONE, "history body");
+    sqlite3_reset(body);
+    sqlite3_bind_text(sale, 1, receipt, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(sale, 2, seq);
+    sqlite3_bind_text(sale, 3, txn, -1, SQLITE_TRANSIENT);
+    if (i % 2 == 0) sqlite3_bind_text(sale, 4, member, -1, SQLITE_TRANSIENT); else sqlite3_bind_null(sale, 4);
+    sqlite3_bind_text(sale, 5, lines.data(), static_cast<int>(lines.size()), SQLITE_STATIC);
+    check(sqlite3_step(sale) == SQLITE_DONE, "history sale");
+    sqlite3_reset(sale);
+  }
+  sqlite3_finalize(outbox);
+  sqlite3_finalize(body);
+  sqlite3_finalize(sale);
+  check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK, "history commit");
+  sqlite3_close(db);
+}
+
+struct TillTimes {
+  double lookup_p50 = 0, lookup_p99 = 0, commit_mean = 0, open_s = 0;
+};
+
+// Lookups of the frequent buyers and 10-line commits for them, through the C header.
+TillTimes measure_till(const std::filesystem::path& config, int lookups, int commits) {
+  TillTimes t;
+  loy_till* till = nullptr;
+  t.open_s = micros([&] { till = open_till(config); }) / 1e6;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> pick(0, 999);
+  std::vector<double> look;
+  loy_member_info m{};
+  m.struct_size = sizeof m;
+  for (int pass = 0; pass < 2; ++pass) {  // the first pass warms the cache, the second is measured
+    look.clear();
+    std::mt19937 same(5);
+    for (int k = 0; k < lookups; ++k) {
+      const std::string phone = phone_of(pick(same));
+      look.push_back(micros([&] { check_till(loy_till_lookup(till, phone.c_str(), &m), till, "lookup"); }));
+    }
+  }
+  t.lookup_p50 = percentile(look, 0.5);
+  t.lookup_p99 = percentile(look, 0.99);
+  std::vector<double> commit;
+  std::vector<std::string> ids;
+  for (int l = 0; l < 10; ++l) ids.push_back(std::to_string(l));
+  const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  for (int k = 0; k < commits; ++k) {
+    loy_checkout* c = nullptr;
+    check_till(loy_checkout_begin(till, &c), till, "begin");
+    check(loy_checkout_identify(c, phone_of(pick(rng)).c_str(), nullptr) == LOY_OK, "identify");
+    for (int l = 0; l < 10; ++l) {
+      const loy_line ln = line(ids[static_cast<std::size_t>(l)], categories[l % 5], 1990 + 100 * l);
+      check(loy_checkout_add_line(c, &ln) == LOY_OK, "add line");
+    }
+    const std::string receipt = "C" + run.substr(run.size() - 8) + "-" + std::to_string(k);
+    commit.push_back(micros([&] { check(loy_checkout_commit(c, receipt.c_str(), nullptr) == LOY_OK, "commit"); }));
+    loy_checkout_free(c);
+  }
+  t.commit_mean = mean(commit);
+  loy_till_close(till);
+  return t;
+}
+
+void copy_till(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::filesystem::create_directories(to);
+  for (const char* f : {"till.db", "till.db-wal"}) {
+    std::filesystem::remove(to / f);
+    if (std::filesystem::exists(from / f)) std::filesystem::copy_file(from / f, to / f);
+  }
+  std::filesystem::remove(to / "till.db-shm");
+}
 
 }  // namespace
 
@@ -351,6 +460,46 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     loy_checkout_free(c);
   }
   loy_till_close(till);
+
+  // A till after 1,000,000 sales (--quick: 200,000 at the same pace), against the same till fresh,
+  // each measured on a copy: kept whole (a retention longer than its history), and as it is once it
+  // has pruned what headquarters applied more than 90 days ago (at its next open or sync).
+  {
+    const int sales = quick ? 200'000 : 1'000'000;
+    const int days = sales / 500;  // 500 sales a day
+    const auto history = dir / "history-source";
+    const auto marker = history / ("sales-" + std::to_string(sales));
+    if (!std::filesystem::exists(marker)) {
+      std::filesystem::remove_all(history);
+      std::fprintf(stderr, "adding %d sales of history to a copy of the till (once)...\n", sales);
+      copy_till(dir / "till" / "data", history);
+      const double s = micros([&] { add_history(history / "till.db", sales, days); }) / 1e6;
+      std::fprintf(stderr, "  %.1f s\n", s);
+      std::ofstream(marker) << sales << "\n";
+    }
+    const int history_lookups = quick ? 20'000 : 50'000, history_commits = quick ? 200 : 400;
+    const auto fresh_cfg = make_config(dir / "fresh");
+    copy_till(dir / "till" / "data", dir / "fresh" / "data");
+    const TillTimes fresh = measure_till(fresh_cfg, history_lookups, history_commits);
+    const auto kept_cfg = make_config(dir / "kept", 3660);
+    copy_till(history, dir / "kept" / "data");
+    const TillTimes kept = measure_till(kept_cfg, history_lookups, history_commits);
+    const auto pruned_cfg = make_config(dir / "pruned", 90);
+    copy_till(history, dir / "pruned" / "data");
+    const TillTimes pruned = measure_till(pruned_cfg, history_lookups, history_commits);  // its open prunes
+    const TillTimes after = measure_till(pruned_cfg, history_lookups, history_commits);
+    const std::string n = quick ? "200k" : "1m";
+    out.push_back({"lookup_p50_after_" + n + "_sales_kept", kept.lookup_p50, "us", "lookup_p50_fresh_till", fresh.lookup_p50});
+    out.push_back({"lookup_p50_after_" + n + "_sales_pruned", after.lookup_p50, "us", "lookup_p50_fresh_till", fresh.lookup_p50});
+    out.push_back({"lookup_p99_after_" + n + "_sales_pruned", after.lookup_p99, "us", "lookup_p99_fresh_till", fresh.lookup_p99});
+    out.push_back({"commit_mean_after_" + n + "_sales_kept", kept.commit_mean, "us", "commit_mean_fresh_till", fresh.commit_mean});
+    out.push_back({"commit_mean_after_" + n + "_sales_pruned", after.commit_mean, "us", "commit_mean_fresh_till", fresh.commit_mean});
+    out.push_back({"open_pruning_" + n + "_sales", pruned.open_s, "s", "open_fresh_till", fresh.open_s});
+    out.push_back({"db_bytes_after_" + n + "_sales_pruned",
+                   static_cast<double>(std::filesystem::file_size(dir / "pruned" / "data" / "till.db")), "bytes",
+                   "db_bytes_fresh_till", static_cast<double>(std::filesystem::file_size(dir / "fresh" / "data" / "till.db"))});
+    for (const char* d : {"fresh", "kept", "pruned"}) std::filesystem::remove_all(dir / d / "data");
+  }
   return out;
 }
 

@@ -43,8 +43,11 @@ Till::Till(TillConfig config, Logger log)
       log_(LOY_LOG_ERROR, "the stored rule set is invalid and is ignored: " + rules.error().message);
     }
   }
+  // What headquarters applied long ago goes at open too: a till that seldom syncs stays small.
+  const std::int64_t pruned = prune(local_now());
   log_(LOY_LOG_INFO, "till " + config_.store_id + "/" + config_.till_id + " opened" +
-                         (rules_ ? ", rules " + rules_->version : ", no rules yet"));
+                         (rules_ ? ", rules " + rules_->version : ", no rules yet") +
+                         (pruned ? "; pruned " + std::to_string(pruned) + " outbox entries applied long ago" : ""));
 }
 
 void Till::close() {
