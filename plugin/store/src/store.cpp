@@ -437,7 +437,7 @@ void Store::upsert_member(const protocol::MemberRecord& rec) {
   for (const protocol::CodeHash& h : rec.codes) insert_code_->bind_blob(1, h.data(), h.size()).bind(2, rowid).run();
 }
 
-Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
+Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool from_headquarters) {
   Applied applied;
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
@@ -447,6 +447,7 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
       db_.exec("UPDATE members SET version = 0");
       db_.exec("UPDATE coupons SET version = 0");
       db_.exec("UPDATE outbox SET state = 0, acked_version = NULL WHERE state IN (1, 2)");
+      db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
     }
     if (mine != *doc.generation) set_meta_->bind(1, "generation").bind(2, *doc.generation).run();
@@ -473,6 +474,10 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc) {
     ++applied.coupons;
   }
   set_meta_->bind(1, "cursor").bind(2, doc.next).run();
+  // The newest member record seen: headquarters tells by it that its database went back.
+  if (from_headquarters && !doc.members.empty())
+    set_meta_->bind(1, "seen_member")
+        .bind(2, doc.members.back().member.id + " " + std::to_string(doc.members.back().version)).run();
   t.commit();
   applied.next = doc.next;
   applied.more = doc.more;
@@ -551,6 +556,14 @@ std::string Store::sync_error() {
   std::string v = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
   get_meta_->reset();
   return v;
+}
+
+std::pair<std::string, std::string> Store::seen() {
+  get_meta_->bind(1, "seen_member");
+  std::string member = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
+  get_meta_->reset();
+  Statement last(db_, "SELECT txn_id FROM outbox WHERE state = 1 ORDER BY seq DESC LIMIT 1");
+  return {member, last.step() ? last.text(0) : std::string()};
 }
 
 std::string Store::generation() {

@@ -451,8 +451,10 @@ MemberView Till::enroll(const Enrollment& en, const std::optional<engine::Instan
     throw TillError(LOY_E_CONFLICT, "this phone number is already a member: identify them instead");
 
   protocol::MemberRecord rec;
-  rec.member.id = protocol::limits::enrollment_member_id(config_.store_id,
-                                                        random_id().substr(0, protocol::limits::kEnrollmentHexDigits));
+  // The id is the store's and the phone's (the start of its keyed hash): the same customer enrolled
+  // again at this store (a till restored from a backup) is the same member, whose sales wait for them.
+  rec.member.id = protocol::limits::enrollment_member_id(
+      config_.store_id, protocol::to_hex(hash).substr(0, protocol::limits::kEnrollmentHexDigits));
   rec.member.tier = rules->tiers.front().id;
   rec.version = 0;  // any record from headquarters replaces it
   rec.masked_name = mask_name(en.name);

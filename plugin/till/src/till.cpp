@@ -75,14 +75,14 @@ void Till::apply_rules(std::string_view json) {
   }
 }
 
-store::Store::Applied Till::apply_changes(std::string_view json) {
+store::Store::Applied Till::apply_changes(std::string_view json, bool from_headquarters) {
   if (json.size() > kMaxDocumentBytes) throw TillError(LOY_E_TOO_LARGE, "a changes document is at most 64 MiB");
   auto doc = protocol::parse_changes(json);
   if (!doc) throw TillError(LOY_E_DOCUMENT, doc.error().message);
   LogBatch logs;
   std::lock_guard lock(mu_);
   logs.logger = log_;
-  const auto applied = store().apply_changes(*doc);
+  const auto applied = store().apply_changes(*doc, from_headquarters);
   ++generation_;
   if (applied.new_generation)
     logs(LOY_LOG_WARN, "headquarters' database went back (a new generation, " + doc->generation.value_or("") +
@@ -194,6 +194,11 @@ void Till::record_answers(const std::vector<store::Answer>& answers, const std::
 std::int64_t Till::cursor() {
   std::lock_guard lock(mu_);
   return store().cursor();
+}
+
+std::pair<std::string, std::string> Till::seen() {
+  std::lock_guard lock(mu_);
+  return store().seen();
 }
 
 std::string Till::generation() {

@@ -287,14 +287,20 @@ bool Syncer::download(SyncReport& report) {
   for (int pages = 0;; ++pages) {
     const std::int64_t cursor = till_->cursor();
     // Pages of 250 records: each is applied in one transaction under the till's lock, and a checkout
-    // waits for one page at most (a couple of milliseconds).
-    const auto res = client().request("GET", "/v1/changes?after=" + std::to_string(cursor) +
-                                                 "&limit=250&generation=" + protocol::url_encode(till_->generation()),
-                                     "", "", timeout);
+    // waits for one page at most (a couple of milliseconds). The first names what this till has seen
+    // of headquarters, so that a headquarters put back from a backup knows it went back.
+    std::string target = "/v1/changes?after=" + std::to_string(cursor) +
+                         "&limit=250&generation=" + protocol::url_encode(till_->generation());
+    if (pages == 0) {
+      const auto [member, applied] = till_->seen();
+      if (!member.empty()) target += "&seen=" + protocol::url_encode(member);
+      if (!applied.empty()) target += "&applied=" + applied;
+    }
+    const auto res = client().request("GET", target, "", "", timeout);
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));
     store::Store::Applied applied;
     try {
-      applied = till_->apply_changes(res.body);
+      applied = till_->apply_changes(res.body, true);
     } catch (const till::TillError& e) {
       throw SyncError(std::string("headquarters' changes page could not be applied: ") + e.what());
     }

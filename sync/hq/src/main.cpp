@@ -136,6 +136,16 @@ class LedgerTimer {
 
 int serve(const std::string& config_path, const std::string& port_file) {
   Hq h = open_hq(config_path, true);
+  // What was held may be applicable now (an enrollment key fixed with this start): every held
+  // transaction is tried again once, before the tills come.
+  {
+    const auto rows = h.storage->retry_held({}, hq::unix_micros_now());
+    std::size_t applied = 0;
+    for (const auto& r : rows) applied += r.status != "held" && r.status != "rejected";
+    if (!rows.empty())
+      log_line("held transactions tried again at start: " + std::to_string(applied) + " of " +
+               std::to_string(rows.size()) + " applied");
+  }
   hq::Service service(*h.storage, h.config, log_line);
   LedgerTimer timer(*h.storage, h.config.ledger_timer_seconds);
   hq::run_server(h.config, service, log_line, [&](std::uint16_t port) {

@@ -92,7 +92,7 @@ HttpResponse Service::route(const HttpRequest& request, std::int64_t now_us) {
   }
   if (path == "/v1/changes") {
     only("GET");
-    return get_changes(query);
+    return get_changes(query, request.store_id);
   }
   if (path == "/v1/rules") {
     only("GET");
@@ -172,7 +172,7 @@ HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us
   return r;
 }
 
-HttpResponse Service::get_changes(const std::string& query) {
+HttpResponse Service::get_changes(const std::string& query, const std::string& store_id) {
   bool bad = false;
   const auto after = query_integer(query, "after", 0, INT64_MAX, 0, bad);
   const auto limit = query_integer(query, "limit", 1, INT64_MAX, config_.changes_page_limit, bad);
@@ -184,8 +184,24 @@ HttpResponse Service::get_changes(const std::string& query) {
     if (!generation->empty() && !protocol::limits::is_batch_id(*generation))
       return error(400, "invalid_query", "generation must be 1..64 letters, digits, '-', '_' or '.'");
   }
+  TillView seen;
+  seen.store_id = store_id;
+  if (const auto m = query_value(query, "seen")) {
+    const auto text = protocol::url_decode(*m);
+    const auto space = text ? text->rfind(' ') : std::string::npos;
+    std::int64_t version = 0;
+    if (space == std::string::npos ||
+        std::from_chars(text->data() + space + 1, text->data() + text->size(), version).ec != std::errc() ||
+        !protocol::limits::is_member_id(text->substr(0, space)))
+      return error(400, "invalid_query", "seen must be a member id and a version");
+    seen.member = std::make_pair(text->substr(0, space), version);
+  }
+  if (const auto a = query_value(query, "applied")) {
+    if (!protocol::is_txn_id(*a)) return error(400, "invalid_query", "applied must be a txn_id");
+    seen.applied = std::string(*a);
+  }
   HttpResponse r;
-  r.body = storage_.changes(*after, std::min<std::int64_t>(*limit, config_.changes_page_limit), generation);
+  r.body = storage_.changes(*after, std::min<std::int64_t>(*limit, config_.changes_page_limit), generation, seen);
   return r;
 }
 

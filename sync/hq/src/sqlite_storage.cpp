@@ -215,6 +215,8 @@ const char* const kSchema3 = R"sql(
 ALTER TABLE txns ADD COLUMN held_us INTEGER;
 ALTER TABLE txns ADD COLUMN duplicate_of TEXT;
 ALTER TABLE tills ADD COLUMN sent_us INTEGER;
+ALTER TABLE txns ADD COLUMN waits_for TEXT;
+CREATE INDEX txns_waiting ON txns(waits_for) WHERE status = 'held';
 UPDATE txns SET held_us = received_us WHERE status != 'applied';
 CREATE INDEX txns_held ON txns(held_us) WHERE held_us IS NOT NULL;
 CREATE TABLE refused(
@@ -365,10 +367,11 @@ class SqliteStorage final : public Storage {
                                "VALUES(?1, ?2, ?3, ?4, ?5)");
     find_txn_.emplace(db_, "SELECT digest, status, reason, member_id, member_version, rowid FROM txns WHERE txn_id = ?1");
     insert_txn_.emplace(db_, "INSERT INTO txns(txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
-                             "member_version, at_us, received_us, body, rowid, held_us, duplicate_of) "
-                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+                             "member_version, at_us, received_us, body, rowid, held_us, duplicate_of, waits_for) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
     update_txn_.emplace(db_, "UPDATE txns SET status = ?2, reason = ?3, member_id = ?4, member_version = ?5, "
-                             "duplicate_of = ?6 WHERE rowid = ?1");
+                             "duplicate_of = ?6, waits_for = ?7 WHERE rowid = ?1");
+    waiting_for_.emplace(db_, "SELECT rowid FROM txns WHERE waits_for = ?1 AND status = 'held' ORDER BY rowid");
     find_refused_.emplace(db_, "SELECT reason FROM refused WHERE digest = ?1");
     insert_refused_.emplace(db_, "INSERT INTO refused(store_id, till_id, txn_id, digest, reason, body, received_us) "
                                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -473,7 +476,7 @@ class SqliteStorage final : public Storage {
     }
     find_batch_->reset();
 
-    begin_ledger();
+    begin_ledger(now_us);
     protocol::BatchAnswer answer;
     answer.results.reserve(txns.size());
     std::int64_t newest_at = INT64_MIN;
@@ -522,16 +525,31 @@ class SqliteStorage final : public Storage {
     return g;
   }
 
-  std::string changes(std::int64_t after, std::int64_t limit, const std::optional<std::string>& generation) override {
+  std::string changes(std::int64_t after, std::int64_t limit, const std::optional<std::string>& generation,
+                      const TillView& seen) override {
     std::lock_guard lock(mu_);
     std::string current = meta_text("generation");
     if (generation) {
-      // A cursor past the feed's end, in this generation (or of a till that has none yet): the database
-      // went back since the till read it.
-      if ((generation->empty() || *generation == current) && after > meta_int("feed_seq")) {
+      // What the till saw in this generation (or before it had one) that this database does not hold:
+      // the database went back since.
+      std::string why;
+      if (generation->empty() || *generation == current) {
+        if (after > meta_int("feed_seq")) {
+          why = "a till's cursor " + std::to_string(after) + " is past the feed's end " + std::to_string(meta_int("feed_seq"));
+        } else if (seen.applied && !txn_known(*seen.applied)) {
+          why = "a till had transaction " + *seen.applied + " applied, which this database does not hold";
+        } else if (seen.member) {
+          const std::int64_t have = member_version(seen.member->first);
+          if (have < seen.member->second)
+            why = "a till holds member " + seen.member->first + " at version " + std::to_string(seen.member->second) +
+                  ", this database at " + std::to_string(have);
+        }
+      }
+      // A store's till is authenticated; what it says costs, at worst, a download of the feed again,
+      // and the flag names the store.
+      if (!why.empty()) {
         Transaction tx(db_);
-        current = roll_generation("a till's cursor " + std::to_string(after) + " is past the feed's end " +
-                                  std::to_string(meta_int("feed_seq")));
+        current = roll_generation(why + (seen.store_id.empty() ? "" : " (store " + seen.store_id + ")"));
         tx.commit();
         after = 0;
       }
@@ -980,7 +998,7 @@ class SqliteStorage final : public Storage {
       }
       std::sort(rows.begin(), rows.end());
     }
-    begin_ledger();
+    begin_ledger(now_us);
     std::vector<HeldRow> out;
     for (const std::int64_t row : rows) {
       txn_body_->bind(1, row);
@@ -1127,6 +1145,18 @@ class SqliteStorage final : public Storage {
     t.commit();
   }
 
+  bool txn_known(const std::string& txn_id) {
+    find_txn_->bind(1, txn_id);
+    const bool known = find_txn_->step();
+    find_txn_->reset();
+    return known;
+  }
+  std::int64_t member_version(const std::string& id) {
+    Statement s(db_, "SELECT version FROM members WHERE id = ?1");
+    s.bind(1, id);
+    return s.step() ? s.integer(0) : 0;
+  }
+
   std::string meta_text(const char* key) {
     get_meta_->bind(1, key);
     std::string v = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
@@ -1182,7 +1212,8 @@ class SqliteStorage final : public Storage {
 
   // The start and end of a write transaction that applies transactions: the feed's counter, the
   // rules, the next row of txns.
-  void begin_ledger() {
+  void begin_ledger(std::int64_t now_us) {
+    now_us_ = now_us;
     seq_ = meta_int("feed_seq");
     future_flagged_ = false;
     past_flagged_.clear();
@@ -1238,6 +1269,7 @@ class SqliteStorage final : public Storage {
     find_txn_->reset();
     row_ = next_row_++;  // the transaction's row in txns, which its sale row shares
     duplicate_of_.reset();
+    waits_for_.reset();
     check_past(t, now_us);
     apply_one(t, now_us, r);
     const bool applied = r.status != protocol::TxnStatus::rejected;
@@ -1248,7 +1280,8 @@ class SqliteStorage final : public Storage {
     if (r.member_id) insert_txn_->bind(9, r.member_version); else insert_txn_->bind_null(9);
     insert_txn_->bind(10, t.at.utc_micros).bind(11, now_us).bind(12, t.body).bind(13, row_);
     if (applied) insert_txn_->bind_null(14); else insert_txn_->bind(14, now_us);
-    insert_txn_->bind(15, duplicate_of_).run();
+    insert_txn_->bind(15, duplicate_of_).bind(16, waits_for_).run();
+    resolved(t, r);
     if (!applied) flag_unapplied(t, r.reason, now_us);
     return Outcome::fresh;
   }
@@ -1260,6 +1293,7 @@ class SqliteStorage final : public Storage {
     r.txn_id = t.txn_id;
     const bool flagged = std::exchange(future_flagged_, true);  // a clock ahead was flagged when it first came
     duplicate_of_.reset();
+    waits_for_.reset();
     past_dated_ = t.at.utc_micros < now_us - past_limit_us();  // flagged when it first came
     apply_one(t, now_us, r);
     future_flagged_ = flagged;
@@ -1268,7 +1302,8 @@ class SqliteStorage final : public Storage {
     if (r.reason.empty()) update_txn_->bind_null(3); else update_txn_->bind(3, r.reason);
     update_txn_->bind(4, r.member_id);
     if (r.member_id) update_txn_->bind(5, r.member_version); else update_txn_->bind_null(5);
-    update_txn_->bind(6, duplicate_of_).run();
+    update_txn_->bind(6, duplicate_of_).bind(7, waits_for_).run();
+    resolved(t, r);
     if (applied) close_held_->bind(1, t.txn_id).bind(2, now_us).run();
   }
 
@@ -1294,6 +1329,45 @@ class SqliteStorage final : public Storage {
     detail["policy"] = too_old ? "applied; its points expire as if earned when headquarters received it"
                                : "applied as dated";
     ledger_->flag("past_timestamp", &t, t.member_id, detail.dump(), now_us);
+  }
+
+  // A transaction just applied may be what held ones wait for: a member (an enrollment, or the alias
+  // it made) or a sale. Those are applied again now, in the order they arrived, and what they apply
+  // in turn may release more (a bounded cascade within the batch's transaction).
+  void resolved(const Txn& t, const protocol::TxnResult& r) {
+    if (r.status == protocol::TxnStatus::rejected || cascading_) return;
+    std::vector<std::string> keys;
+    if (t.kind == TxnKind::enrollment && t.member_id) keys.push_back(*t.member_id);
+    if (t.kind == TxnKind::sale) keys.push_back(t.txn_id);
+    if (keys.empty()) return;
+    cascading_ = true;
+    try {
+      for (std::size_t k = 0; k < keys.size() && k < 10'000; ++k) {
+        std::vector<std::int64_t> rows;
+        waiting_for_->bind(1, keys[k]);
+        while (waiting_for_->step()) rows.push_back(waiting_for_->integer(0));
+        waiting_for_->reset();
+        for (const std::int64_t row : rows) {
+          txn_body_->bind(1, row);
+          const bool found = txn_body_->step();
+          const std::string body = found ? txn_body_->text(0) : std::string();
+          txn_body_->reset();
+          if (!found) continue;
+          auto held = engine::detail::guarded([&] { return read_txn(engine::detail::parse_json(body, "txn"), "txn"); });
+          if (!held) continue;
+          protocol::TxnResult again;
+          retry(*held, row, now_us_, again);
+          if (again.status != protocol::TxnStatus::rejected) {
+            if (held->kind == TxnKind::sale) keys.push_back(held->txn_id);
+            if (held->kind == TxnKind::enrollment && held->member_id) keys.push_back(*held->member_id);
+          }
+        }
+      }
+    } catch (...) {
+      cascading_ = false;
+      throw;
+    }
+    cascading_ = false;
   }
 
   // How txns records an outcome: applied, duplicate (of another txn_id: a restored till's), held or rejected.
@@ -1346,8 +1420,11 @@ class SqliteStorage final : public Storage {
   }
   std::string content_sha(const Txn& t) {
     if (t.kind == TxnKind::sale) {
+      // The member as headquarters knows them: a restored till that enrolled the phone again names
+      // another id of the same member.
+      const auto member = t.member_id ? std::optional<std::string>(resolve(*t.member_id)) : std::nullopt;
       const auto coupon = t.input.coupon ? std::optional<std::string>(t.input.coupon->code) : std::nullopt;
-      return sha256_hex(protocol::sale_content(t.member_id, coupon, t.input.redeem_points, t.input.lines));
+      return sha256_hex(protocol::sale_content(member, coupon, t.input.redeem_points, t.input.lines));
     }
     std::vector<std::pair<std::string, std::int64_t>> units;
     for (const auto& i : t.refund_items) units.emplace_back(i.line_id, i.units);
@@ -1431,7 +1508,10 @@ class SqliteStorage final : public Storage {
     if (t.member_id) {
       member = resolve(*t.member_id);
       m = ledger_->load(*member);
-      if (!m) return reject(r, "unknown_member: headquarters has no member " + *t.member_id);
+      if (!m) {
+        waits_for_ = *t.member_id;  // applied when that member is
+        return reject(r, "unknown_member: headquarters has no member " + *t.member_id);
+      }
     }
     const detail::Ledger::Checked c = ledger_->recheck(t, m ? &*m : nullptr, now_us);
     insert_sale_->bind(1, t.txn_id).bind(2, t.store_id).bind(3, t.receipt_id).bind(4, member).bind(5, c.payable_minor)
@@ -1515,6 +1595,7 @@ class SqliteStorage final : public Storage {
     find_sale_->bind(1, sale_id);
     if (!find_sale_->step()) {
       find_sale_->reset();
+      waits_for_ = sale_id;  // applied when that sale is
       return reject(r, "unknown_sale: headquarters has not applied sale " + sale_id);
     }
     Statement& f = *find_sale_;
@@ -1593,8 +1674,20 @@ class SqliteStorage final : public Storage {
     const std::string masked = till::mask_name(personal->name);
     std::optional<std::int64_t> birthday;
     if (personal->birthday) birthday = month_day_to_int(*personal->birthday);
-    if (member_exists(*t.member_id) || resolve(*t.member_id) != *t.member_id)
-      return reject(r, "member_exists: member " + *t.member_id + " was enrolled before");
+    if (member_exists(*t.member_id) || resolve(*t.member_id) != *t.member_id) {
+      // The same phone enrolled again under the same id (a till restored from a backup): that member.
+      member_by_code_->bind_blob(1, t.code_hash.data(), t.code_hash.size());
+      const std::optional<std::string> owner =
+          member_by_code_->step() ? std::optional<std::string>(member_by_code_->text(0)) : std::nullopt;
+      member_by_code_->reset();
+      if (owner && *owner == resolve(*t.member_id)) {
+        r.status = protocol::TxnStatus::duplicate;
+        r.member_id = owner;
+        r.member_version = member_version(*owner);
+        return;
+      }
+      return reject(r, "member_exists: member " + *t.member_id + " was enrolled before for another phone");
+    }
 
     member_by_code_->bind_blob(1, t.code_hash.data(), t.code_hash.size());
     std::optional<std::string> owner;
@@ -1657,13 +1750,16 @@ class SqliteStorage final : public Storage {
   std::int64_t row_ = 0;  // the row in txns of the transaction being applied
   std::int64_t next_row_ = 0;  // the row a new transaction takes
   std::optional<std::string> duplicate_of_;  // the transaction being applied repeats this one
+  std::optional<std::string> waits_for_;     // held for this member or sale, applied when it is
+  bool cascading_ = false;                   // applying held transactions released by another
+  std::int64_t now_us_ = 0;                  // the instant of the write transaction in progress
   bool accept_conflicts_ = false;  // an operator's retry applies a receipt_conflict as a transaction of its own
   std::optional<detail::Ledger> ledger_;  // after db_ and seq_
   std::optional<Statement> find_batch_, insert_batch_, find_txn_, insert_txn_, resolve_, member_exists_, apply_sale_,
       update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_,
       member_by_code_, insert_alias_, merge_member_, insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_,
       changed_members_, codes_of_, changed_coupons_, current_rules_, update_txn_, find_refused_, insert_refused_,
-      close_held_, original_of_, prior_sale_, prior_refund_, till_sent_;
+      close_held_, original_of_, prior_sale_, prior_refund_, till_sent_, waiting_for_;
 };
 
 }  // namespace

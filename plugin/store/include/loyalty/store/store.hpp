@@ -135,7 +135,7 @@ class Store {
   // generation than the till's (headquarters restored from a backup) starts over first: every cached
   // record yields to headquarters' (versions back to 0), and every transaction headquarters had
   // answered is queued again, since the restored database may not hold it.
-  Applied apply_changes(const protocol::ChangesDocument& doc);
+  Applied apply_changes(const protocol::ChangesDocument& doc, bool from_headquarters = false);
 
   std::optional<CachedMember> member_by_code(const protocol::CodeHash& code);
   std::optional<CachedMember> member_by_id(std::string_view id);
@@ -179,6 +179,9 @@ class Store {
   std::optional<std::int64_t> last_sync_us();
   std::int64_t cursor();  // of the changes feed
   std::string generation();  // headquarters' database generation the cache is of ("" before any)
+  // What this till has seen of headquarters: the newest member record ("ID VERSION", "" before any)
+  // and the newest transaction it applied ("" before any). A headquarters without them went back.
+  std::pair<std::string, std::string> seen();
   // Why the last sync failed ("" after a success): kept, so that any process opening the till sees it.
   void set_sync_error(std::string_view message);
   std::string sync_error();

@@ -139,7 +139,8 @@ class Till {
   void close();
 
   void apply_rules(std::string_view json);
-  store::Store::Applied apply_changes(std::string_view json);
+  // `from_headquarters`: a page of its feed (not a seed file): what it holds is what headquarters sent.
+  store::Store::Applied apply_changes(std::string_view json, bool from_headquarters = false);
   // Looks a member up; prompts are read at `at` (a checkout's time) or at the till's clock.
   MemberView lookup(std::string_view scanned, const std::optional<engine::Instant>& at = std::nullopt);
   store::StoreStatus status();
@@ -195,6 +196,7 @@ class Till {
   void record_answers(const std::vector<store::Answer>& answers, const std::vector<std::string>& txn_ids);
   std::int64_t cursor();
   std::string generation();  // headquarters' database generation the cache is of
+  std::pair<std::string, std::string> seen();  // store::Store::seen
   std::string rules_version();
   // Deletes what headquarters has applied and the cache's records include, older than the
   // configured retention at `now`, in short slices (each its own transaction under the lock).

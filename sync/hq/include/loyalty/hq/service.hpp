@@ -40,7 +40,7 @@ class Service {
  private:
   HttpResponse route(const HttpRequest& request, std::int64_t now_us);
   HttpResponse post_batch(const HttpRequest& request, std::int64_t now_us);
-  HttpResponse get_changes(const std::string& query);
+  HttpResponse get_changes(const std::string& query, const std::string& store_id);
   HttpResponse get_rules(const HttpRequest& request);
   HttpResponse get_sale(const std::string& query);
   HttpResponse metrics(std::int64_t now_us);

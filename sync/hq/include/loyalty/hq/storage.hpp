@@ -168,6 +168,14 @@ struct SaleRecord {
   std::vector<std::string> refunds;  // refund transactions, JSON
 };
 
+// What a till has seen of headquarters (GET /v1/changes): the newest member record it holds, and
+// the newest transaction headquarters applied for it. A database that has neither went back.
+struct TillView {
+  std::optional<std::pair<std::string, std::int64_t>> member;  // id, version
+  std::optional<std::string> applied;                         // txn_id
+  std::string store_id;                                       // the till's store (its certificate's)
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -180,9 +188,12 @@ class Storage {
   // The changes document after `after`, at most `limit` records. `generation`: the database
   // generation the till has ("" for none yet); the document then carries headquarters' own, and starts
   // from the beginning of the feed when the till's is another one (headquarters was restored). A till
-  // whose cursor is past the feed's end proves a restore too: a new generation is taken.
+  // whose cursor is past the feed's end, that holds a member at a version this database has not
+  // reached, or had a transaction applied that it does not hold, proves a restore too: a new
+  // generation is taken.
   virtual std::string changes(std::int64_t after, std::int64_t limit,
-                              const std::optional<std::string>& generation = std::nullopt) = 0;
+                              const std::optional<std::string>& generation = std::nullopt,
+                              const TillView& seen = {}) = 0;
   // This database's generation; `new_generation` takes another (after a restore from a backup).
   virtual std::string generation() = 0;
   virtual std::string new_generation(std::string_view why) = 0;

@@ -65,7 +65,8 @@ constexpr bool is_rules_version(std::string_view s) { return detail::id_of(s, kR
 constexpr bool is_issued_coupon_code(std::string_view s) { return detail::id_of(s, kCouponCode, true); }
 constexpr bool is_batch_id(std::string_view s) { return detail::id_of(s, kBatchId, true); }
 
-// The id a till gives a member it enrolls: "T-<store>-<16 hex digits>" (random). It fits kMemberId
+// The id a till gives a member it enrolls: "T-<store>-<16 hex digits>" (the start of the phone's keyed
+// hash, so that the same phone enrolled again at that store is the same member). It fits kMemberId
 // for every store id.
 static_assert(2 + kStoreId + 1 + kEnrollmentHexDigits <= kMemberId, "an enrolled member's id fits kMemberId");
 inline std::string enrollment_member_id(std::string_view store, std::string_view hex16) {
