@@ -152,7 +152,7 @@ class Campaign {
     }
     CHECK(hq_.query("SELECT COUNT(*) FROM sales") == static_cast<std::int64_t>(sales.size()));
     for (const auto& [store, till, refund_id] : refunds) {
-      INFO("refund " << store << "/" << till << " " << refund_id);
+      INFO("refund " << store << "/" << till << " " << refund_id << "; at headquarters: " << rows_of(refund_id, "refund_id"));
       CHECK(hq_.query("SELECT COUNT(*) FROM refunds r JOIN txns t ON t.txn_id = r.txn_id WHERE t.store_id = '" + store +
                       "' AND t.till_id = '" + till + "' AND r.refund_id = '" + refund_id + "'") == 1);
     }
@@ -201,13 +201,13 @@ class Campaign {
   }
 
   // What headquarters holds of a receipt, for a failure's message.
-  std::string rows_of(const std::string& receipt) {
+  std::string rows_of(const std::string& receipt, const char* key = "receipt_id") {
     sqlite3* db = nullptr;
     std::string out;
     if (sqlite3_open_v2((hq_.dir() / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
     sqlite3_stmt* st = nullptr;
     const std::string sql = "SELECT txn_id, till_id, status, COALESCE(reason, ''), COALESCE(duplicate_of, '') FROM txns "
-                            "WHERE json_extract(body, '$.receipt_id') = '" + receipt + "'";
+                            "WHERE json_extract(body, '$." + std::string(key) + "') = '" + receipt + "'";
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK)
       while (sqlite3_step(st) == SQLITE_ROW)
         for (int i = 0; i < 5; ++i) (out += reinterpret_cast<const char*>(sqlite3_column_text(st, i))) += i == 4 ? "; " : " ";
@@ -338,7 +338,7 @@ class Campaign {
     REQUIRE((s == LOY_OK || s == LOY_E_NOT_FOUND || s == LOY_E_STATE));
     if (s != LOY_OK) return;  // pruned, or refunded already: nothing was paid out
     l.journal.push_back(r);
-    count("refunds");
+    count("refunds", l.store + "/" + l.till_id + " " + r.id + " of " + sale.id);
   }
 
   void sync_lane(Lane& l) {
@@ -428,12 +428,21 @@ class Campaign {
           sync(*l.till);
           s = commit_sale(l, c);
         }
+        if (s == LOY_E_NOT_FOUND) {
+          // Still unknown (its enrollment held at headquarters, say): the sale was paid, and is
+          // committed again without the member.
+          l.journal[i].code.clear();
+          l.journal[i].redeem = 0;
+          s = commit_sale(l, l.journal[i]);
+          count("replayed without their member");
+        }
         INFO("replaying " << c.id);
         CHECK(s == LOY_OK);
       } else if (c.kind == Commit::refund) {
         loy_refund_result rr{};
         rr.struct_size = sizeof rr;
         const loy_status s = loy_till_refund(*l.till, c.id.c_str(), c.code.c_str(), nullptr, 0, &rr);
+        count("refunds replayed", c.id + " -> " + std::to_string(s) + " " + loy_till_last_error(*l.till));
         CHECK((s == LOY_OK || s == LOY_E_STATE || s == LOY_E_NOT_FOUND));
       } else {
         loy_enrollment en{};

@@ -404,6 +404,16 @@ std::int64_t Store::commit_refund(const std::string& refund_id, const std::strin
   return seq;
 }
 
+void Store::adopt_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
+                         const std::string& result, const OutboxEntry& e) {
+  Transaction t(db_);
+  const std::int64_t seq = add_outbox(e);
+  Statement answered(db_, "UPDATE outbox SET state = 1, acked_version = 0 WHERE seq = ?1");
+  answered.bind(1, seq).run();
+  insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).bind(5, seq).run();
+  t.commit();
+}
+
 std::int64_t Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e) {
   durable();
   Transaction t(db_);

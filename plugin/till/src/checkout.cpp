@@ -301,6 +301,8 @@ bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std
     std::optional<std::string> member;
     std::vector<engine::SaleLine> lines;
     std::vector<std::pair<std::string, std::vector<engine::RefundItem>>> refunds;  // txn_id, lines
+    std::vector<std::string> copies;            // txn_ids of the same sale committed again
+    std::vector<engine::detail::json> mine;      // refunds of it this till made (its database may have lost them)
   };
   const std::string store_id = sale_store.empty() ? config_.store_id : std::string(sale_store);
   auto parsed = engine::detail::guarded([&] {
@@ -320,15 +322,41 @@ bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std
       const std::string path = engine::detail::index_path("refunds", i);
       c.refunds.emplace_back(engine::detail::as_string(refunds[i].at("txn_id"), path + ".txn_id"),
                              refund_items(refunds[i], path));
+      if (refunds[i].value("store_id", "") == config_.store_id && refunds[i].value("till_id", "") == config_.till_id)
+        c.mine.push_back(refunds[i]);
     }
+    if (const auto* copies = r.optional("copies"))
+      for (const auto& id : engine::detail::as_array(*copies, "copies")) c.copies.push_back(engine::detail::as_string(id, "copies[]"));
     c.body = sale.dump();
     return c;
   });
   if (!parsed) throw TillError(LOY_E_DOCUMENT, "headquarters' copy of the sale: " + parsed.error().message);
   Copy& c = *parsed;
   std::lock_guard lock(mu_);
-  // Another till's sale under the receipt of this till's own: not the one to refund.
-  if (target.txn_id && *target.txn_id != c.txn_id) return false;
+  // Another till's sale under the receipt of this till's own: not the one to refund. (This till's own
+  // committed again after a restore is a copy of the sale headquarters holds.)
+  if (target.txn_id && *target.txn_id != c.txn_id &&
+      std::find(c.copies.begin(), c.copies.end(), *target.txn_id) == c.copies.end())
+    return false;
+  // A refund this till made that its database no longer holds (restored from a backup) is kept again,
+  // as applied: the POS committing it again gets its first result, and it is sent again should
+  // headquarters lose it.
+  for (const auto& j : c.mine) {
+    const std::string refund_id = j.value("refund_id", "");
+    if (refund_id.empty() || store().refund(refund_id)) continue;
+    const ordered_json result = {{"amount_minor", j.value("amount_minor", std::int64_t{0})},
+                                 {"points_taken_back", j.value("points_taken_back", std::int64_t{0})},
+                                 {"points_given_back", j.value("points_given_back", std::int64_t{0})},
+                                 {"balance_after", std::int64_t{0}},
+                                 {"negative_balance", false}};
+    store::OutboxEntry e;
+    e.txn_id = j.value("txn_id", "");
+    e.kind = "refund";
+    if (j.contains("member_id") && j["member_id"].is_string()) e.member_id = j["member_id"].get<std::string>();
+    e.body = j.dump();
+    e.created_us = local_now().utc_micros;
+    store().adopt_refund(refund_id, target.origin, std::string(receipt_id), result.dump(), e);
+  }
   // What is left: the sale's lines less every refund of it, headquarters' and this till's own not yet
   // applied there, each once.
   std::set<std::string> counted;

@@ -1,5 +1,6 @@
 #include "loyalty/hq/service.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <sstream>
@@ -233,7 +234,9 @@ HttpResponse Service::get_sale(const std::string& query) {
   if (const auto txn = query_value(query, "txn_id")) {
     const auto id = protocol::url_decode(*txn);
     if (!id || !protocol::is_txn_id(*id)) throw RequestError(400, "invalid_query", "txn_id must be 32 lowercase hexadecimal digits");
-    std::erase_if(sales, [&](const SaleRecord& s) { return s.txn_id != *id; });
+    std::erase_if(sales, [&](const SaleRecord& s) {
+      return s.txn_id != *id && std::find(s.copies.begin(), s.copies.end(), *id) == s.copies.end();
+    });
   }
   if (sales.empty())
     return error(404, "unknown_sale", "headquarters has no sale " + receipt + " of store " + store + " (not synced yet?)");
@@ -244,6 +247,7 @@ HttpResponse Service::get_sale(const std::string& query) {
   nlohmann::ordered_json doc;
   doc["sale"] = nlohmann::ordered_json::parse(rec.body);
   doc["member_id"] = rec.member_id ? nlohmann::ordered_json(*rec.member_id) : nlohmann::ordered_json(nullptr);
+  doc["copies"] = rec.copies;
   doc["refunds"] = nlohmann::ordered_json::array();
   for (const auto& r : rec.refunds) doc["refunds"].push_back(nlohmann::ordered_json::parse(r));
   HttpResponse r;

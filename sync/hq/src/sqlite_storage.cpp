@@ -772,11 +772,15 @@ class SqliteStorage final : public Storage {
                      "WHERE s.store_id = ?1 AND s.receipt_id = ?2");
     s.bind(1, store_id).bind(2, receipt_id);
     std::vector<SaleRecord> out;
-    while (s.step()) out.push_back(SaleRecord{s.text(0), s.text(1), s.text(2), s.optional_text(3), {}});
+    while (s.step()) out.push_back(SaleRecord{s.text(0), s.text(1), s.text(2), {}, s.optional_text(3), {}});
     s.reset();
     Statement refunds(db_, "SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = ?1 "
                            "ORDER BY t.rowid");
+    Statement copies(db_, "SELECT txn_id FROM txns WHERE duplicate_of = ?1");
     for (SaleRecord& rec : out) {
+      copies.bind(1, rec.txn_id);
+      while (copies.step()) rec.copies.push_back(copies.text(0));
+      copies.reset();
       refunds.bind(1, rec.txn_id);
       while (refunds.step()) rec.refunds.push_back(refunds.text(0));
       refunds.reset();

@@ -170,6 +170,10 @@ class Store {
   std::int64_t commit_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
                              const std::string& lines_left, const std::string& result, const OutboxEntry& entry);
 
+  // A refund this till made that headquarters holds and this database lost: kept again as applied
+  // (its entry answered, counting nowhere as pending), with its first result.
+  void adopt_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
+                    const std::string& result, const OutboxEntry& entry);
   // A member enrolled at this till and its outbox entry in one transaction.
   std::int64_t commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& entry);
 

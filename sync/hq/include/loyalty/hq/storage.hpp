@@ -164,6 +164,7 @@ struct HeldRow {
 // now (after any merge), and the refunds of it applied so far.
 struct SaleRecord {
   std::string txn_id, store_id, body;
+  std::vector<std::string> copies;  // txn_ids of the same sale committed again (a till restored from a backup)
   std::optional<std::string> member_id;
   std::vector<std::string> refunds;  // refund transactions, JSON
 };
