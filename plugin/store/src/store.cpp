@@ -414,10 +414,16 @@ void Store::adopt_refund(const std::string& refund_id, const std::string& origin
   t.commit();
 }
 
-std::int64_t Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e) {
+bool Store::holds_enrollment(std::string_view member_id) {
+  Statement s(db_, "SELECT 1 FROM outbox WHERE member_id = ?1 AND state != 2 AND kind = 'enrollment' LIMIT 1");
+  s.bind(1, member_id);
+  return s.step();
+}
+
+std::int64_t Store::commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& e, bool cache) {
   durable();
   Transaction t(db_);
-  upsert_member(member);
+  if (cache) upsert_member(member);
   const std::int64_t seq = add_outbox(e);
   t.commit();
   return seq;

@@ -475,14 +475,19 @@ MemberView Till::enroll(const Enrollment& en, const std::optional<engine::Instan
   std::lock_guard lock(mu_);
   logs.logger = log_;
   const auto rules = rules_locked();
-  if (store().member_by_code(hash))
+  // The id is the store's and the phone's (the start of its keyed hash): the same customer enrolled
+  // again at this store (a till restored from a backup) is the same member, whose sales wait for them.
+  const std::string id = protocol::limits::enrollment_member_id(
+      config_.store_id, protocol::to_hex(hash).substr(0, protocol::limits::kEnrollmentHexDigits));
+  auto cached = store().member_by_code(hash);
+  // A member this store enrolled whose enrollment this database no longer holds (it was restored from
+  // a backup, and headquarters may have lost it too) is enrolled again, to the same id: headquarters
+  // answers a duplicate when it has them. Any other member with this phone is a conflict.
+  if (cached && (cached->member.id != id || store().holds_enrollment(id)))
     throw TillError(LOY_E_CONFLICT, "this phone number is already a member: identify them instead");
 
   protocol::MemberRecord rec;
-  // The id is the store's and the phone's (the start of its keyed hash): the same customer enrolled
-  // again at this store (a till restored from a backup) is the same member, whose sales wait for them.
-  rec.member.id = protocol::limits::enrollment_member_id(
-      config_.store_id, protocol::to_hex(hash).substr(0, protocol::limits::kEnrollmentHexDigits));
+  rec.member.id = id;
   rec.member.tier = rules->tiers.front().id;
   rec.version = 0;  // any record from headquarters replaces it
   rec.masked_name = mask_name(en.name);
@@ -509,9 +514,11 @@ MemberView Till::enroll(const Enrollment& en, const std::optional<engine::Instan
   e.at_us = now.utc_micros;
   e.body = body.dump();
   e.created_us = now.utc_micros;
-  store().commit_enrollment(rec, e);
+  store().commit_enrollment(rec, e, !cached);
   ++generation_;
-  logs(LOY_LOG_INFO, "a member was enrolled at this till");
+  logs(LOY_LOG_INFO, cached ? "a member of this store was enrolled again (its enrollment was not in this database)"
+                            : "a member was enrolled at this till");
+  if (cached) return view_locked(std::move(*cached), at.value_or(now));
   return view_locked(store::CachedMember{rec.member, rec.version, rec.masked_name}, at.value_or(now));
 }
 

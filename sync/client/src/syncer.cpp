@@ -111,12 +111,15 @@ SyncReport Syncer::run_locked() {
   SyncReport report;
   // The outbox goes up before anything comes down: an answer lost on the way is asked for again (as
   // a duplicate) before a member record that includes it can arrive (docs/protocol.md).
+  // What this till had seen of headquarters before it sends anything: the batch about to go up would
+  // hide that a restored headquarters lost what the till had been answered.
+  const auto seen = till_->seen();
   upload(report);
-  if (download(report)) {
+  if (download(report, seen)) {
     // Headquarters went back to an earlier database: what it had answered is queued again, and goes
     // up now; then the rest of the feed.
     upload(report);
-    download(report);
+    download(report, {});
   }
   till_->mark_synced(till::local_now().utc_micros);
   // What headquarters holds for good need not stay here past the retention.
@@ -255,7 +258,7 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
   return true;
 }
 
-bool Syncer::download(SyncReport& report) {
+bool Syncer::download(SyncReport& report, const std::pair<std::string, std::string>& seen) {
   bool new_generation = false;
   const auto timeout = timeout_for(0);
   // The rules first: a member record may name a tier that only the new rules have.
@@ -292,9 +295,8 @@ bool Syncer::download(SyncReport& report) {
     std::string target = "/v1/changes?after=" + std::to_string(cursor) +
                          "&limit=250&generation=" + protocol::url_encode(till_->generation());
     if (pages == 0) {
-      const auto [member, applied] = till_->seen();
-      if (!member.empty()) target += "&seen=" + protocol::url_encode(member);
-      if (!applied.empty()) target += "&applied=" + applied;
+      if (!seen.first.empty()) target += "&seen=" + protocol::url_encode(seen.first);
+      if (!seen.second.empty()) target += "&applied=" + seen.second;
     }
     const auto res = client().request("GET", target, "", "", timeout);
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));

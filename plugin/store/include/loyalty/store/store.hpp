@@ -175,7 +175,10 @@ class Store {
   void adopt_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
                     const std::string& result, const OutboxEntry& entry);
   // A member enrolled at this till and its outbox entry in one transaction.
-  std::int64_t commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& entry);
+  // `cache`: the member is new here and goes into the cache too.
+  std::int64_t commit_enrollment(const protocol::MemberRecord& member, const OutboxEntry& entry, bool cache = true);
+  // True when the outbox holds an enrollment of this member that headquarters did not refuse.
+  bool holds_enrollment(std::string_view member_id);
 
   std::optional<protocol::CouponRecord> coupon(std::string_view code);
 

@@ -67,7 +67,9 @@ class Syncer {
   bool send_batch(const std::vector<store::Unsent>& entries, SyncReport& report, std::string& refusal);
   // True when headquarters' database went back (a new generation): the till queued again what it
   // had answered.
-  bool download(SyncReport& report);
+  // `seen`: what the till had seen of headquarters when the sync began (Till::seen), named in the first
+  // changes request.
+  bool download(SyncReport& report, const std::pair<std::string, std::string>& seen);
   void thread_main(std::chrono::seconds interval);
   std::chrono::milliseconds timeout_for(std::size_t entries) const;
   void log(std::int32_t level, const std::string& message);
