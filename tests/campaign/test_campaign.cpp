@@ -332,7 +332,7 @@ class Campaign {
     for (const Commit& c : l.journal)
       if (c.kind == Commit::sale && c.till_id == l.till_id && !refunded.count(c.id)) open.push_back(&c);
     if (open.empty()) return;
-    const Commit& sale = *open[static_cast<std::size_t>(pick(static_cast<int>(open.size())))];
+    const Commit sale = *open[static_cast<std::size_t>(pick(static_cast<int>(open.size())))];  // a copy: the journal grows
     Commit r;
     r.kind = Commit::refund;
     r.till_id = l.till_id;
