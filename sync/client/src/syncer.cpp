@@ -64,8 +64,24 @@ std::optional<std::string> Syncer::fetch_sale(const std::string& sale_store, con
                                               const std::optional<std::string>& txn_id,
                                               std::chrono::steady_clock::time_point deadline) {
   // The whole call, waiting for another fetch included, within the deadline.
-  std::unique_lock lock(fetch_mu_, deadline);
-  if (!lock.owns_lock()) throw SyncError("headquarters did not answer within the time allowed");
+  // One fetch at a time on the fetch connection: a flag under a mutex, waited for until the deadline
+  // (ThreadSanitizer does not follow timed mutexes).
+  {
+    std::unique_lock wait(fetch_mu_);
+    if (!fetch_free_.wait_until(wait, deadline, [&] { return !fetching_; }))
+      throw SyncError("headquarters did not answer within the time allowed");
+    fetching_ = true;
+  }
+  struct Release {
+    Syncer& s;
+    ~Release() {
+      {
+        std::lock_guard done(s.fetch_mu_);
+        s.fetching_ = false;
+      }
+      s.fetch_free_.notify_one();
+    }
+  } release{*this};
   try {
     if (!fetch_client_) {
       std::lock_guard state(state_mu_);

@@ -79,8 +79,10 @@ class Syncer {
   HttpsClient& client();  // under sync_mu_
   std::unique_ptr<HttpsClient> client_;  // set under both mutexes, read under either
   std::unique_ptr<HttpsClient> make_client();  // under state_mu_
-  std::timed_mutex fetch_mu_;
-  std::unique_ptr<HttpsClient> fetch_client_;  // likewise, with fetch_mu_
+  std::mutex fetch_mu_;  // guards fetching_
+  std::condition_variable fetch_free_;
+  bool fetching_ = false;  // a fetch holds fetch_client_
+  std::unique_ptr<HttpsClient> fetch_client_;  // set under state_mu_, used by the fetch holding fetching_
   std::int64_t queued_ = 0;  // outbox entries left after the batch being sent
   std::string batch_id_;  // the batch in flight, kept for its retry
   std::int64_t batch_first_ = 0, batch_last_ = 0;
