@@ -1393,7 +1393,9 @@ class SqliteStorage final : public Storage {
   // A sale or refund applied before under the same receipt (or refund) id by the same till: the same
   // content is that transaction again (answered as a duplicate of it), other content is held
   // (receipt_conflict) for an operator. True when `r` is answered.
-  bool repeated(Statement& prior, const Txn& t, std::string_view what, protocol::TxnResult& r) {
+  // `what` names it in a conflict's reason, built only then: this runs for every sale applied.
+  template <class What>
+  bool repeated(Statement& prior, const Txn& t, const What& what, protocol::TxnResult& r) {
     if (!prior.step()) {
       prior.reset();
       return false;
@@ -1410,7 +1412,7 @@ class SqliteStorage final : public Storage {
       r.member_version = version;
       duplicate_of_ = txn_id;
     } else {
-      reject(r, "receipt_conflict: " + std::string(what) + " was applied before as transaction " + txn_id +
+      reject(r, "receipt_conflict: " + what() + " was applied before as transaction " + txn_id +
                     " with other content (a till restored from a backup?)");
     }
     return true;
@@ -1505,7 +1507,7 @@ class SqliteStorage final : public Storage {
 
   void apply_sale(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     prior_sale_->bind(1, t.store_id).bind(2, t.receipt_id).bind(3, t.till_id);
-    if (repeated(*prior_sale_, t, "receipt " + t.receipt_id + " of till " + t.store_id + "/" + t.till_id, r))
+    if (repeated(*prior_sale_, t, [&] { return "receipt " + t.receipt_id + " of till " + t.store_id + "/" + t.till_id; }, r))
       return;
     std::optional<std::string> member;
     std::optional<detail::Ledger::MemberState> m;
@@ -1595,7 +1597,7 @@ class SqliteStorage final : public Storage {
     // A refund of a sale a restored till committed again refunds the sale applied.
     const std::string sale_id = original_of(t.sale_txn_id);
     prior_refund_->bind(1, sale_id).bind(2, t.refund_id);
-    if (repeated(*prior_refund_, t, "refund " + t.refund_id + " of sale " + sale_id, r)) return;
+    if (repeated(*prior_refund_, t, [&] { return "refund " + t.refund_id + " of sale " + sale_id; }, r)) return;
     find_sale_->bind(1, sale_id);
     if (!find_sale_->step()) {
       find_sale_->reset();
