@@ -8,7 +8,7 @@
 // transaction headquarters has not stored.
 //
 // LOYALTY_CAMPAIGN_SEED picks the seed (printed, to replay a failure); LOYALTY_CAMPAIGN_STEPS the
-// number of steps (default 150).
+// number of steps (default 150); LOYALTY_CAMPAIGN_KEEP a directory to copy the chain's data into before the check.
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -143,6 +143,10 @@ class Campaign {
   }
 
   void check() {
+    if (const char* keep = std::getenv("LOYALTY_CAMPAIGN_KEEP")) {  // the chain's data, to look into a failure
+      fs::remove_all(keep);
+      fs::copy(tmp_.path(), keep, fs::copy_options::recursive);
+    }
     // 1. Every commit that returned OK is in headquarters' ledger exactly once, and nothing else is.
     std::set<std::tuple<std::string, std::string, std::string>> sales, refunds;
     std::set<std::string> enrolled;

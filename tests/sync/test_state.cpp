@@ -239,6 +239,66 @@ TEST_CASE("headquarters restored from a backup: tills start their cursor over, s
   CHECK(again.quote.coupon_rejected == LOY_COUPON_USED);
 }
 
+TEST_CASE("a refund of a sale that a restored headquarters never received refunds the sale under its receipt",
+          "[sync]") {
+  // The till is restored and commits R-1 again (another txn_id, a duplicate at headquarters); its
+  // refund comes back from headquarters naming the first. Then headquarters is restored from before
+  // both: it receives only the second, and the refund must find it by store, till and receipt.
+  SyncWorld w;
+  const auto config = w.till("S001", "T01");
+  const auto data = w.tmp.path() / "S001-T01" / "data";
+  const auto till_backup = w.tmp.path() / "till-backup";
+  const auto hq_backup = w.tmp.path() / "hq-backup";
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  copy_dir(data, till_backup);
+  w.hq.stop();
+  std::filesystem::create_directories(hq_backup);
+  for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
+    if (std::filesystem::exists(w.hq.dir() / f)) std::filesystem::copy_file(w.hq.dir() / f, hq_backup / f);
+  w.hq.start();
+
+  Sold sold;
+  loy_refund_result refunded{};
+  {
+    TestTill t(config);
+    sold = sell(t, "R-1", "13800000001", 10000);
+    REQUIRE(sold.status == LOY_OK);
+    refunded = refund_line(t, "F-1", "R-1", "1", 1);
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  const std::int64_t m1 = 5000 + sold.quote.points_earned - refunded.points_taken_back;
+  REQUIRE(w.hq.member("M-1")["points"] == m1);
+
+  copy_dir(till_backup, data);
+  TestTill t(config);
+  REQUIRE(sell(t, "R-1", "13800000001", 10000).status == LOY_OK);
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.duplicates == 1);
+  const loy_refund_result again = refund_line(t, "F-1", "R-1", "1", 1);  // headquarters' copy, adopted
+  CHECK(again.amount_minor == refunded.amount_minor);
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.sent == 0);
+  REQUIRE(w.hq.query("SELECT COUNT(*) FROM txns") == 3);
+
+  w.hq.stop();
+  for (const char* f : {"hq.db", "hq.db-wal", "hq.db-shm", "hq.db.feed"}) std::filesystem::remove(w.hq.dir() / f);
+  for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
+    if (std::filesystem::exists(hq_backup / f)) std::filesystem::copy_file(hq_backup / f, w.hq.dir() / f);
+  w.hq.start();
+  REQUIRE(sync(t, &r) == LOY_OK);
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(status(t).held == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'held'") == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refunds") == 1);
+  CHECK(w.hq.member("M-1")["points"] == m1);
+  CHECK(lookup(t, "13800000001").confirmed_points == m1);
+}
+
 TEST_CASE("a sale dated far back by a till whose clock was reset is applied and flagged, and its points do not expire "
           "at once",
           "[sync]") {

@@ -1,5 +1,8 @@
 // Available points = headquarters' balance + this till's unconfirmed effects, never counted twice.
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
+#include <string_view>
 
 #include "loyalty/store/store.hpp"
 #include "support.hpp"
@@ -88,4 +91,40 @@ TEST_CASE("a rejected entry never counts", "[till]") {
   s.reject(t1, "store S9 may not post for this member");
   CHECK(available(s) == 70);
   CHECK(s.status().outbox_depth == 1);
+}
+
+namespace {
+
+// Refuses `PRAGMA synchronous=FULL` on the connection while it is installed: a restore that fails.
+int refuse_full(void*, int action, const char* name, const char* value, const char*, const char*) {
+  const bool full = action == SQLITE_PRAGMA && name && value && std::string_view(name) == "synchronous" &&
+                    std::string_view(value) == "FULL";
+  return full ? SQLITE_DENY : SQLITE_OK;
+}
+
+std::int64_t synchronous(store::Store& s) {
+  store::Statement q(s.database(), "PRAGMA synchronous");
+  REQUIRE(q.step());
+  return q.integer(0);
+}
+
+}  // namespace
+
+TEST_CASE("a sale is never committed without its fsync, even when synchronous=FULL could not be restored after a "
+          "relaxed write",
+          "[till]") {
+  test::TempDir dir;
+  store::Store s((dir.path() / "till.db").string());
+  s.apply_changes(member_at(1, 100, 1));
+  REQUIRE(synchronous(s) == 2);
+  sqlite3_set_authorizer(s.database().handle(), refuse_full, nullptr);
+  s.set_sync_error("headquarters unreachable");  // a relaxed write; putting FULL back fails
+  CHECK(synchronous(s) == 1);
+  CHECK_THROWS_AS(sell(s, "t1", 50), store::StorageError);  // refused rather than committed without fsync
+  CHECK(s.pending("M-1").points == 0);
+  CHECK(s.to_send() == 0);
+  sqlite3_set_authorizer(s.database().handle(), nullptr, nullptr);
+  sell(s, "t2", 50);  // restores FULL first
+  CHECK(synchronous(s) == 2);
+  CHECK(s.pending("M-1").points == 50);
 }

@@ -292,6 +292,20 @@ std::vector<engine::RefundItem> refund_items(const engine::detail::json& refund,
   return items;
 }
 
+// The store and till a sale was committed at, from its transaction; this till (as now configured)
+// when the body does not say.
+std::pair<std::string, std::string> sale_origin(const store::StoredSale& sale, const TillConfig& config) {
+  std::pair<std::string, std::string> out{config.store_id, config.till_id};
+  const auto j = nlohmann::json::parse(sale.body, nullptr, false);
+  if (!j.is_object()) return out;
+  const auto id = [&](const char* key, std::string& into) {
+    if (const auto it = j.find(key); it != j.end() && it->is_string()) into = it->get<std::string>();
+  };
+  id("store_id", out.first);
+  id("till_id", out.second);
+  return out;
+}
+
 }  // namespace
 
 bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std::string_view receipt_id,
@@ -435,6 +449,11 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   body["refund_id"] = std::string(refund_id);
   body["receipt_id"] = std::string(receipt_id);
   body["sale_txn_id"] = sale->txn_id;
+  // The sale's store, till and receipt name it too: a till restored from a backup commits a receipt
+  // again under another txn_id, and headquarters (restored itself, say) may know only that one.
+  const auto [sale_store_id, sale_till_id] = sale_origin(*sale, config_);
+  body["sale_store_id"] = sale_store_id;
+  body["sale_till_id"] = sale_till_id;
   body["lines"] = returned;
   body["amount_minor"] = out.amount_minor;
   body["points_taken_back"] = out.points_taken_back;

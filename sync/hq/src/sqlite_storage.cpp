@@ -1342,7 +1342,10 @@ class SqliteStorage final : public Storage {
     if (r.status == protocol::TxnStatus::rejected || cascading_) return;
     std::vector<std::string> keys;
     if (t.kind == TxnKind::enrollment && t.member_id) keys.push_back(*t.member_id);
-    if (t.kind == TxnKind::sale) keys.push_back(t.txn_id);
+    if (t.kind == TxnKind::sale) {
+      keys.push_back(t.txn_id);
+      keys.push_back(receipt_key(t.store_id, t.till_id, t.receipt_id));
+    }
     if (keys.empty()) return;
     cascading_ = true;
     try {
@@ -1362,7 +1365,10 @@ class SqliteStorage final : public Storage {
           protocol::TxnResult again;
           retry(*held, row, now_us_, again);
           if (again.status != protocol::TxnStatus::rejected) {
-            if (held->kind == TxnKind::sale) keys.push_back(held->txn_id);
+            if (held->kind == TxnKind::sale) {
+              keys.push_back(held->txn_id);
+              keys.push_back(receipt_key(held->store_id, held->till_id, held->receipt_id));
+            }
             if (held->kind == TxnKind::enrollment && held->member_id) keys.push_back(*held->member_id);
           }
         }
@@ -1379,6 +1385,12 @@ class SqliteStorage final : public Storage {
     if (r.status == protocol::TxnStatus::applied) return "applied";
     if (r.status == protocol::TxnStatus::duplicate) return "duplicate";
     return protocol::is_final_refusal(r.reason) ? "rejected" : "held";
+  }
+
+  // What a refund held for a sale it names by its receipt waits for: store and till ids hold no '/',
+  // member and txn ids (the other keys) none at all.
+  static std::string receipt_key(const std::string& store, const std::string& till, const std::string& receipt) {
+    return store + "/" + till + "/" + receipt;
   }
 
   // The transaction a duplicate stands for: itself, or the one a restored till's copy repeats.
@@ -1434,7 +1446,21 @@ class SqliteStorage final : public Storage {
     }
     std::vector<std::pair<std::string, std::int64_t>> units;
     for (const auto& i : t.refund_items) units.emplace_back(i.line_id, i.units);
-    return sha256_hex(protocol::refund_content(original_of(t.sale_txn_id), units));
+    return sha256_hex(protocol::refund_content(refunded_sale(t), units));
+  }
+
+  // The sale a refund refunds: the one it names, or the one that repeats (a restored till's copy);
+  // if headquarters never received the one it names, the sale applied under its store, till and
+  // receipt (the same sale committed again under another txn_id, headquarters restored since).
+  std::string refunded_sale(const Txn& t) {
+    if (t.sale_store_id && !txn_known(t.sale_txn_id)) {
+      prior_sale_->bind(1, *t.sale_store_id).bind(2, t.receipt_id).bind(3, *t.sale_till_id);
+      std::optional<std::string> found;
+      if (prior_sale_->step()) found = prior_sale_->text(0);
+      prior_sale_->reset();
+      if (found) return *found;
+    }
+    return original_of(t.sale_txn_id);
   }
 
   // A transaction with no usable id of its own, kept by its digest and refused for good.
@@ -1594,14 +1620,18 @@ class SqliteStorage final : public Storage {
   }
 
   void apply_refund(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
-    // A refund of a sale a restored till committed again refunds the sale applied.
-    const std::string sale_id = original_of(t.sale_txn_id);
+    // A refund of a sale a restored till committed again refunds the sale applied. A sale this
+    // database never received (its till restored from a backup committed the receipt again under
+    // another txn_id, and headquarters restored too) is the one applied under its store, till and
+    // receipt.
+    const std::string sale_id = refunded_sale(t);
     prior_refund_->bind(1, sale_id).bind(2, t.refund_id);
     if (repeated(*prior_refund_, t, [&] { return "refund " + t.refund_id + " of sale " + sale_id; }, r)) return;
     find_sale_->bind(1, sale_id);
     if (!find_sale_->step()) {
       find_sale_->reset();
-      waits_for_ = sale_id;  // applied when that sale is
+      // Applied when that sale is, or any sale under its receipt.
+      waits_for_ = t.sale_store_id ? receipt_key(*t.sale_store_id, *t.sale_till_id, t.receipt_id) : sale_id;
       return reject(r, "unknown_sale: headquarters has not applied sale " + sale_id);
     }
     Statement& f = *find_sale_;

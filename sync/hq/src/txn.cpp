@@ -57,6 +57,14 @@ void read_refund(ObjectReader& r, Txn& t) {
   t.receipt_id = id_field(r, "receipt_id");
   t.sale_txn_id = r.string("sale_txn_id");
   if (!protocol::is_txn_id(t.sale_txn_id)) fail(r.path_of("sale_txn_id"), "must be 32 lowercase hexadecimal digits");
+  if (const json* store = r.optional("sale_store_id")) {
+    t.sale_store_id = engine::detail::as_string(*store, r.path_of("sale_store_id"), false);
+    if (!limits::is_store_id(*t.sale_store_id))
+      fail(r.path_of("sale_store_id"), "must be 1.." + std::to_string(limits::kStoreId) + " letters, digits, '-' or '_'");
+    t.sale_till_id = r.string("sale_till_id");
+    if (!limits::is_till_id(*t.sale_till_id))
+      fail(r.path_of("sale_till_id"), "must be 1.." + std::to_string(limits::kTillId) + " letters, digits, '-' or '_'");
+  }
   const json& lines = engine::detail::as_array(r.required("lines"), r.path_of("lines"));
   if (lines.empty() || lines.size() > 10'000) fail(r.path_of("lines"), "must hold 1..10000 lines");
   for (std::size_t i = 0; i < lines.size(); ++i) {

@@ -49,6 +49,8 @@ struct Txn {
   // refund: the lines and units returned, and the figures the till computed for them
   std::vector<engine::RefundItem> refund_items;
   std::string refund_id, sale_txn_id;
+  // refund: where the sale was committed (optional): with receipt_id it names the sale whatever its txn_id
+  std::optional<std::string> sale_store_id, sale_till_id;
   engine::Minor amount_minor = 0;
   std::int64_t points_taken_back = 0, points_given_back = 0;
   // enrollment
