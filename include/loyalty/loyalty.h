@@ -235,8 +235,9 @@ LOY_API void loy_checkout_free(loy_checkout *checkout);
 LOY_API const char *loy_checkout_last_error(const loy_checkout *checkout);
 
 /* Sets the sale's time, ISO-8601 with its offset ("2026-05-03T10:00:00+08:00"); by default a quote
- * and a commit use the till's clock. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8,
- * LOY_E_TOO_LARGE or LOY_E_STATE. */
+ * and a commit use the till's clock. A quote may look at any time; a commit more than 24 hours ahead
+ * of the till's clock is refused (LOY_E_INVALID_ARGUMENT: headquarters would hold the sale). Returns
+ * LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE or LOY_E_STATE. */
 LOY_API loy_status loy_checkout_set_time(loy_checkout *checkout, const char *iso8601);
 
 /* Identifies the member from scanned text (as loy_till_lookup) for this sale, and fills *out when it is
@@ -251,7 +252,8 @@ typedef struct loy_line {
   const char *sku;
   const char *category;
   int64_t qty;           /* > 0 */
-  int64_t amount_minor;  /* >= 0: the line's price after the POS's own pricing, qty included */
+  int64_t amount_minor;  /* 0..10^15: the line's price after the POS's own pricing, qty included
+                          * (a sale's total is at most 10^15 too: beyond, its quote fails) */
 } loy_line;
 
 /* Adds a line. Returns LOY_OK, LOY_E_INVALID_ARGUMENT (NULL, qty <= 0, negative amount, duplicate id),

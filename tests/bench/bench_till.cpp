@@ -195,6 +195,21 @@ const char* const categories[] = {"apparel", "accessories", "eco", "shoes", "tob
 // A history of `sales` sales committed at the till of `db` over `days` days and applied at
 // headquarters long ago: half of them by 1,000 members (the benchmark's frequent buyers), half
 // anonymous, each with its transaction as a 10-line sale's.
+// A 10-line sale for the member of `phone`, committed under `receipt`: the commit's time in µs.
+double commit_ten_lines(loy_till* till, const std::string& phone, const std::string& receipt) {
+  static const std::string ids[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  loy_checkout* c = nullptr;
+  check_till(loy_checkout_begin(till, &c), till, "begin");
+  check(loy_checkout_identify(c, phone.c_str(), nullptr) == LOY_OK, "identify");
+  for (int l = 0; l < 10; ++l) {
+    const loy_line ln = line(ids[l], categories[l % 5], 1990 + 100 * l);
+    check(loy_checkout_add_line(c, &ln) == LOY_OK, "add line");
+  }
+  const double us = micros([&] { check(loy_checkout_commit(c, receipt.c_str(), nullptr) == LOY_OK, "commit"); });
+  loy_checkout_free(c);
+  return us;
+}
+
 void add_history(const std::filesystem::path& db_path, int sales, int days) {
   sqlite3* db = nullptr;
   check(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK, "history open");
@@ -214,8 +229,16 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
   const std::int64_t span = std::int64_t{days} * 86'400'000'000;
+  std::int64_t first = 1;  // after the sales the till's own benchmarks committed
+  {
+    sqlite3_stmt* last = nullptr;
+    sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox", -1, &last, nullptr);
+    check(sqlite3_step(last) == SQLITE_ROW, "history last seq");
+    first = sqlite3_column_int64(last, 0);
+    sqlite3_finalize(last);
+  }
   for (int i = 0; i < sales; ++i) {
-    const std::int64_t seq = i + 1;
+    const std::int64_t seq = first + i;
     char txn[40], receipt[24], member[16];
     std::snprintf(txn, sizeof txn, "%032x", i);
     std::snprintf(receipt, sizeof receipt, "H-%09d", i);
@@ -271,21 +294,9 @@ TillTimes measure_till(const std::filesystem::path& config, int lookups, int com
   t.lookup_p50 = percentile(look, 0.5);
   t.lookup_p99 = percentile(look, 0.99);
   std::vector<double> commit;
-  std::vector<std::string> ids;
-  for (int l = 0; l < 10; ++l) ids.push_back(std::to_string(l));
   const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  for (int k = 0; k < commits; ++k) {
-    loy_checkout* c = nullptr;
-    check_till(loy_checkout_begin(till, &c), till, "begin");
-    check(loy_checkout_identify(c, phone_of(pick(rng)).c_str(), nullptr) == LOY_OK, "identify");
-    for (int l = 0; l < 10; ++l) {
-      const loy_line ln = line(ids[static_cast<std::size_t>(l)], categories[l % 5], 1990 + 100 * l);
-      check(loy_checkout_add_line(c, &ln) == LOY_OK, "add line");
-    }
-    const std::string receipt = "C" + run.substr(run.size() - 8) + "-" + std::to_string(k);
-    commit.push_back(micros([&] { check(loy_checkout_commit(c, receipt.c_str(), nullptr) == LOY_OK, "commit"); }));
-    loy_checkout_free(c);
-  }
+  for (int k = 0; k < commits; ++k)
+    commit.push_back(commit_ten_lines(till, phone_of(pick(rng)), "C" + run.substr(run.size() - 8) + "-" + std::to_string(k)));
   t.commit_mean = mean(commit);
   loy_till_close(till);
   return t;
@@ -379,8 +390,6 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES(?1)", -1, &st, nullptr);
     const std::string body(2000, 'x');
     const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-    std::vector<std::string> ids;
-    for (int l = 0; l < 10; ++l) ids.push_back(std::to_string(l));
     for (int k = 0; k < commits; ++k) {
       bare_commit.push_back(micros([&] {
         sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
@@ -389,16 +398,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
         sqlite3_reset(st);
         check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK, "bare commit");
       }));
-      loy_checkout* c = nullptr;
-      check_till(loy_checkout_begin(till, &c), till, "begin");
-      check(loy_checkout_identify(c, phone_of(pick(rng)).c_str(), nullptr) == LOY_OK, "identify");
-      for (int l = 0; l < 10; ++l) {
-        const loy_line ln = line(ids[static_cast<std::size_t>(l)], categories[l % 5], 1990 + 100 * l);
-        check(loy_checkout_add_line(c, &ln) == LOY_OK, "add line");
-      }
-      const std::string receipt = "B" + run.substr(run.size() - 8) + "-" + std::to_string(k);
-      our_commit.push_back(micros([&] { check(loy_checkout_commit(c, receipt.c_str(), nullptr) == LOY_OK, "commit"); }));
-      loy_checkout_free(c);
+      our_commit.push_back(commit_ten_lines(till, phone_of(pick(rng)), "B" + run.substr(run.size() - 8) + "-" + std::to_string(k)));
     }
     sqlite3_finalize(st);
     sqlite3_close(db);

@@ -405,13 +405,9 @@ class Campaign {
   }
 
   void snapshot_hq() {
-    hq_.stop();
     const fs::path dir = tmp_.path() / ("hq-copy-" + std::to_string(hq_copies_.size()));
-    fs::create_directories(dir);
-    for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
-      if (fs::exists(hq_.dir() / f)) fs::copy_file(hq_.dir() / f, dir / f);
+    hq_.save_copy(dir);
     hq_copies_.push_back({dir});
-    hq_.start();
     count("headquarters copied");
   }
 
@@ -419,13 +415,7 @@ class Campaign {
     if (hq_copies_.empty()) return;
     const HqSnapshot& from = hq_copies_[static_cast<std::size_t>(pick(static_cast<int>(hq_copies_.size())))];
     const bool with_mark = pick(2) == 0;
-    hq_.stop();
-    std::vector<std::string> files = {"hq.db", "hq.db-wal", "hq.db-shm"};
-    if (with_mark) files.push_back("hq.db.feed");
-    for (const auto& f : files) fs::remove(hq_.dir() / f);
-    for (const auto& f : files)
-      if (fs::exists(from.dir / f)) fs::copy_file(from.dir / f, hq_.dir() / f);
-    hq_.start();
+    hq_.restore_copy(from.dir, with_mark);
     count("headquarters restored", from.dir.filename().string() + (with_mark ? " with its mark" : ""));
   }
 

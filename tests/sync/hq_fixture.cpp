@@ -175,6 +175,24 @@ std::int64_t HqProcess::query(const std::string& sql) const {
 
 std::string HqProcess::log() const { return read_text(dir_ / "hq.log"); }
 
+void HqProcess::save_copy(const std::filesystem::path& dir) {
+  stop();
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
+    if (std::filesystem::exists(dir_ / f)) std::filesystem::copy_file(dir_ / f, dir / f);
+  start();
+}
+
+void HqProcess::restore_copy(const std::filesystem::path& dir, bool with_mark) {
+  stop();
+  std::vector<std::string> files = {"hq.db", "hq.db-wal", "hq.db-shm"};
+  if (with_mark) files.push_back("hq.db.feed");
+  for (const auto& f : files) std::filesystem::remove(dir_ / f);
+  for (const auto& f : files)
+    if (std::filesystem::exists(dir / f)) std::filesystem::copy_file(dir / f, dir_ / f);
+  start();
+}
+
 std::filesystem::path write_till_config(const std::filesystem::path& dir, const std::string& store,
                                         const std::string& till, const std::string& hq_url,
                                         const std::filesystem::path& chain_dir, const nlohmann::json& edit) {
@@ -277,6 +295,25 @@ loy_member_info lookup(loy_till* till, const std::string& code) {
   INFO(loy_till_last_error(till));
   REQUIRE(s == LOY_OK);
   return m;
+}
+
+loy_status refund_units(loy_till* till, const char* refund_id, const char* store, const char* receipt, const char* line,
+                        std::int64_t units, loy_refund_result* out) {
+  loy_refund_item item{};
+  item.struct_size = sizeof item;
+  item.line_id = line;
+  item.units = units;
+  loy_refund_result rr{};
+  rr.struct_size = sizeof rr;
+  const loy_status s = store ? loy_till_refund_at(till, refund_id, store, receipt, &item, 1, &rr)
+                             : loy_till_refund(till, refund_id, receipt, &item, 1, &rr);
+  if (out) *out = rr;
+  return s;
+}
+
+void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::filesystem::remove_all(to);
+  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }
 
 }  // namespace loyalty::test

@@ -67,6 +67,13 @@ class HqProcess {
   std::int64_t query(const std::string& sql) const;
   std::string log() const;
 
+  // Headquarters' database as a backup holds it: stops, copies hq.db (its WAL and the feed's mark
+  // beside it) into `dir`, starts again.
+  void save_copy(const std::filesystem::path& dir);
+  // Puts the database back from a copy of save_copy(): stops, replaces it (the feed's mark too when
+  // `with_mark`, as a whole folder restored), starts again.
+  void restore_copy(const std::filesystem::path& dir, bool with_mark);
+
  private:
   std::filesystem::path dir_;
   pid_t pid_ = -1;
@@ -120,5 +127,13 @@ loy_till_status status(loy_till* till);
 // Runs `sql` on a closed till's database (a test altering what it queued).
 void tamper_outbox(const std::filesystem::path& db_path, const std::string& sql);
 loy_member_info lookup(loy_till* till, const std::string& code);
+
+// Refunds `units` of line `line` of receipt `receipt` under `refund_id`: a sale of store `store`
+// (loy_till_refund_at), or of this till (`store` null, loy_till_refund).
+loy_status refund_units(loy_till* till, const char* refund_id, const char* store, const char* receipt, const char* line,
+                        std::int64_t units, loy_refund_result* out = nullptr);
+
+// Replaces `to` with a copy of `from` (a till's data folder put back from a backup).
+void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace loyalty::test

@@ -15,20 +15,6 @@ using namespace loyalty::test;
 
 namespace {
 
-loy_status refund_at(loy_till* t, const char* refund_id, const char* store, const char* receipt, const char* line,
-                     std::int64_t units, loy_refund_result* out = nullptr) {
-  loy_refund_item item{};
-  item.struct_size = sizeof item;
-  item.line_id = line;
-  item.units = units;
-  loy_refund_result rr{};
-  rr.struct_size = sizeof rr;
-  const loy_status s = store ? loy_till_refund_at(t, refund_id, store, receipt, &item, 1, &rr)
-                             : loy_till_refund(t, refund_id, receipt, &item, 1, &rr);
-  if (out) *out = rr;
-  return s;
-}
-
 // A two-unit line and a one-unit line for M-2.
 void sell_two_lines(loy_till* t, const char* receipt) {
   loy_checkout* c = nullptr;
@@ -76,11 +62,11 @@ TEST_CASE("a returns desk refunds a sale of another till of its store, fetched f
   REQUIRE(sync(lane) == LOY_OK);
 
   loy_refund_result rr{};
-  CHECK(refund_at(desk, "F-1", nullptr, "R-1", "1", 1) == LOY_E_NOT_FOUND);  // loy_till_refund: what this till holds
-  CHECK(refund_at(desk, "F-1", "S001", "R-1", "1", 1, &rr) == LOY_OK);
+  CHECK(refund_units(desk, "F-1", nullptr, "R-1", "1", 1) == LOY_E_NOT_FOUND);  // loy_till_refund: what this till holds
+  CHECK(refund_units(desk, "F-1", "S001", "R-1", "1", 1, &rr) == LOY_OK);
   CHECK(rr.amount_minor > 0);
-  CHECK(refund_at(desk, "F-2", nullptr, "R-1", "2", 1) == LOY_OK);  // now it holds a copy
-  CHECK(refund_at(desk, "F-3", "S001", "R-404", "1", 1) == LOY_E_NOT_FOUND);
+  CHECK(refund_units(desk, "F-2", nullptr, "R-1", "2", 1) == LOY_OK);  // now it holds a copy
+  CHECK(refund_units(desk, "F-3", "S001", "R-404", "1", 1) == LOY_E_NOT_FOUND);
   loy_sync_result r{};
   REQUIRE(sync(desk, &r) == LOY_OK);
   CHECK(r.applied == 2);
@@ -99,13 +85,13 @@ TEST_CASE("a till online learns what was refunded elsewhere before it refunds it
   sell_two_lines(lane, "R-1");
   REQUIRE(sync(lane) == LOY_OK);
   // The customer returns both units of line 1 at another store.
-  REQUIRE(refund_at(other, "F-9", "S001", "R-1", "1", 2) == LOY_OK);
+  REQUIRE(refund_units(other, "F-9", "S001", "R-1", "1", 2) == LOY_OK);
   REQUIRE(sync(other) == LOY_OK);
 
   // Online, the selling till asks headquarters first: nothing of line 1 is left to pay out.
-  CHECK(refund_at(lane, "F-1", nullptr, "R-1", "1", 1) == LOY_E_STATE);
+  CHECK(refund_units(lane, "F-1", nullptr, "R-1", "1", 1) == LOY_E_STATE);
   CHECK(std::string(loy_till_last_error(lane)).find("1") != std::string::npos);
-  CHECK(refund_at(lane, "F-2", nullptr, "R-1", "2", 1) == LOY_OK);  // line 2 still is
+  CHECK(refund_units(lane, "F-2", nullptr, "R-1", "2", 1) == LOY_OK);  // line 2 still is
   loy_sync_result r{};
   REQUIRE(sync(lane, &r) == LOY_OK);
   CHECK(r.applied == 1);
@@ -114,10 +100,10 @@ TEST_CASE("a till online learns what was refunded elsewhere before it refunds it
   // headquarters keeps that refund, refused for good, and flags it.
   sell_two_lines(lane, "R-2");
   REQUIRE(sync(lane) == LOY_OK);
-  REQUIRE(refund_at(other, "F-8", "S001", "R-2", "1", 2) == LOY_OK);
+  REQUIRE(refund_units(other, "F-8", "S001", "R-2", "1", 2) == LOY_OK);
   REQUIRE(sync(other) == LOY_OK);
   w.hq.stop();
-  CHECK(refund_at(lane, "F-3", nullptr, "R-2", "1", 1) == LOY_OK);
+  CHECK(refund_units(lane, "F-3", nullptr, "R-2", "1", 1) == LOY_OK);
   w.hq.start();
   REQUIRE(sync(lane, &r) == LOY_OK);
   CHECK(r.rejected == 1);
@@ -145,7 +131,7 @@ TEST_CASE("a refund of a sale headquarters must be asked for takes at most the s
   }
   // And a till's refund of a sale it does not hold, with headquarters silent.
   TestTill t(w.till("S001", "T02", {{"sync", {{"timeout_seconds", 1}}}}, silent.url()));
-  CHECK(refund_at(t, "F-1", "S002", "R-1", "1", 1) == LOY_E_NETWORK);
+  CHECK(refund_units(t, "F-1", "S002", "R-1", "1", 1) == LOY_E_NETWORK);
   CHECK(std::string(loy_till_last_error(t)).find("cannot fetch the sale") != std::string::npos);
 }
 
@@ -161,12 +147,12 @@ TEST_CASE("a receipt id that looks like another store's is the POS's own: the tw
   REQUIRE(own.status == LOY_OK);
 
   loy_refund_result theirs{}, mine{};
-  REQUIRE(refund_at(a, "F-1", "S002", "R-1", "1", 1, &theirs) == LOY_OK);
-  REQUIRE(refund_at(a, "F-2", nullptr, "@S002/R-1", "1", 1, &mine) == LOY_OK);
+  REQUIRE(refund_units(a, "F-1", "S002", "R-1", "1", 1, &theirs) == LOY_OK);
+  REQUIRE(refund_units(a, "F-2", nullptr, "@S002/R-1", "1", 1, &mine) == LOY_OK);
   CHECK(theirs.amount_minor > mine.amount_minor);
   CHECK(mine.amount_minor == own.quote.payable_minor);
-  CHECK(refund_at(a, "F-3", "S002", "R-1", "1", 1) == LOY_E_STATE);  // nothing left of either
-  CHECK(refund_at(a, "F-4", nullptr, "@S002/R-1", "1", 1) == LOY_E_STATE);
+  CHECK(refund_units(a, "F-3", "S002", "R-1", "1", 1) == LOY_E_STATE);  // nothing left of either
+  CHECK(refund_units(a, "F-4", nullptr, "@S002/R-1", "1", 1) == LOY_E_STATE);
   loy_sync_result r{};
   REQUIRE(sync(a, &r) == LOY_OK);
   CHECK(r.applied == 3);

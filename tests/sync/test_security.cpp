@@ -96,7 +96,9 @@ TEST_CASE("headquarters refuses clients without a valid certificate of the chain
   CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
 }
 
-TEST_CASE("a store posting transactions as another store gets 403 and nothing is applied", "[sync]") {
+TEST_CASE("a transaction naming another store than its certificate's is stored and held, never applied, until its "
+          "own store sends it or an operator accepts it",
+          "[sync]") {
   World w;
   // Till T01 of store S002, configured with store S001's certificate: its sales name S002.
   const auto config = write_till_config(w.tmp.path() / "till", "S002", "T01", w.hq.url(), w.chain.dir(),
@@ -106,36 +108,50 @@ TEST_CASE("a store posting transactions as another store gets 403 and nothing is
     TestTill t(config);
     REQUIRE(sync(t) == LOY_OK);  // reading is allowed to any store of the chain
     REQUIRE(sell(t, "R-1", "13800000001", 1000).status == LOY_OK);
+    REQUIRE(sell(t, "R-2", "13800000002", 1000).status == LOY_OK);
   }
   const auto bodies = queued_bodies(w.tmp.path() / "till" / "data" / "till.db");
-  REQUIRE(bodies.size() == 1);
+  REQUIRE(bodies.size() == 2);
   HttpsClient client(w.hq.url(), w.store("store-S001"));
-  const auto res = client.request("POST", "/v1/batches", loyalty::protocol::batch_json("T01", "b-1", bodies), "", kTimeout);
-  CHECK(res.status == 403);
-  const auto err = loyalty::protocol::parse_error(res.body);
-  REQUIRE(err);
-  CHECK(err->first == "wrong_store");
-  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
+  const auto res = client.request("POST", "/v1/batches", loyalty::protocol::batch_json("T01", "b-1", {bodies[0]}), "",
+                                  kTimeout);
+  REQUIRE(res.status == 200);
+  const auto answer = loyalty::protocol::parse_batch_answer(res.body);
+  REQUIRE(answer);
+  CHECK(answer->results[0].status == loyalty::protocol::TxnStatus::rejected);
+  CHECK(answer->results[0].reason.rfind("wrong_store:", 0) == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'held' AND reason LIKE 'wrong_store:%'") == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 0);
   CHECK(w.hq.member("M-1")["points"] == 5000);
 
-  // The refusal is the till's configuration's fault, not its sale's: the sync fails and says why,
-  // and the sale stays queued, to go up once the till has its own certificate.
+  // The till syncs: both are held (stored, flagged), the download goes on, nothing is applied; a
+  // plain retry does not apply them either.
   {
     TestTill t(config);
-    CHECK(sync(t) == LOY_E_NETWORK);
+    REQUIRE(sync(t) == LOY_OK);
     const auto st = status(t);
+    CHECK(st.held == 2);
     CHECK(st.rejected == 0);
-    CHECK(st.outbox_depth == 1);
-    CHECK(std::string(st.last_sync_error).find("wrong_store") != std::string::npos);
-    CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 0);
   }
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'held'") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'held' AND detail LIKE '%wrong_store%'") >= 1);
+  const auto plain = w.hq.cli({"held", "retry", "--all"});
+  CHECK(plain.out.find("0 of 2 applied") != std::string::npos);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 0);
+
+  // An operator who knows the till was moved accepts the first; the till, given its own store's
+  // certificate, sends the second again, and it is applied.
+  const auto accepted = w.hq.cli({"held", "retry", nlohmann::json::parse(bodies[0])["txn_id"].get<std::string>(), "--accept"});
+  INFO(accepted.out);
+  CHECK(accepted.out.find("1 of 1 applied") != std::string::npos);
   const auto fixed = write_till_config(w.tmp.path() / "till", "S002", "T01", w.hq.url(), w.chain.dir());
   TestTill t(fixed);
   loy_sync_result r{};
   REQUIRE(sync(t, &r) == LOY_OK);
-  CHECK(r.applied == 1);
-  CHECK(status(t).outbox_depth == 0);
-  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 1);
+  CHECK(r.applied + r.duplicates == 2);
+  CHECK(status(t).held == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'held'") == 0);
 }
 
 TEST_CASE("a till refuses a headquarters whose certificate is for another host", "[sync]") {

@@ -57,19 +57,9 @@ TEST_CASE("a till renamed with sales queued sends them, and they are applied und
 
 namespace {
 
-void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
-  std::filesystem::remove_all(to);
-  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
-}
-
 loy_refund_result refund_line(loy_till* t, const char* refund_id, const char* receipt, const char* line, std::int64_t units) {
-  loy_refund_item item{};
-  item.struct_size = sizeof item;
-  item.line_id = line;
-  item.units = units;
   loy_refund_result rr{};
-  rr.struct_size = sizeof rr;
-  const loy_status s = loy_till_refund(t, refund_id, receipt, &item, 1, &rr);
+  const loy_status s = refund_units(t, refund_id, nullptr, receipt, line, units, &rr);
   INFO(loy_till_last_error(t));
   REQUIRE(s == LOY_OK);
   return rr;
@@ -174,13 +164,8 @@ TEST_CASE("headquarters restored from a backup: tills start their cursor over, s
   REQUIRE(issued.exit_code == 0);
   REQUIRE(sync(a) == LOY_OK);
   REQUIRE(sync(b) == LOY_OK);
-  const auto db = w.hq.dir() / "hq.db";
   const auto backup = w.tmp.path() / "hq-backup";
-  std::filesystem::create_directories(backup);
-  w.hq.stop();
-  for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
-    if (std::filesystem::exists(w.hq.dir() / f)) std::filesystem::copy_file(w.hq.dir() / f, backup / f);
-  w.hq.start();
+  w.hq.save_copy(backup);
 
   // After the backup: a sale with the coupon, an enrollment and its first purchase.
   const Sold coupon_sale = sell_with_coupon(a, "R-1", "13800000001", "SAVE-10", 20000);
@@ -206,13 +191,7 @@ TEST_CASE("headquarters restored from a backup: tills start their cursor over, s
   // start); or the whole folder is, the mark with it (found when a till's cursor is past the feed).
   const bool whole_folder = GENERATE(false, true);
   INFO((whole_folder ? "the whole folder restored" : "the database file restored"));
-  w.hq.stop();
-  std::vector<std::string> files = {"hq.db", "hq.db-wal", "hq.db-shm"};
-  if (whole_folder) files.push_back("hq.db.feed");
-  for (const auto& f : files) std::filesystem::remove(w.hq.dir() / f);
-  for (const auto& f : files)
-    if (std::filesystem::exists(backup / f)) std::filesystem::copy_file(backup / f, w.hq.dir() / f);
-  w.hq.start();
+  w.hq.restore_copy(backup, whole_folder);
   CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'new_generation'") == (whole_folder ? 0 : 1));
   REQUIRE(w.hq.query("SELECT COUNT(*) FROM sales") == 0);
 
@@ -254,11 +233,7 @@ TEST_CASE("a refund of a sale that a restored headquarters never received refund
     REQUIRE(sync(t) == LOY_OK);
   }
   copy_dir(data, till_backup);
-  w.hq.stop();
-  std::filesystem::create_directories(hq_backup);
-  for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
-    if (std::filesystem::exists(w.hq.dir() / f)) std::filesystem::copy_file(w.hq.dir() / f, hq_backup / f);
-  w.hq.start();
+  w.hq.save_copy(hq_backup);
 
   Sold sold;
   loy_refund_result refunded{};
@@ -284,11 +259,7 @@ TEST_CASE("a refund of a sale that a restored headquarters never received refund
   CHECK(r.sent == 0);
   REQUIRE(w.hq.query("SELECT COUNT(*) FROM txns") == 3);
 
-  w.hq.stop();
-  for (const char* f : {"hq.db", "hq.db-wal", "hq.db-shm", "hq.db.feed"}) std::filesystem::remove(w.hq.dir() / f);
-  for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
-    if (std::filesystem::exists(hq_backup / f)) std::filesystem::copy_file(hq_backup / f, w.hq.dir() / f);
-  w.hq.start();
+  w.hq.restore_copy(hq_backup, true);
   REQUIRE(sync(t, &r) == LOY_OK);
   REQUIRE(sync(t, &r) == LOY_OK);
   CHECK(status(t).held == 0);

@@ -216,7 +216,7 @@ Result<Quote> quote(const RuleSet& rules, const QuoteInput& in) {
   for (std::size_t i = 0; i < n; ++i) {
     q.lines[i].id = in.lines[i].id;
     q.lines[i].net_minor = in.lines[i].amount_minor;
-    if (__builtin_add_overflow(q.gross_minor, in.lines[i].amount_minor, &q.gross_minor))
+    if (__builtin_add_overflow(q.gross_minor, in.lines[i].amount_minor, &q.gross_minor) || q.gross_minor > kMaxLineAmount)
       return invalid("basket", "the total of the lines exceeds the supported range");
   }
 

@@ -462,7 +462,10 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
     if (!mine.empty() && mine != *doc.generation) {
       db_.exec("UPDATE members SET version = 0");
       db_.exec("UPDATE coupons SET version = 0");
-      db_.exec("UPDATE outbox SET state = 0, acked_version = NULL WHERE state IN (1, 2)");
+      // Sent again, since the restored database may not hold them, but not pending: what was applied
+      // is in the records the cache holds (or will be again once headquarters answers), and what was
+      // refused never counted. Counting them again would let a member redeem points twice over.
+      db_.exec("UPDATE outbox SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
     }

@@ -169,6 +169,12 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   check_id(receipt_id, "the receipt id");
   const std::string digest = sale_digest(s);
   const auto now = local_now();
+  // Headquarters holds a transaction dated further ahead of its clock than this: a quote may look
+  // ahead, a sale is not made there. (Before payment: the POS commits before it takes the money.)
+  if (s.at && s.at->utc_micros > now.utc_micros + protocol::limits::kFutureSeconds * 1'000'000)
+    throw TillError(LOY_E_INVALID_ARGUMENT, "the sale's time is more than " +
+                                                std::to_string(protocol::limits::kFutureSeconds / 3600) +
+                                                " hours ahead of the till's clock");
   LogBatch logs;
   std::lock_guard lock(mu_);
   logs.logger = log_;
@@ -292,6 +298,12 @@ std::vector<engine::RefundItem> refund_items(const engine::detail::json& refund,
   return items;
 }
 
+// A refund's identity: the till that made it and its refund id (a refund committed again by a
+// restored till has another txn_id).
+std::string refund_key(const engine::detail::json& refund) {
+  return refund.value("store_id", "") + "/" + refund.value("till_id", "") + "/" + refund.value("refund_id", "");
+}
+
 // The store and till a sale was committed at, from its transaction; this till (as now configured)
 // when the body does not say.
 std::pair<std::string, std::string> sale_origin(const store::StoredSale& sale, const TillConfig& config) {
@@ -314,7 +326,7 @@ bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std
     std::string txn_id, body;
     std::optional<std::string> member;
     std::vector<engine::SaleLine> lines;
-    std::vector<std::pair<std::string, std::vector<engine::RefundItem>>> refunds;  // txn_id, lines
+    std::vector<std::pair<std::string, std::vector<engine::RefundItem>>> refunds;  // refund_key, lines
     std::vector<std::string> copies;            // txn_ids of the same sale committed again
     std::vector<engine::detail::json> mine;      // refunds of it this till made (its database may have lost them)
   };
@@ -334,8 +346,8 @@ bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std
     const auto& refunds = engine::detail::as_array(r.required("refunds"), "refunds");
     for (std::size_t i = 0; i < refunds.size(); ++i) {
       const std::string path = engine::detail::index_path("refunds", i);
-      c.refunds.emplace_back(engine::detail::as_string(refunds[i].at("txn_id"), path + ".txn_id"),
-                             refund_items(refunds[i], path));
+      engine::detail::as_string(refunds[i].at("txn_id"), path + ".txn_id");
+      c.refunds.emplace_back(refund_key(refunds[i]), refund_items(refunds[i], path));
       if (refunds[i].value("store_id", "") == config_.store_id && refunds[i].value("till_id", "") == config_.till_id)
         c.mine.push_back(refunds[i]);
     }
@@ -372,19 +384,19 @@ bool Till::merge_hq_sale(const SaleRef& target, std::string_view sale_store, std
     store().adopt_refund(refund_id, target.origin, std::string(receipt_id), result.dump(), e);
   }
   // What is left: the sale's lines less every refund of it, headquarters' and this till's own not yet
-  // applied there, each once.
+  // applied there, each once (one committed again by a restored till is the same refund).
   std::set<std::string> counted;
   std::vector<engine::SaleLine> left = std::move(c.lines);
-  const auto take = [&](const std::string& txn_id, const std::vector<engine::RefundItem>& items) {
-    if (!counted.insert(txn_id).second) return;
+  const auto take = [&](const std::string& key, const std::vector<engine::RefundItem>& items) {
+    if (!counted.insert(key).second) return;
     auto done = engine::refund(left, items);
-    if (!done) throw TillError(LOY_E_DOCUMENT, "refund " + txn_id + " of the sale: " + done.error().message);
+    if (!done) throw TillError(LOY_E_DOCUMENT, "refund " + key + " of the sale: " + done.error().message);
     left = std::move(done->left);
   };
-  for (const auto& [txn_id, items] : c.refunds) take(txn_id, items);
+  for (const auto& [key, items] : c.refunds) take(key, items);
   for (const auto& [txn_id, body] : store().refunds_of(target.origin, receipt_id)) {
     const auto j = nlohmann::json::parse(body);
-    take(txn_id, refund_items(j, "refund"));
+    take(refund_key(j), refund_items(j, "refund"));
   }
   if (target.origin.empty()) store().set_sale_lines("", receipt_id, lines_json(left));
   else store().add_foreign_sale(target.origin, std::string(receipt_id), c.txn_id, c.member, lines_json(left), c.body);

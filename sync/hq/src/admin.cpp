@@ -112,8 +112,8 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
       throw std::runtime_error(where + "tier '" + m.tier + "' is not a tier of the published rules");
     const std::string& points = field(6);
     const auto [end, ec] = std::from_chars(points.data(), points.data() + points.size(), m.points);
-    if (points.empty() || ec != std::errc() || end != points.data() + points.size() || m.points < -1'000'000'000'000 ||
-        m.points > 1'000'000'000'000)
+    if (points.empty() || ec != std::errc() || end != points.data() + points.size() || m.points < -protocol::limits::kMaxPoints ||
+        m.points > protocol::limits::kMaxPoints)
       throw std::runtime_error(where + "points must be a whole number");
     // Purchases before the import: a count, and when the last was. Empty (or no column): not known,
     // and the member is taken as never having bought (RULES.md: the first-purchase offer applies).

@@ -451,7 +451,8 @@ int main(int argc, char** argv) {
   held_retry_cmd->add_flag("--all", all, "Every held transaction, in the order they arrived");
   bool accept = false;
   held_retry_cmd->add_flag("--accept", accept,
-                           "Apply a receipt_conflict as a sale (or refund) of its own: the till really made both");
+                           "Override the reason each was held for: a receipt_conflict is applied as a sale (or refund) "
+                           "of its own, a future_timestamp as dated when it arrived");
   held_retry_cmd->add_flag("--json", json, "Print JSON");
 
   bool renew = false;

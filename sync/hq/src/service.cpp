@@ -135,13 +135,11 @@ HttpResponse Service::post_batch(const HttpRequest& request, std::int64_t now_us
       txns.push_back(unreadable_txn(batch->txns[i], request.store_id, batch->till_id, t.error().message));
       continue;
     }
-    // A store writes only as itself. Each transaction names its own till: a till renamed with sales
-    // queued sends them under their old id, in batches under its new one.
-    if (t->store_id != request.store_id) {
-      ++batches_refused_;
-      return error(403, "wrong_store", path + ": names store " + t->store_id + ", and this client's certificate is store " +
-                                           request.store_id + "'s");
-    }
+    // A store writes only as itself: a transaction naming another store (a till moved to another
+    // store with sales queued) is stored and held for an operator, and the rest of the batch goes on.
+    // Each transaction names its own till: a till renamed with sales queued sends them under their
+    // old id, in batches under its new one.
+    if (t->store_id != request.store_id) t->sent_by_store = request.store_id;
     txns.push_back(std::move(t).value());
   }
   const auto parsed = std::chrono::steady_clock::now();

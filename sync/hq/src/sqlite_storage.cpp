@@ -29,7 +29,7 @@ using store::Statement;
 using store::Transaction;
 
 constexpr std::int64_t kSchemaVersion = 3;
-constexpr std::int64_t kFutureLimitUs = 24LL * 3600 * 1'000'000;
+constexpr std::int64_t kFutureLimitUs = protocol::limits::kFutureSeconds * 1'000'000;
 // A transaction dated this far ahead of headquarters' clock is applied but flagged: the till's clock is wrong.
 constexpr std::int64_t kFutureFlagUs = 5LL * 60 * 1'000'000;
 constexpr std::int64_t kSlice = 20'000;  // members or lots per transaction of the daily work
@@ -396,11 +396,13 @@ class SqliteStorage final : public Storage {
     prior_sale_.emplace(db_, "SELECT t.txn_id, t.member_id, t.member_version, t.body FROM sales s "
                              "JOIN txns t ON t.rowid = s.rowid WHERE s.store_id = ?1 AND s.receipt_id = ?2 AND t.till_id = ?3");
     prior_refund_.emplace(db_, "SELECT t.txn_id, t.member_id, t.member_version, t.body FROM refunds r "
-                               "JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = ?1 AND r.refund_id = ?2");
+                               "JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = ?1 AND r.refund_id = ?2 "
+                               "AND t.store_id = ?3 AND t.till_id = ?4");
     update_sale_.emplace(db_, "UPDATE sales SET refunded_minor = refunded_minor + ?2, till_taken_back = till_taken_back + ?3, "
                               "points_taken_back = points_taken_back + ?4, points_given_back = points_given_back + ?5, "
                               "spend_minor = ?6 WHERE rowid = ?1");
     txn_body_.emplace(db_, "SELECT body FROM txns WHERE rowid = ?1");
+    received_of_.emplace(db_, "SELECT received_us, reason FROM txns WHERE rowid = ?1");
     refund_bodies_.emplace(db_, "SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id "
                                 "WHERE r.sale_txn_id = ?1 ORDER BY t.rowid");
     upsert_till_.emplace(db_, "INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us, sent_us) "
@@ -531,8 +533,10 @@ class SqliteStorage final : public Storage {
     std::string current = meta_text("generation");
     if (generation) {
       // What the till saw in this generation (or before it had one) that this database does not hold:
-      // the database went back since.
+      // the database went back since. A cursor alone proves nothing for a till of no generation yet
+      // (new, or seeded from a file): past the feed's end, it starts over.
       std::string why;
+      if (generation->empty() && after > meta_int("feed_seq")) after = 0;
       if (generation->empty() || *generation == current) {
         if (after > meta_int("feed_seq")) {
           why = "a till's cursor " + std::to_string(after) + " is past the feed's end " + std::to_string(meta_int("feed_seq"));
@@ -967,7 +971,7 @@ class SqliteStorage final : public Storage {
     ReadTransaction read(db_);
     std::vector<HeldRow> out;
     const std::string sql = "SELECT " + std::string(kHeldColumns) + " FROM txns WHERE held_us IS NOT NULL" +
-                            (include_applied ? "" : " AND status != 'applied'") + " ORDER BY rowid LIMIT ?1";
+                            (include_applied ? "" : " AND status IN ('held', 'rejected')") + " ORDER BY rowid LIMIT ?1";
     Statement s(db_, sql.c_str());
     s.bind(1, limit);
     while (s.step()) out.push_back(held_row(s, false));
@@ -990,7 +994,7 @@ class SqliteStorage final : public Storage {
     Transaction tx(db_);
     std::vector<std::int64_t> rows;
     if (ids.empty()) {
-      Statement s(db_, "SELECT rowid FROM txns WHERE held_us IS NOT NULL AND status != 'applied' ORDER BY rowid");
+      Statement s(db_, "SELECT rowid FROM txns WHERE status IN ('held', 'rejected') ORDER BY rowid");
       while (s.step()) rows.push_back(s.integer(0));
     } else {
       for (const std::string& id : ids) {
@@ -1010,18 +1014,22 @@ class SqliteStorage final : public Storage {
       const std::string body = txn_body_->text(0);
       txn_body_->reset();
       const auto before = held_locked(std::to_string(row));
-      if (before->status != "applied") {
+      // Only what is held or refused is applied again: one applied, or a duplicate of one, never is.
+      if (before->status == "held" || before->status == "rejected") {
         auto t = engine::detail::guarded([&] { return read_txn(engine::detail::parse_json(body, "txn"), "txn"); });
         if (t) {
           protocol::TxnResult r;
-          accept_conflicts_ = accept;
+          // --accept overrides only what the operator was shown: this transaction's own reason.
+          accept_conflicts_ = accept && before->reason.rfind("receipt_conflict:", 0) == 0;
+          accept_future_ = accept && before->reason.rfind("future_timestamp:", 0) == 0;
+          accept_store_ = accept && before->reason.rfind("wrong_store:", 0) == 0;
           try {
             retry(*t, row, now_us, r);
           } catch (...) {
-            accept_conflicts_ = false;
+            accept_conflicts_ = accept_future_ = accept_store_ = false;
             throw;
           }
-          accept_conflicts_ = false;
+          accept_conflicts_ = accept_future_ = accept_store_ = false;
         }
       }
       out.push_back(*held_locked(std::to_string(row)));
@@ -1267,13 +1275,18 @@ class SqliteStorage final : public Storage {
         r.reason = in_ledger ? "" : reason;
         return Outcome::answered;
       }
+      // Sent again, by its own store this time (its till has its own certificate now): a wrong_store
+      // it was held for is gone.
+      from_own_store_ = t.sent_by_store.empty();
       retry(t, row, now_us, r);
+      from_own_store_ = false;
       return Outcome::retried;
     }
     find_txn_->reset();
     row_ = next_row_++;  // the transaction's row in txns, which its sale row shares
     duplicate_of_.reset();
     waits_for_.reset();
+    received_us_ = now_us;
     check_past(t, now_us);
     apply_one(t, now_us, r);
     const bool applied = r.status != protocol::TxnStatus::rejected;
@@ -1298,8 +1311,22 @@ class SqliteStorage final : public Storage {
     const bool flagged = std::exchange(future_flagged_, true);  // a clock ahead was flagged when it first came
     duplicate_of_.reset();
     waits_for_.reset();
-    past_dated_ = t.at.utc_micros < now_us - past_limit_us();  // flagged when it first came
+    received_of_->bind(1, row);
+    std::string stored_reason;
+    received_us_ = now_us;
+    if (received_of_->step()) {
+      received_us_ = received_of_->integer(0);
+      stored_reason = received_of_->optional_text(1).value_or("");
+    }
+    received_of_->reset();
+    // Sent with another store's certificate: applied only when an operator accepts it.
+    sent_by_other_store_ =
+        stored_reason.rfind("wrong_store:", 0) == 0 && !accept_store_ && !from_own_store_ ? stored_reason : "";
+    from_own_store_ = false;  // what it releases in turn was not sent now
+    past_dated_ = t.at.utc_micros < received_us_ - past_limit_us();  // judged, and flagged, when it first came
     apply_one(t, now_us, r);
+    accept_conflicts_ = accept_future_ = accept_store_ = false;  // what it releases in turn is applied on its own terms
+    sent_by_other_store_.clear();
     future_flagged_ = flagged;
     const bool applied = r.status != protocol::TxnStatus::rejected;
     update_txn_->bind(1, row).bind(2, status_name(r));
@@ -1500,8 +1527,24 @@ class SqliteStorage final : public Storage {
 
   void apply_one(const Txn& t, std::int64_t now_us, protocol::TxnResult& r) {
     r.status = protocol::TxnStatus::applied;
+    if (!t.sent_by_store.empty() && !accept_store_)
+      return reject(r, "wrong_store: names store " + t.store_id + ", and was sent with store " + t.sent_by_store +
+                           "'s certificate (a till moved to another store?)");
+    if (!sent_by_other_store_.empty()) return reject(r, sent_by_other_store_);
     if (t.at.utc_micros > now_us + kFutureFlagUs) {
       const bool refused = t.at.utc_micros > now_us + kFutureLimitUs;
+      if (refused && accept_future_) {
+        // The operator accepts it: the till's clock was wrong, the sale was made when it arrived.
+        Txn dated = t;
+        dated.at = engine::Instant{received_us_, t.at.offset_minutes};
+        ledger_->flag("future_timestamp", &t, t.member_id,
+                      nlohmann::ordered_json{{"at", engine::format_instant(t.at)},
+                                             {"accepted", true},
+                                             {"applied_as_of", engine::format_instant(dated.at)}}.dump(),
+                      now_us);
+        accept_future_ = false;
+        return apply_one(dated, now_us, r);
+      }
       // One flag per batch: a till whose clock runs ahead dates all its transactions ahead.
       if (!future_flagged_) ledger_->flag("future_timestamp", &t, t.member_id,
                     nlohmann::ordered_json{{"at", engine::format_instant(t.at)},
@@ -1554,7 +1597,7 @@ class SqliteStorage final : public Storage {
     ledger_->debit(*m, c.points_redeemed);
     if (c.points_earned > 0)
       ledger_->credit(*m, c.points_earned, t.at.utc_micros,
-                      expiry_of(past_dated_ ? now_us : t.at.utc_micros, t.rules_version), t.txn_id);
+                      expiry_of(past_dated_ ? received_us_ : t.at.utc_micros, t.rules_version), t.txn_id);
     apply_sale_->bind(1, *member).bind(2, t.at.utc_micros).bind(3, std::int64_t{t.at.offset_minutes}).run();
     ledger_->evaluate(*m, t.at.utc_micros, now_us);
     if (c.coupon_code) ledger_->use_coupon(*c.coupon_code, t, member, now_us);
@@ -1625,7 +1668,8 @@ class SqliteStorage final : public Storage {
     // another txn_id, and headquarters restored too) is the one applied under its store, till and
     // receipt.
     const std::string sale_id = refunded_sale(t);
-    prior_refund_->bind(1, sale_id).bind(2, t.refund_id);
+    // A refund id is the till's own: another till's refund under the same id is another refund.
+    prior_refund_->bind(1, sale_id).bind(2, t.refund_id).bind(3, t.store_id).bind(4, t.till_id);
     if (repeated(*prior_refund_, t, [&] { return "refund " + t.refund_id + " of sale " + sale_id; }, r)) return;
     find_sale_->bind(1, sale_id);
     if (!find_sale_->step()) {
@@ -1779,7 +1823,12 @@ class SqliteStorage final : public Storage {
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   FeedMark mark_;
   LedgerPolicy policy_;
-  bool past_dated_ = false;  // the sale being applied is dated implausibly far back: its points expire from now
+  std::int64_t received_us_ = 0;  // when headquarters received the transaction being applied
+  bool accept_future_ = false;    // an operator's retry applies a transaction dated ahead as dated when it arrived,
+  bool accept_store_ = false;     // and one sent with another store's certificate as its own store's
+  std::string sent_by_other_store_;  // a held transaction's wrong_store reason, kept until an operator accepts it
+  bool from_own_store_ = false;      // ... or its own store sends it again
+  bool past_dated_ = false;  // the sale being applied is dated implausibly far back: its points expire when it arrived
   std::set<std::string> past_flagged_;  // tills of this batch flagged for a sale dated back
   std::int64_t seq_ = 0;  // the changes feed's last number, inside a write transaction
   bool future_flagged_ = false;  // a batch's transaction dated ahead was flagged
@@ -1795,7 +1844,7 @@ class SqliteStorage final : public Storage {
       update_sale_, txn_body_, refund_bodies_, upsert_till_, last_txn_row_, insert_sale_, find_sale_, insert_refund_,
       member_by_code_, insert_alias_, merge_member_, insert_member_, insert_code_, upsert_store_, get_meta_, set_meta_,
       changed_members_, codes_of_, changed_coupons_, current_rules_, update_txn_, find_refused_, insert_refused_,
-      close_held_, original_of_, prior_sale_, prior_refund_, till_sent_, waiting_for_;
+      close_held_, original_of_, received_of_, prior_sale_, prior_refund_, till_sent_, waiting_for_;
 };
 
 }  // namespace

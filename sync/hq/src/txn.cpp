@@ -17,10 +17,10 @@ using engine::detail::fail;
 using engine::detail::json;
 using engine::detail::ObjectReader;
 
-constexpr std::int64_t kMaxPoints = 1'000'000'000'000;
-constexpr std::int64_t kMaxMinor = 1'000'000'000'000'000;
-
 namespace limits = protocol::limits;
+
+constexpr std::int64_t kMaxPoints = limits::kMaxPoints;
+constexpr std::int64_t kMaxMinor = limits::kMaxMinor;
 
 // Receipt, refund and line ids are the POS's own: 1..63 bytes of UTF-8, as the till takes them.
 std::string id_field(ObjectReader& r, std::string_view key) {

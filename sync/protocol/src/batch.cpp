@@ -47,8 +47,8 @@ std::string refund_content(std::string_view sale_txn_id, const std::vector<std::
 std::string_view refusal_code(std::string_view reason) { return reason.substr(0, reason.find(':')); }
 
 bool is_final_refusal(std::string_view reason) {
-  static constexpr std::string_view kHeld[] = {"sealed",       "code_key",         "unknown_member",
-                                                "unknown_sale", "future_timestamp", "receipt_conflict"};
+  static constexpr std::string_view kHeld[] = {"sealed",           "code_key",         "unknown_member", "unknown_sale",
+                                                "future_timestamp", "receipt_conflict", "wrong_store"};
   const std::string_view code = refusal_code(reason);
   for (std::string_view h : kHeld)
     if (code == h) return false;

@@ -11,14 +11,15 @@
 #include "loyalty/engine/result.hpp"
 #include "loyalty/engine/rules.hpp"
 #include "loyalty/engine/time.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace loyalty::engine {
 
 // Input limits. Within them every figure of a quote is exact; beyond them the quote is an error.
 inline constexpr std::size_t kMaxLines = 10'000;
-inline constexpr Minor kMaxLineAmount = 1'000'000'000'000'000;  // 10^15 minor units
+inline constexpr Minor kMaxLineAmount = protocol::limits::kMaxMinor;  // a line, and the sale's total
 inline constexpr std::int64_t kMaxQty = 1'000'000'000;
-inline constexpr std::int64_t kMaxPoints = 1'000'000'000'000'000;  // |points| of a member or request
+inline constexpr std::int64_t kMaxPoints = protocol::limits::kMaxPoints;  // |points| of a member or request
 
 // Headquarters' next expiry of the member's points, for the POINTS_EXPIRING prompt.
 struct PointsExpiry {

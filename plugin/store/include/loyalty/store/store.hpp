@@ -134,7 +134,8 @@ class Store {
   // Applies a changes page in one transaction and moves the cursor to doc.next. A page of another
   // generation than the till's (headquarters restored from a backup) starts over first: every cached
   // record yields to headquarters' (versions back to 0), and every transaction headquarters had
-  // answered is queued again, since the restored database may not hold it.
+  // answered is queued again, since the restored database may not hold it (not counted as pending
+  // until it is answered again).
   Applied apply_changes(const protocol::ChangesDocument& doc, bool from_headquarters = false);
 
   std::optional<CachedMember> member_by_code(const protocol::CodeHash& code);

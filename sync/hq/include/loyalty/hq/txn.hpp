@@ -39,6 +39,9 @@ struct Txn {
   // Not empty: the transaction could not be read ("invalid_txn: txns[3].at: ..."). Only txn_id (as
   // sent, when it is a string), store_id, till_id, body and digest are set; it is stored, never applied.
   std::string invalid;
+  // Not empty: the store whose certificate sent it, when the transaction names another (a till moved
+  // to another store with sales queued). It is stored and held until an operator accepts it.
+  std::string sent_by_store;
 
   // sale: what the till priced (re-checked by headquarters' ledger) and what it came to
   engine::QuoteInput input;

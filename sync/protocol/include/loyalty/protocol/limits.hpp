@@ -44,6 +44,14 @@ inline constexpr std::size_t kBatchTxns = 1000;
 inline constexpr std::size_t kTxnBytes = 6 * 1024 * 1024;
 inline constexpr std::size_t kBatchBytes = 8 * 1024 * 1024;
 inline constexpr std::size_t kLines = 10'000;
+// Money and points, as the engine quotes them and headquarters reads them: a line's amount and a
+// sale's total are at most kMaxMinor minor units; points (earned, redeemed, returned, a balance) at
+// most kMaxPoints.
+inline constexpr std::int64_t kMaxMinor = 1'000'000'000'000'000;
+inline constexpr std::int64_t kMaxPoints = 1'000'000'000'000'000;
+// A transaction dated more than this ahead of headquarters' clock is held (future_timestamp); a till
+// refuses a sale time that far ahead of its own.
+inline constexpr std::int64_t kFutureSeconds = 24 * 3600;
 
 namespace detail {
 constexpr bool id_char(char c, bool dot) {
