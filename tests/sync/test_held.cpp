@@ -173,3 +173,45 @@ TEST_CASE("an operator retries held transactions once their cause is fixed, and 
   REQUIRE(sync(t) == LOY_OK);
   CHECK(lookup(t, "13700000404").available_points == balance);
 }
+
+TEST_CASE("an operator's retry of everything, with --accept, never applies a duplicate again", "[sync]") {
+  // Held first, then found to be copies of what was applied: a till restored from a backup committed
+  // them again while headquarters could not open the enrollment.
+  WrongKeyWorld k;
+  const auto config = k.w.till("S001", "T01");
+  const auto data = k.w.tmp.path() / "S001-T01" / "data";
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  copy_dir(data, k.w.tmp.path() / "backup");
+  {
+    TestTill t(config);
+    enroll_buy_and_refund(t);
+    REQUIRE(sync(t) == LOY_OK);
+    REQUIRE(status(t).held == 3);
+  }
+  copy_dir(k.w.tmp.path() / "backup", data);
+  {
+    TestTill t(config);
+    enroll_buy_and_refund(t);  // the POS commits them again
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  k.fix_key_and_restart();  // what was held is applied at start
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+    REQUIRE(sync(t) == LOY_OK);
+    CHECK(status(t).held == 0);
+  }
+  const std::int64_t points = k.w.hq.query("SELECT points FROM members WHERE phone = '13900000001'");
+  REQUIRE(k.w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+  CHECK(held_list(k.w.hq).empty());  // copies answered as duplicates are not held
+  const auto retried = k.w.hq.cli({"held", "retry", "--all", "--accept"});
+  INFO(retried.out);
+  CHECK(retried.exit_code == 0);
+  CHECK(k.w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+  CHECK(k.w.hq.query("SELECT COUNT(*) FROM refunds") == 1);
+  CHECK(k.w.hq.query("SELECT purchases FROM members WHERE phone = '13900000001'") == 1);
+  CHECK(k.w.hq.query("SELECT points FROM members WHERE phone = '13900000001'") == points);
+}

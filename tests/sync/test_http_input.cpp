@@ -197,6 +197,16 @@ TEST_CASE("a transaction dated more than 24 hours ahead is rejected, and the res
   CHECK(answer->results[0].reason.rfind("future_timestamp:", 0) == 0);
   CHECK(answer->results[1].status == loyalty::protocol::TxnStatus::applied);
   CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+  // Held: a plain retry leaves it; an operator who knows the till's clock was ahead accepts it, and it
+  // is applied as dated when it arrived.
+  const std::string id = nlohmann::json::parse(w.bodies[3])["txn_id"];
+  CHECK(w.hq.cli({"held", "retry", id}).out.find("0 of 1 applied") != std::string::npos);
+  const auto accepted = w.hq.cli({"held", "retry", id, "--accept"});
+  INFO(accepted.out);
+  CHECK(accepted.out.find("1 of 1 applied") != std::string::npos);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales WHERE receipt_id = 'R-4' AND at_us < 4000000000000000") == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'future_timestamp' AND detail LIKE '%accepted%'") == 1);
 }
 
 #include <arpa/inet.h>

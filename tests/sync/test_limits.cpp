@@ -266,3 +266,41 @@ TEST_CASE("the largest sale a till lets the POS make fits a batch headquarters t
   CHECK(big > static_cast<std::int64_t>(limits::kTxnBytes) * 9 / 10);
   CHECK(big <= static_cast<std::int64_t>(limits::kTxnBytes));
 }
+
+TEST_CASE("the largest amounts a till quotes are applied at headquarters; a sale's total past the limit is refused "
+          "before payment",
+          "[sync]") {
+  SyncWorld w;
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  // Two lines whose total is the limit: more than a trillion points for a gold member.
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+  REQUIRE(loy_checkout_identify(c, "13800000001", nullptr) == LOY_OK);
+  const loy_line a = sale_line("1", "apparel", limits::kMaxMinor / 2);
+  const loy_line b = sale_line("2", "apparel", limits::kMaxMinor / 2);
+  REQUIRE(loy_checkout_add_line(c, &a) == LOY_OK);
+  REQUIRE(loy_checkout_add_line(c, &b) == LOY_OK);
+  loy_quote q{};
+  q.struct_size = sizeof q;
+  REQUIRE(loy_checkout_commit(c, "R-MAX", &q) == LOY_OK);
+  loy_checkout_free(c);
+  CHECK(q.points_earned > 1'000'000'000'000);
+  // One unit more is refused by the quote, before the customer pays.
+  REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+  const loy_line over = sale_line("3", "apparel", 1);
+  REQUIRE(loy_checkout_add_line(c, &a) == LOY_OK);
+  REQUIRE(loy_checkout_add_line(c, &b) == LOY_OK);
+  REQUIRE(loy_checkout_add_line(c, &over) == LOY_OK);
+  loy_quote refused{};
+  refused.struct_size = sizeof refused;
+  CHECK(loy_checkout_quote(c, &refused) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_commit(c, "R-OVER", nullptr) == LOY_E_INVALID_ARGUMENT);
+  loy_checkout_free(c);
+
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.applied == 1);
+  CHECK(r.rejected == 0);
+  CHECK(w.hq.member("M-1")["points"] == 5000 + q.points_earned);
+}

@@ -74,6 +74,60 @@ TEST_CASE("a returns desk refunds a sale of another till of its store, fetched f
   CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE closed_us IS NULL") == 0);
 }
 
+TEST_CASE("a refund id is its till's own: two tills refunding one sale under the same id make two refunds", "[sync]") {
+  SyncWorld w;
+  TestTill lane(w.till("S001", "T01"));
+  TestTill desk(w.till("S001", "T02"));
+  REQUIRE(sync(lane) == LOY_OK);
+  REQUIRE(sync(desk) == LOY_OK);
+  sell_two_lines(lane, "R-1");
+  REQUIRE(refund_units(lane, "F-1", nullptr, "R-1", "1", 1) == LOY_OK);
+  REQUIRE(sync(lane) == LOY_OK);
+  loy_refund_result rr{};
+  REQUIRE(refund_units(desk, "F-1", "S001", "R-1", "1", 1, &rr) == LOY_OK);  // the desk's own counter is at F-1 too
+  loy_sync_result r{};
+  REQUIRE(sync(desk, &r) == LOY_OK);
+  CHECK(r.applied == 1);
+  CHECK(r.duplicates == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refunds") == 2);
+  CHECK(w.hq.query("SELECT refunded_minor FROM sales WHERE receipt_id = 'R-1'") == 2 * rr.amount_minor);  // line 1, whole
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE closed_us IS NULL") == 0);
+}
+
+TEST_CASE("a refund committed again by a restored till counts once when the till learns headquarters' refunds",
+          "[sync]") {
+  SyncWorld w;
+  const auto config = w.till("S001", "T01");
+  const auto data = w.tmp.path() / "S001-T01" / "data";
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+    sell_two_lines(t, "R-1");
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  copy_dir(data, w.tmp.path() / "backup");
+  {
+    TestTill t(config);
+    REQUIRE(refund_units(t, "F-1", nullptr, "R-1", "1", 1) == LOY_OK);
+    REQUIRE(sync(t) == LOY_OK);
+  }
+  // The till comes back from the copy, and commits F-1 again while headquarters is down.
+  copy_dir(w.tmp.path() / "backup", data);
+  TestTill t(config);
+  w.hq.stop();
+  REQUIRE(refund_units(t, "F-1", nullptr, "R-1", "1", 1) == LOY_OK);
+  w.hq.start();
+  loy_sync_result r{};
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(r.duplicates == 1);
+  // One of line 1's two units is left: it can be refunded, once.
+  CHECK(refund_units(t, "F-2", nullptr, "R-1", "1", 1) == LOY_OK);
+  CHECK(refund_units(t, "F-3", nullptr, "R-1", "1", 1) == LOY_E_STATE);
+  REQUIRE(sync(t, &r) == LOY_OK);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refunds") == 2);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE closed_us IS NULL") == 0);
+}
+
 TEST_CASE("a till online learns what was refunded elsewhere before it refunds its own sale; headquarters flags and "
           "keeps a refund of more than is left",
           "[sync]") {

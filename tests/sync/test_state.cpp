@@ -270,6 +270,19 @@ TEST_CASE("a refund of a sale that a restored headquarters never received refund
   CHECK(lookup(t, "13800000001").confirmed_points == m1);
 }
 
+TEST_CASE("a till seeded from a file with a cursor past headquarters' feed starts over, and headquarters keeps its "
+          "generation",
+          "[sync]") {
+  SyncWorld w;
+  TestTill t(w.till("S001", "T01"));
+  const std::string seed = changes(nlohmann::json::array({member_record("M-404", 1, "gold", 100, {"13700000404"})}), 1042);
+  REQUIRE(loy_till_apply_changes(t, seed.data(), seed.size()) == LOY_OK);
+  REQUIRE(sync(t) == LOY_OK);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'new_generation'") == 0);
+  CHECK(lookup(t, "13800000001").confirmed_points == 5000);  // headquarters' records arrived
+  CHECK(status(t).cache_version < 1042);
+}
+
 TEST_CASE("a sale dated far back by a till whose clock was reset is applied and flagged, and its points do not expire "
           "at once",
           "[sync]") {
@@ -463,12 +476,22 @@ TEST_CASE("a till prunes what headquarters applied once it is older than the ret
     m2 = sell(t, "R-2", "13800000002", 10000);
     REQUIRE(sell(t, "R-3", "", 5000).status == LOY_OK);
     REQUIRE(sell(t, "R-4", "13700000404", 5000).status == LOY_OK);  // held: headquarters has no such member
+    REQUIRE(sell(t, "R-5", "13800000003", 5000).status == LOY_OK);
     REQUIRE(sync(t) == LOY_OK);
     REQUIRE(status(t).held == 1);
+    w.hq.stop();
+    refund_line(t, "F-5", "R-5", "1", 1);  // offline: waits
   }
   // Forty days on by the outbox's clock; the cache's record of M-2 is older than the one that holds R-2.
   tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000");
   tamper_outbox(db, "UPDATE members SET version = 0 WHERE id = 'M-2'");
+  {  // opened (and pruned) with headquarters still down: R-5 stays while its refund waits
+    TestTill t(config);
+    loy_refund_result again{};
+    CHECK(refund_units(t, "F-5", nullptr, "R-5", "1", 1, &again) == LOY_OK);
+    CHECK(again.replayed == 1);
+  }
+  w.hq.start();
   {
     TestTill t(config);
     CHECK(lookup(t, "13800000002").pending_points == m2.quote.points_earned);  // R-2 counts until its record is back

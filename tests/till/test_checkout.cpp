@@ -217,6 +217,20 @@ TEST_CASE("calls out of order are errors: quote with no lines, commit twice, use
   CHECK(loy_checkout_line_quote(c, 1, &l) == LOY_E_INVALID_ARGUMENT);
 }
 
+TEST_CASE("a sale may be quoted at any time, and is not committed more than 24 hours ahead of the till's clock",
+          "[till]") {
+  ShopTill t;
+  Checkout c(t.till);
+  REQUIRE(add(c, "1", "apparel", 1, 1000) == LOY_OK);
+  REQUIRE(loy_checkout_set_time(c, "2099-01-01T10:00:00+08:00") == LOY_OK);
+  auto q = quote_struct();
+  CHECK(loy_checkout_quote(c, &q) == LOY_OK);
+  CHECK(loy_checkout_commit(c, "R-AHEAD", &q) == LOY_E_INVALID_ARGUMENT);
+  CHECK(std::string(loy_checkout_last_error(c)).find("24 hours ahead") != std::string::npos);
+  REQUIRE(loy_checkout_set_time(c, "2001-01-01T10:00:00+08:00") == LOY_OK);  // behind is a clock reset: kept
+  CHECK(loy_checkout_commit(c, "R-AHEAD", &q) == LOY_OK);
+}
+
 TEST_CASE("bad lines are refused and leave the checkout as it was", "[till]") {
   ShopTill t;
   Checkout c(t.till);

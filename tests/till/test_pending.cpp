@@ -128,3 +128,41 @@ TEST_CASE("a sale is never committed without its fsync, even when synchronous=FU
   CHECK(synchronous(s) == 2);
   CHECK(s.pending("M-1").points == 50);
 }
+
+TEST_CASE("a new generation of headquarters' feed sends again what it had answered without counting it as pending",
+          "[till]") {
+  test::TempDir dir;
+  store::Store s((dir.path() / "till.db").string());
+  auto first = member_at(1, 100, 1);
+  first.generation = "g-1";
+  s.apply_changes(first, true);
+  const auto t1 = sell(s, "t1", 50);
+  const auto t2 = sell(s, "t2", 30);
+  s.acknowledge(t1, 2);
+  s.reject(t2, "invalid_txn: refused for good");
+  auto second = member_at(2, 150, 2);
+  second.generation = "g-1";
+  s.apply_changes(second, true);
+  REQUIRE(available(s) == 150);
+  REQUIRE(s.to_send() == 0);
+
+  // Headquarters restored: a page of another generation. Both go up again; neither counts twice.
+  protocol::ChangesDocument restored;
+  restored.generation = "g-2";
+  restored.next = 1;
+  const auto applied = s.apply_changes(restored, true);
+  CHECK(applied.new_generation);
+  CHECK(s.to_send() == 2);
+  CHECK(s.pending("M-1").points == 0);
+  CHECK(available(s) == 150);
+  // Headquarters answers the sale again: the cache's record from before holds it, and so does the
+  // record of the new generation that follows.
+  s.acknowledge(t1, 1);
+  CHECK(available(s) == 150);
+  s.apply_changes([] {
+    auto d = member_at(1, 150, 2);
+    d.generation = "g-2";
+    return d;
+  }(), true);
+  CHECK(available(s) == 150);
+}

@@ -462,9 +462,10 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
     if (!mine.empty() && mine != *doc.generation) {
       db_.exec("UPDATE members SET version = 0");
       db_.exec("UPDATE coupons SET version = 0");
-      // Sent again, since the restored database may not hold them, but not pending: what was applied
-      // is in the records the cache holds (or will be again once headquarters answers), and what was
-      // refused never counted. Counting them again would let a member redeem points twice over.
+      // Sent again, since the restored database may not hold them, and never pending again (acked_version
+      // 0, kept by acknowledge): what was applied is in the records the cache holds, and in the new
+      // generation's once headquarters applies it again; what was refused never counted. Counting
+      // them again would let a member redeem points twice over.
       db_.exec("UPDATE outbox SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
@@ -615,18 +616,25 @@ void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us
 // existing member at headquarters) is filed under that member from now on, so that it counts as
 // pending for the member the till's cache will hold.
 void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
-  if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = ?2, member_id = COALESCE(?3, member_id) "
-                              "WHERE seq = ?1");
+  // An entry sent again for a new generation (acked_version 0) counts nowhere: the record it was in
+  // when it was first answered holds it, and so does the new generation's once it has applied it.
+  if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = CASE WHEN acked_version = 0 THEN 0 ELSE ?2 END, "
+                              "member_id = COALESCE(?3, member_id) WHERE seq = ?1");
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
 }
 
 std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit) {
   // Applied at headquarters, older than the retention, and in the member record the cache holds (so
-  // no longer pending): never one waiting, held or refused.
+  // no longer pending): never one waiting, held or refused. A sale goes with its refunds, so not
+  // while one of them could not go yet (their ids must stay known, and counted by later refunds).
   if (!prunable_) {
     prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale' FROM outbox o WHERE o.state = 1 AND o.created_us < ?1 AND "
                            "(o.member_id IS NULL OR o.acked_version <= "
-                           "COALESCE((SELECT version FROM members m WHERE m.id = o.member_id), 0)) ORDER BY o.created_us LIMIT ?2");
+                           "COALESCE((SELECT version FROM members m WHERE m.id = o.member_id), 0)) AND "
+                           "(o.kind != 'sale' OR NOT EXISTS (SELECT 1 FROM sales s JOIN refunds r ON r.origin = '' AND "
+                           "r.receipt_id = s.receipt_id JOIN outbox ro ON ro.seq = r.outbox_seq WHERE s.origin = '' AND "
+                           "s.outbox_seq = o.seq AND (ro.state != 1 OR ro.created_us >= ?1))) "
+                           "ORDER BY o.created_us LIMIT ?2");
     prune_body_.emplace(db_, "DELETE FROM outbox_bodies WHERE seq = ?1");
     prune_entry_.emplace(db_, "DELETE FROM outbox WHERE seq = ?1");
     prune_refunds_.emplace(db_, "DELETE FROM refunds WHERE origin = '' AND receipt_id = "
