@@ -386,9 +386,10 @@ LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const 
  * with the refunds already applied to it anywhere, and kept; later refunds of it use the copy, brought
  * up to date again when the till is online. The network's part of the call takes at most
  * sync.timeout_seconds. The refund is then committed and synced like any other.
- * Returns the statuses of loy_till_refund, LOY_E_NETWORK (headquarters cannot be reached, or two tills
- * of that store used the receipt) and LOY_E_NOT_FOUND (headquarters has no such sale: not synced yet by
- * its till, or no such receipt). */
+ * Returns the statuses of loy_till_refund, LOY_E_NETWORK (headquarters cannot be reached),
+ * LOY_E_CONFLICT (several tills of that store used the receipt id: the message names them; receipt
+ * ids unique within a store are refunded here) and LOY_E_NOT_FOUND (headquarters has no such sale: not
+ * synced yet by its till, or no such receipt). */
 LOY_API loy_status loy_till_refund_at(loy_till *till, const char *refund_id, const char *sale_store_id,
                                       const char *receipt_id, const loy_refund_item *items, size_t count,
                                       loy_refund_result *out);

@@ -212,3 +212,22 @@ TEST_CASE("a receipt id that looks like another store's is the POS's own: the tw
   CHECK(r.applied == 3);
   CHECK(r.rejected == 0);
 }
+
+TEST_CASE("a receipt id two tills of a store used is not guessed at a returns desk: the call says which tills", "[sync]") {
+  SyncWorld w;
+  TestTill a(w.till("S001", "T01"));
+  TestTill b(w.till("S001", "T02"));
+  TestTill desk(w.till("S001", "T03"));
+  REQUIRE(sync(a) == LOY_OK);
+  REQUIRE(sync(b) == LOY_OK);
+  REQUIRE(sell(a, "R-X", "13800000001", 10000).status == LOY_OK);
+  REQUIRE(sell(b, "R-X", "13800000002", 20000).status == LOY_OK);
+  REQUIRE(sync(a) == LOY_OK);
+  REQUIRE(sync(b) == LOY_OK);
+  REQUIRE(sync(desk) == LOY_OK);
+  CHECK(refund_units(desk, "F-1", "S001", "R-X", "1", 1) == LOY_E_CONFLICT);
+  const std::string why = loy_till_last_error(desk);
+  CHECK(why.find("T01") != std::string::npos);
+  CHECK(why.find("T02") != std::string::npos);
+  CHECK(status(desk).outbox_depth == 0);
+}

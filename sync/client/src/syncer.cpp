@@ -92,9 +92,14 @@ std::optional<std::string> Syncer::fetch_sale(const std::string& sale_store, con
     if (txn_id) target += "&txn_id=" + protocol::url_encode(*txn_id);
     const auto res = fetch_client_->request("GET", target, "", "", timeout_for(0), deadline);
     if (res.status == 404) return std::nullopt;
+    // Several tills of the store used the receipt id: not a network fault, and no retry will help.
+    if (res.status == 409)
+      throw till::TillError(LOY_E_CONFLICT, "headquarters cannot tell which sale is meant: " + describe(res));
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/sales with " + describe(res));
     return res.body;
   } catch (const SyncError&) {
+    throw;
+  } catch (const till::TillError&) {
     throw;
   } catch (const std::exception& e) {
     throw SyncError(e.what());

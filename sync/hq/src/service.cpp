@@ -238,9 +238,15 @@ HttpResponse Service::get_sale(const std::string& query) {
   }
   if (sales.empty())
     return error(404, "unknown_sale", "headquarters has no sale " + receipt + " of store " + store + " (not synced yet?)");
-  if (sales.size() > 1)
+  if (sales.size() > 1) {
+    std::string tills;
+    for (const SaleRecord& s : sales) {
+      const auto body = nlohmann::json::parse(s.body, nullptr, false);
+      tills += (tills.empty() ? "" : ", ") + (body.is_object() ? body.value("till_id", std::string("?")) : std::string("?"));
+    }
     return error(409, "ambiguous_receipt", "store " + store + " has " + std::to_string(sales.size()) +
-                                               " sales with receipt " + receipt);
+                                               " sales with receipt " + receipt + ", at tills " + tills);
+  }
   const SaleRecord& rec = sales.front();
   nlohmann::ordered_json doc;
   doc["sale"] = nlohmann::ordered_json::parse(rec.body);
