@@ -6,11 +6,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "bench_rules.hpp"
 #include "loyalty/engine/quote.hpp"
@@ -273,6 +275,46 @@ struct TillTimes {
   double lookup_p50 = 0, lookup_p99 = 0, commit_mean = 0, open_s = 0;
 };
 
+struct PruneTimes {
+  double open_s = 0, prune_s = 0, lookup_p99 = 0, lookup_max = 0;
+  std::int64_t left = 0;  // outbox entries after the sync
+};
+
+// Opens the till at `config` (which prunes a slice), then syncs it with headquarters unreachable (its
+// certificates are placeholders): the sync prunes the rest, in slices under the till's lock, while
+// this thread looks members up as a cashier would.
+PruneTimes prune_with_lookups(const std::filesystem::path& config) {
+  PruneTimes t;
+  loy_till* till = nullptr;
+  t.open_s = micros([&] { till = open_till(config); }) / 1e6;
+  std::atomic<bool> done{false};
+  std::thread pruner([&] {
+    loy_sync_result r{};
+    r.struct_size = sizeof r;
+    t.prune_s = micros([&] { loy_till_sync(till, &r); }) / 1e6;
+    done = true;
+  });
+  std::vector<double> look;
+  loy_member_info m{};
+  m.struct_size = sizeof m;
+  std::mt19937 same(5);
+  std::uniform_int_distribution<int> pick(0, 999);
+  while (!done) {
+    const std::string phone = phone_of(pick(same));
+    look.push_back(micros([&] { check_till(loy_till_lookup(till, phone.c_str(), &m), till, "lookup"); }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  pruner.join();
+  t.lookup_p99 = look.empty() ? 0 : percentile(look, 0.99);
+  t.lookup_max = look.empty() ? 0 : *std::max_element(look.begin(), look.end());
+  loy_till_status st{};
+  st.struct_size = sizeof st;
+  check_till(loy_till_status_get(till, &st), till, "status");
+  t.left = st.outbox_depth;
+  loy_till_close(till);
+  return t;
+}
+
 // Lookups of the frequent buyers and 10-line commits for them, through the C header.
 TillTimes measure_till(const std::filesystem::path& config, int lookups, int commits) {
   TillTimes t;
@@ -300,6 +342,22 @@ TillTimes measure_till(const std::filesystem::path& config, int lookups, int com
   t.commit_mean = mean(commit);
   loy_till_close(till);
   return t;
+}
+
+// Pages a database uses (a pruned till's file keeps its size; SQLite reuses the pages it freed).
+double bytes_in_use(const std::filesystem::path& db_path) {
+  sqlite3* db = nullptr;
+  check(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "open for its size");
+  const auto pragma = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    check(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW, sql);
+    const double v = static_cast<double>(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    return v;
+  };
+  const double bytes = (pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count")) * pragma("PRAGMA page_size");
+  sqlite3_close(db);
+  return bytes;
 }
 
 void copy_till(const std::filesystem::path& from, const std::filesystem::path& to) {
@@ -486,7 +544,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     const TillTimes kept = measure_till(kept_cfg, history_lookups, history_commits);
     const auto pruned_cfg = make_config(dir / "pruned", 90);
     copy_till(history, dir / "pruned" / "data");
-    const TillTimes pruned = measure_till(pruned_cfg, history_lookups, history_commits);  // its open prunes
+    const PruneTimes pruned = prune_with_lookups(pruned_cfg);
     const TillTimes after = measure_till(pruned_cfg, history_lookups, history_commits);
     const std::string n = quick ? "200k" : "1m";
     out.push_back({"lookup_p50_after_" + n + "_sales_kept", kept.lookup_p50, "us", "lookup_p50_fresh_till", fresh.lookup_p50});
@@ -494,8 +552,14 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     out.push_back({"lookup_p99_after_" + n + "_sales_pruned", after.lookup_p99, "us", "lookup_p99_fresh_till", fresh.lookup_p99});
     out.push_back({"commit_mean_after_" + n + "_sales_kept", kept.commit_mean, "us", "commit_mean_fresh_till", fresh.commit_mean});
     out.push_back({"commit_mean_after_" + n + "_sales_pruned", after.commit_mean, "us", "commit_mean_fresh_till", fresh.commit_mean});
-    out.push_back({"open_pruning_" + n + "_sales", pruned.open_s, "s", "open_fresh_till", fresh.open_s});
-    out.push_back({"db_bytes_after_" + n + "_sales_pruned",
+    out.push_back({"open_with_" + n + "_sales_to_prune", pruned.open_s * 1000, "ms", "open_fresh_till", fresh.open_s * 1000});
+    out.push_back({"sync_pruning_" + n + "_sales", pruned.prune_s, "s", "", 0});
+    out.push_back({"outbox_entries_left_after_pruning", static_cast<double>(pruned.left), "entries", "", 0});
+    out.push_back({"lookup_p99_during_pruning", pruned.lookup_p99, "us", "lookup_p99_fresh_till", fresh.lookup_p99});
+    out.push_back({"lookup_max_during_pruning", pruned.lookup_max, "us", "lookup_p99_fresh_till", fresh.lookup_p99});
+    out.push_back({"db_bytes_in_use_after_" + n + "_sales_pruned", bytes_in_use(dir / "pruned" / "data" / "till.db"), "bytes",
+                   "db_bytes_in_use_fresh_till", bytes_in_use(dir / "fresh" / "data" / "till.db")});
+    out.push_back({"db_file_bytes_after_" + n + "_sales_pruned",
                    static_cast<double>(std::filesystem::file_size(dir / "pruned" / "data" / "till.db")), "bytes",
                    "db_bytes_fresh_till", static_cast<double>(std::filesystem::file_size(dir / "fresh" / "data" / "till.db"))});
     for (const char* d : {"fresh", "kept", "pruned"}) std::filesystem::remove_all(dir / d / "data");

@@ -519,3 +519,28 @@ TEST_CASE("a till prunes what headquarters applied once it is older than the ret
   // the retention) stay; the rest is gone.
   CHECK(left == std::vector<std::pair<std::string, std::string>>{{"sale", "R-2"}, {"sale", "R-4"}, {"refund", "R-1"}});
 }
+
+TEST_CASE("a till with much to prune opens at once and prunes the rest at its next sync, even offline", "[sync]") {
+  SyncWorld w;
+  const auto config = w.till("S001", "T01", {{"sync", {{"retention_days", 30}}}});
+  const auto db = w.tmp.path() / "S001-T01" / "data" / "till.db";
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);  // the rules
+    REQUIRE(sync(t) == LOY_OK);  // the rules
+    for (int k = 0; k < 450; ++k) REQUIRE(sell(t, "R-" + std::to_string(k), "", 1000).status == LOY_OK);
+    loy_sync_result r{};
+    REQUIRE(sync(t, &r) == LOY_OK);
+    REQUIRE(r.applied == 450);
+  }
+  tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000");
+  { TestTill t(config); }  // an open prunes a slice of 200, no more
+  CHECK(queued_bodies(db).size() == 250);
+  w.hq.stop();
+  {
+    TestTill t(config);
+    CHECK(sync(t) == LOY_E_NETWORK);  // headquarters is down: the sync prunes all the same
+    CHECK(status(t).outbox_depth == 0);
+  }
+  CHECK(queued_bodies(db).size() == 0);
+}

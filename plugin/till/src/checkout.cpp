@@ -18,6 +18,8 @@ namespace {
 using nlohmann::ordered_json;
 
 constexpr std::int64_t kMicrosPerDay = 86'400LL * 1'000'000;
+// Entries pruned per transaction: a checkout waits for one slice at most (about 10 ms here).
+constexpr std::int64_t kPruneSlice = 100;
 
 std::string hex(std::span<const unsigned char> bytes) {
   static const char* const digits = "0123456789abcdef";
@@ -234,16 +236,17 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   return Committed{q, p.rules_version, false};
 }
 
-std::int64_t Till::prune(const engine::Instant& now) {
+std::int64_t Till::prune(const engine::Instant& now, std::int64_t at_most) {
   const std::int64_t before = now.utc_micros - std::int64_t{config_.retention_days} * kMicrosPerDay;
   std::int64_t total = 0;
-  while (true) {
+  while (total < at_most) {
     std::lock_guard lock(mu_);
-    const std::int64_t n = store().prune(before, local_day(now), 500);
+    const std::int64_t n = store().prune(before, local_day(now), static_cast<std::size_t>(std::min(kPruneSlice, at_most - total)));
     if (n > 0) ++generation_;
     total += n;
-    if (n == 0) return total;
+    if (n == 0) break;
   }
+  return total;
 }
 
 void Till::rehash_sales() {

@@ -9,6 +9,9 @@
 namespace loyalty::till {
 namespace {
 
+// Entries pruned when a till opens (a slice or two): the rest goes at the next sync.
+constexpr std::int64_t kPruneAtOpen = 200;
+
 std::filesystem::path database_path(const TillConfig& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
@@ -43,8 +46,9 @@ Till::Till(TillConfig config, Logger log)
       log_(LOY_LOG_ERROR, "the stored rule set is invalid and is ignored: " + rules.error().message);
     }
   }
-  // What headquarters applied long ago goes at open too: a till that seldom syncs stays small.
-  const std::int64_t pruned = prune(local_now());
+  // What headquarters applied long ago: a slice at open, so that opening stays quick however much
+  // has built up (a till upgraded with years of sales); every sync prunes the rest.
+  const std::int64_t pruned = prune(local_now(), kPruneAtOpen);
   log_(LOY_LOG_INFO, "till " + config_.store_id + "/" + config_.till_id + " opened" +
                          (rules_ ? ", rules " + rules_->version : ", no rules yet") +
                          (pruned ? "; pruned " + std::to_string(pruned) + " outbox entries applied long ago" : ""));

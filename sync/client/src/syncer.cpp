@@ -108,6 +108,13 @@ std::optional<std::string> Syncer::fetch_sale(const std::string& sale_store, con
 
 Syncer::~Syncer() { stop(); }
 
+// What headquarters holds for good need not stay here past the retention.
+void Syncer::prune() {
+  if (const std::int64_t pruned = till_->prune(till::local_now()))
+    log(LOY_LOG_INFO, "pruned " + std::to_string(pruned) + " outbox entries headquarters applied, older than " +
+                          std::to_string(till_->config().retention_days) + " days");
+}
+
 void Syncer::log(std::int32_t level, const std::string& message) { till_->logger()(level, message); }
 
 std::chrono::milliseconds Syncer::timeout_for(std::size_t entries) const {
@@ -121,6 +128,7 @@ SyncReport Syncer::sync_now() {
   } catch (const std::exception& e) {
     try {
       till_->mark_sync_failed(e.what());
+      prune();  // a till that cannot reach headquarters prunes all the same
     } catch (const std::exception&) {  // the till is closed, or its database failed: the caller hears of it
     }
     if (dynamic_cast<const till::TillError*>(&e)) throw;
@@ -143,10 +151,7 @@ SyncReport Syncer::run_locked() {
     download(report, {});
   }
   till_->mark_synced(till::local_now().utc_micros);
-  // What headquarters holds for good need not stay here past the retention.
-  if (const std::int64_t pruned = till_->prune(till::local_now()))
-    log(LOY_LOG_INFO, "pruned " + std::to_string(pruned) + " outbox entries headquarters applied, older than " +
-                          std::to_string(till_->config().retention_days) + " days");
+  prune();
   log(LOY_LOG_INFO, "synced with headquarters: " + std::to_string(report.sent) + " sent (" +
                         std::to_string(report.applied) + " applied, " + std::to_string(report.duplicates) +
                         " duplicates, " + std::to_string(report.held) + " held, " + std::to_string(report.rejected) +

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <limits>
 #include <optional>
 #include <mutex>
 #include <stdexcept>
@@ -199,8 +200,9 @@ class Till {
   std::pair<std::string, std::string> seen();  // store::Store::seen
   std::string rules_version();
   // Deletes what headquarters has applied and the cache's records include, older than the
-  // configured retention at `now`, in short slices (each its own transaction under the lock).
-  std::int64_t prune(const engine::Instant& now);
+  // configured retention at `now`, in short slices (each its own transaction under the lock, so a
+  // checkout waits for one slice at most), until nothing is left or `at_most` entries went.
+  std::int64_t prune(const engine::Instant& now, std::int64_t at_most = std::numeric_limits<std::int64_t>::max());
   // A sync completed at `at_us`: the till is online again.
   void mark_synced(std::int64_t at_us);
   // A sync failed: why, for the status of this and any later process.

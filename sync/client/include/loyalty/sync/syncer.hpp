@@ -62,6 +62,7 @@ class Syncer {
 
  private:
   SyncReport run_locked();
+  void prune();
   void upload(SyncReport& report);
   // Sends `entries` as one batch; false when headquarters refused the batch as a whole (4xx).
   bool send_batch(const std::vector<store::Unsent>& entries, SyncReport& report, std::string& refusal);
