@@ -623,7 +623,8 @@ void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
 }
 
-std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit) {
+std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit,
+                          std::chrono::steady_clock::time_point until) {
   // Applied at headquarters, older than the retention, and in the member record the cache holds (so
   // no longer pending): never one waiting, held or refused. A sale goes with its refunds, so not
   // while one of them could not go yet (their ids must stay known, and counted by later refunds).
@@ -647,6 +648,7 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   prunable_->bind(1, before_us).bind(2, static_cast<std::int64_t>(limit));
   while (prunable_->step()) rows.emplace_back(prunable_->integer(0), prunable_->integer(1) != 0);
   prunable_->reset();
+  std::int64_t pruned = 0;
   for (const auto& [seq, sale] : rows) {
     if (sale) {
       prune_refunds_->bind(1, seq).run();
@@ -654,11 +656,13 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
     }
     prune_body_->bind(1, seq).run();
     prune_entry_->bind(1, seq).run();
+    ++pruned;
+    if (std::chrono::steady_clock::now() >= until) break;  // pages read from a cold disk: the rest next slice
   }
   Statement days(db_, "DELETE FROM offline_redeemed WHERE day < ?1");
   days.bind(1, today - 1).run();
   t.commit();
-  return static_cast<std::int64_t>(rows.size());
+  return pruned;
 }
 
 std::int64_t Store::to_send() {

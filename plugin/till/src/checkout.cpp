@@ -2,8 +2,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <chrono>
 #include <set>
 #include <span>
+#include <thread>
 
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/engine/text.hpp"
@@ -18,8 +20,13 @@ namespace {
 using nlohmann::ordered_json;
 
 constexpr std::int64_t kMicrosPerDay = 86'400LL * 1'000'000;
-// Entries pruned per transaction: a checkout waits for one slice at most (about 10 ms here).
+// Pruning goes in slices, each its own transaction under the till's lock: at most 100 entries and
+// about 5 ms (deleting what was written long ago reads pages from the disk), then a pause that lets
+// every checkout waiting for the lock in first (a mutex is not fair: the pruning thread would take it
+// again at once).
 constexpr std::int64_t kPruneSlice = 100;
+constexpr auto kPruneSliceTime = std::chrono::milliseconds(5);
+constexpr auto kPrunePause = std::chrono::milliseconds(1);
 
 std::string hex(std::span<const unsigned char> bytes) {
   static const char* const digits = "0123456789abcdef";
@@ -240,11 +247,15 @@ std::int64_t Till::prune(const engine::Instant& now, std::int64_t at_most) {
   const std::int64_t before = now.utc_micros - std::int64_t{config_.retention_days} * kMicrosPerDay;
   std::int64_t total = 0;
   while (total < at_most) {
-    std::lock_guard lock(mu_);
-    const std::int64_t n = store().prune(before, local_day(now), static_cast<std::size_t>(std::min(kPruneSlice, at_most - total)));
-    if (n > 0) ++generation_;
-    total += n;
-    if (n == 0) break;
+    {
+      std::lock_guard lock(mu_);
+      const std::int64_t n = store().prune(before, local_day(now), static_cast<std::size_t>(std::min(kPruneSlice, at_most - total)),
+                                           std::chrono::steady_clock::now() + kPruneSliceTime);
+      if (n == 0) break;
+      ++generation_;
+      total += n;
+    }
+    std::this_thread::sleep_for(kPrunePause);
   }
   return total;
 }

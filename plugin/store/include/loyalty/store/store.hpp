@@ -1,6 +1,7 @@
 // The till's database: member cache, coupons, rules, outbox of committed sales, sync state.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -212,8 +213,10 @@ class Store {
   std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX);
   // Deletes up to `limit` outbox entries headquarters applied, created before `before_us` and included
   // in the member record the cache holds, with a sale's lines and refunds; and the offline
-  // redemptions of days before `today` - 1. Returns how many entries went (0: nothing left to prune).
-  std::int64_t prune(std::int64_t before_us, std::int64_t today, std::size_t limit);
+  // redemptions of days before `today` - 1; stops early (after one entry at least) once `until`
+  // has passed. Returns how many entries went (0: nothing left to prune).
+  std::int64_t prune(std::int64_t before_us, std::int64_t today, std::size_t limit,
+                     std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max());
   // Entries to send: waiting for an answer, or held by headquarters.
   std::int64_t to_send();
   // The newest outbox entry's sequence number (0 when empty).
