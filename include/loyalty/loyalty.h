@@ -11,7 +11,9 @@
  *   handle, valid until the next call on the same handle.
  * - Strings in and out are UTF-8. A `const char *` argument is read during the call only.
  * - Structs the caller fills or receives start with `struct_size`: set it to sizeof(the struct) before
- *   the call. Structs only ever grow at their end, so an older caller keeps working.
+ *   the call. Structs only ever grow at their end, and the library accepts the size each struct had in
+ *   every released header, reading and filling only what that size holds, so an older caller keeps
+ *   working; any other size (a newer header's too) is LOY_E_STRUCT_SIZE.
  * - Money is an integer count of minor units (fen, cents); never a float.
  * - Nothing a caller passes can crash the library: NULL, wrong sizes, invalid UTF-8, negative amounts
  *   and calls out of order are errors.

@@ -14,6 +14,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "abi_sizes.hpp"
 #include "loyalty/engine/text.hpp"
 #include "loyalty/sync/syncer.hpp"
 #include "loyalty/till/member_code.hpp"
@@ -107,9 +108,11 @@ void clear_out(T* out) {
   out->struct_size = size;
 }
 
+// A struct whose struct_size a released header gave it (abi_sizes.hpp). The structs that have one
+// size only are read and filled whole; loy_till_status, the one with several, by the caller's size.
 template <class T>
 bool sized(const T* p) {
-  return p && p->struct_size >= sizeof(T);
+  return p && loyalty::api::known_size<T>(p->struct_size);
 }
 
 std::int32_t prompt_code(loyalty::engine::PromptCode c) {
@@ -210,7 +213,7 @@ void fill_quote(const loyalty::engine::Quote& q, bool replayed, loy_quote* out) 
 
 template <class H>
 loy_status struct_size_error(const H* handle, const char* what) {
-  set_error(handle, (std::string(what) + "->struct_size is smaller than this library's struct").c_str());
+  set_error(handle, (std::string(what) + "->struct_size is not the size of this struct in any release").c_str());
   return LOY_E_STRUCT_SIZE;
 }
 
@@ -286,8 +289,8 @@ loy_status loy_till_open(const char* config_path, const loy_till_options* option
   if (!out) return report(LOY_E_INVALID_ARGUMENT, "out is NULL");
   *out = nullptr;
   if (!config_path) return report(LOY_E_INVALID_ARGUMENT, "config_path is NULL");
-  if (options && options->struct_size < sizeof(loy_till_options))
-    return report(LOY_E_STRUCT_SIZE, "options->struct_size is smaller than sizeof(loy_till_options)");
+  if (options && !sized(options))
+    return report(LOY_E_STRUCT_SIZE, "options->struct_size is not sizeof(loy_till_options) of any release");
   try {
     loyalty::till::Logger log;
     if (options) {
@@ -375,10 +378,9 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
-    // A caller built against 1.0 passes the struct as it was then: it gets the fields it knows.
-    constexpr std::size_t v1_0_size = offsetof(loy_till_status, rejected);
-    if (out->struct_size < v1_0_size) {
-      set_error(till, "out->struct_size must be sizeof(loy_till_status)");
+    // A caller built against 1.0 or 1.1 passes the struct as it was then: it gets the fields it knows.
+    if (!sized(out)) {
+      set_error(till, "out->struct_size must be sizeof(loy_till_status) of a release (1.0, 1.1 or 1.2)");
       return LOY_E_STRUCT_SIZE;
     }
     const auto st = till->core->status();

@@ -1,5 +1,7 @@
 // Misuse through the C interface returns errors; run under ASan by the test-asan workflow.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -36,6 +38,47 @@ TEST_CASE("a struct_size smaller than the library's struct is refused", "[till]"
   loy_till_status st{};
   st.struct_size = 8;
   CHECK(loy_till_status_get(till, &st) == LOY_E_STRUCT_SIZE);
+}
+
+TEST_CASE("a struct_size of no release is refused, larger ones too; each released size gets what it holds", "[till]") {
+  test::TempDir dir;
+  test::TestTill till(test::write_config(dir.path()));
+  const std::string rules = test::demo_rules();
+  REQUIRE(loy_till_apply_rules(till, rules.data(), rules.size()) == LOY_OK);
+  // A caller of a later header on this library: refused, not read or written past this struct.
+  loy_member_info m{};
+  m.struct_size = sizeof m + 8;
+  CHECK(loy_till_lookup(till, "13800138000", &m) == LOY_E_STRUCT_SIZE);
+  loy_sync_result r{};
+  r.struct_size = sizeof r + 8;
+  CHECK(loy_till_sync(till, &r) == LOY_E_STRUCT_SIZE);
+  loy_till_options o{};
+  o.struct_size = sizeof o + 8;
+  loy_till* other = nullptr;
+  char error[256];
+  CHECK(loy_till_open(test::write_config(dir.path() / "b").c_str(), &o, &other, error, sizeof error) == LOY_E_STRUCT_SIZE);
+  CHECK(other == nullptr);
+  // loy_till_status as 1.0 (128 bytes), 1.1 (392) and 1.2 (656) knew it: filled that far, no further.
+  for (const std::uint32_t size : {128u, 392u, 656u}) {
+    INFO(size);
+    REQUIRE(size <= sizeof(loy_till_status));
+    struct {
+      loy_till_status st;
+      unsigned char after[64];
+    } g;
+    std::memset(&g, 0xA5, sizeof g);
+    g.st.struct_size = size;
+    REQUIRE(loy_till_status_get(till, &g.st) == LOY_OK);
+    CHECK(g.st.members == 0);
+    CHECK(std::string(g.st.rules_version) == "demo-2026.1");
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&g);
+    CHECK(std::all_of(bytes + size, bytes + sizeof g, [](unsigned char b) { return b == 0xA5; }));
+  }
+  for (const std::uint32_t size : {127u, 129u, 393u, 655u, 657u}) {
+    loy_till_status st{};
+    st.struct_size = size;
+    CHECK(loy_till_status_get(till, &st) == LOY_E_STRUCT_SIZE);
+  }
 }
 
 TEST_CASE("scanned codes that are not UTF-8, too long, or not a code are refused", "[till]") {

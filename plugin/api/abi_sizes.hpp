@@ -1,0 +1,53 @@
+// Every struct_size that a released loyalty.h had, per struct, in one place: a caller built against
+// any of them keeps working, and the library reads and fills only what the caller's size holds.
+// A struct that grows adds its new size at the end of its list (the static_asserts below fail until
+// it does); a size is never removed.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "loyalty/loyalty.h"
+
+namespace loyalty::api {
+
+template <class T>
+struct KnownSizes;  // `sizes`: oldest first, the last one this header's sizeof(T)
+
+#define LOYALTY_SIZES(T, ...)                                                       \
+  template <>                                                                       \
+  struct KnownSizes<T> {                                                            \
+    static constexpr std::array sizes{__VA_ARGS__};                                 \
+  };                                                                                \
+  static_assert(KnownSizes<T>::sizes.back() == sizeof(T), #T " grew: add its size")
+
+// 1.0, 1.1 and 1.2 share each size unless listed otherwise.
+LOYALTY_SIZES(loy_till_options, std::size_t{sizeof(loy_till_options)});
+LOYALTY_SIZES(loy_member_info, std::size_t{sizeof(loy_member_info)});
+// 1.0 ended before `rejected`, 1.1 before `held`.
+LOYALTY_SIZES(loy_till_status, offsetof(loy_till_status, rejected), offsetof(loy_till_status, held),
+              sizeof(loy_till_status));
+LOYALTY_SIZES(loy_sync_result, std::size_t{sizeof(loy_sync_result)});
+LOYALTY_SIZES(loy_line, std::size_t{sizeof(loy_line)});
+LOYALTY_SIZES(loy_quote, std::size_t{sizeof(loy_quote)});
+LOYALTY_SIZES(loy_line_quote, std::size_t{sizeof(loy_line_quote)});
+LOYALTY_SIZES(loy_refund_item, std::size_t{sizeof(loy_refund_item)});
+LOYALTY_SIZES(loy_refund_result, std::size_t{sizeof(loy_refund_result)});
+LOYALTY_SIZES(loy_enrollment, std::size_t{sizeof(loy_enrollment)});
+
+#undef LOYALTY_SIZES
+
+// The released layouts on the 64-bit ABIs (LP64, LLP64): a change of any of these breaks callers.
+static_assert(sizeof(void*) != 8 || (KnownSizes<loy_till_status>::sizes == std::array<std::size_t, 3>{128, 392, 656}),
+              "loy_till_status: a released layout changed");
+
+// True when `size` is a struct_size some released header gave T.
+template <class T>
+constexpr bool known_size(std::uint32_t size) {
+  const auto& s = KnownSizes<T>::sizes;
+  return std::find(s.begin(), s.end(), std::size_t{size}) != s.end();
+}
+
+}  // namespace loyalty::api
