@@ -5,29 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../till/c_support.h"
 #include "loyalty/loyalty.h"
 
 #if LOY_VERSION_MINOR != 1
 #error "built against the frozen 1.1 header only"
 #endif
 
-static char *slurp(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long n;
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = malloc((size_t)n + 1);
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *size = (size_t)n;
-  return buf;
-}
 
 static int failures = 0;
 #define EXPECT(cond)                                                    \
