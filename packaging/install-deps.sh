@@ -18,6 +18,7 @@ packages=(
   libcli11-dev
   catch2            # 2.13
   libbenchmark-dev  # Google Benchmark
+  clang             # the header checked for Windows targets (x86, x64) by a test
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -32,12 +32,22 @@
 extern "C" {
 #endif
 
+/* LOY_API marks what the library exports; LOY_CALL is the calling convention of every function and of
+ * the log callback (the C convention of the platform; __cdecl on Windows, whatever a compiler's
+ * default). The library's own build defines LOY_BUILDING_LIBRARY. */
 #if defined(_WIN32)
+#if defined(LOY_BUILDING_LIBRARY)
+#define LOY_API __declspec(dllexport)
+#else
 #define LOY_API __declspec(dllimport)
+#endif
+#define LOY_CALL __cdecl
 #elif defined(__GNUC__)
 #define LOY_API __attribute__((visibility("default")))
+#define LOY_CALL
 #else
 #define LOY_API
+#define LOY_CALL
 #endif
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -50,7 +60,7 @@ extern "C" {
 #define LOY_VERSION ((LOY_VERSION_MAJOR << 16) | (LOY_VERSION_MINOR << 8) | LOY_VERSION_PATCH)
 
 /* The version of the loaded library: (major << 16) | (minor << 8) | patch. Thread-safe. */
-LOY_API uint32_t loy_version(void);
+LOY_API uint32_t LOY_CALL loy_version(void);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Status codes: append-only, never renumbered.                                                    */
@@ -75,7 +85,7 @@ typedef int32_t loy_status;
 #define LOY_E_INTERNAL (-99)        /* a bug in the library: please report it with the log */
 
 /* Static text for a status, e.g. "invalid argument". Never NULL; unknown codes give "unknown status". */
-LOY_API const char *loy_status_str(loy_status status);
+LOY_API const char *LOY_CALL loy_status_str(loy_status status);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The till                                                                                         */
@@ -90,7 +100,7 @@ typedef struct loy_till loy_till;
 /* A log message: level, then text without personal data. Called on the thread that made the call
  * being logged, after the library has released the till's lock, so it may call into the till. It
  * should return quickly. `message` is valid during the call only. */
-typedef void (*loy_log_fn)(int32_t level, const char *message, void *userdata);
+typedef void(LOY_CALL *loy_log_fn)(int32_t level, const char *message, void *userdata);
 
 typedef struct loy_till_options {
   uint32_t struct_size; /* sizeof(loy_till_options) */
@@ -105,27 +115,27 @@ typedef struct loy_till_options {
  * On failure *out is NULL and, when `error` is not NULL, the reason is written there as a
  * NUL-terminated string of at most `error_size` bytes.
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE, LOY_E_CONFIG or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_open(const char *config_path, const loy_till_options *options, loy_till **out,
+LOY_API loy_status LOY_CALL loy_till_open(const char *config_path, const loy_till_options *options, loy_till **out,
                                  char *error, size_t error_size);
 
 /* Closes a till, releases its database and frees the handle. NULL is allowed. Checkouts of the till
  * that are still alive answer LOY_E_STATE from then on and must still be freed. */
-LOY_API void loy_till_close(loy_till *till);
+LOY_API void LOY_CALL loy_till_close(loy_till *till);
 
 /* The detail of the last failed call on `till` made by the calling thread ("" when none). Valid until
  * that thread's next call on `till`. NULL `till` gives "". */
-LOY_API const char *loy_till_last_error(const loy_till *till);
+LOY_API const char *LOY_CALL loy_till_last_error(const loy_till *till);
 
 /* Installs a rule set (JSON, RULES.md) of `size` bytes, replacing the current one if its version
  * differs. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_RULES, LOY_E_TOO_LARGE or LOY_E_STORAGE.
  * Every call on a till, and on its checkouts, may also return LOY_E_INTERNAL (a bug: report it with
  * the log) and, on a checkout whose till was closed, LOY_E_STATE. */
-LOY_API loy_status loy_till_apply_rules(loy_till *till, const char *json, size_t size);
+LOY_API loy_status LOY_CALL loy_till_apply_rules(loy_till *till, const char *json, size_t size);
 
 /* Applies a member-changes document (docs/protocol.md, the answer of GET /v1/changes) of `size`
  * bytes in one transaction: all of it or nothing. A record older than the cached one is skipped.
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_DOCUMENT, LOY_E_TOO_LARGE or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_apply_changes(loy_till *till, const char *json, size_t size);
+LOY_API loy_status LOY_CALL loy_till_apply_changes(loy_till *till, const char *json, size_t size);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Members                                                                                          */
@@ -170,7 +180,7 @@ typedef struct loy_member_info {
  * ignored, and so is a leading +86). Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8,
  * LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE, LOY_E_NOT_FOUND, LOY_E_NO_RULES, LOY_E_DOCUMENT (the cached
  * record does not fit the current rule set, e.g. an unknown tier) or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_lookup(loy_till *till, const char *scanned, loy_member_info *out);
+LOY_API loy_status LOY_CALL loy_till_lookup(loy_till *till, const char *scanned, loy_member_info *out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Status                                                                                           */
@@ -197,7 +207,7 @@ typedef struct loy_till_status {
 } loy_till_status;
 
 /* Fills *out. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_status_get(loy_till *till, loy_till_status *out);
+LOY_API loy_status LOY_CALL loy_till_status_get(loy_till *till, loy_till_status *out);
 
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -220,7 +230,7 @@ typedef struct loy_sync_result {
  * What completed before a failure (batches answered, pages applied) stays done.
  * Returns LOY_OK, LOY_E_NETWORK (unreachable, TLS refused, an error answer: see last error),
  * LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_sync(loy_till *till, loy_sync_result *out);
+LOY_API loy_status LOY_CALL loy_till_sync(loy_till *till, loy_sync_result *out);
 /* ---------------------------------------------------------------------------------------------- */
 /* Checkout                                                                                         */
 
@@ -228,24 +238,24 @@ typedef struct loy_checkout loy_checkout;
 
 /* Begins a checkout on `till`. *out is freed with loy_checkout_free(), which abandons a sale that was
  * not committed. Returns LOY_OK or LOY_E_INVALID_ARGUMENT. */
-LOY_API loy_status loy_checkout_begin(loy_till *till, loy_checkout **out);
+LOY_API loy_status LOY_CALL loy_checkout_begin(loy_till *till, loy_checkout **out);
 
 /* Frees a checkout. NULL is allowed. */
-LOY_API void loy_checkout_free(loy_checkout *checkout);
+LOY_API void LOY_CALL loy_checkout_free(loy_checkout *checkout);
 
 /* The detail of the last failed call on `checkout` ("" when none), valid until the next call on it. */
-LOY_API const char *loy_checkout_last_error(const loy_checkout *checkout);
+LOY_API const char *LOY_CALL loy_checkout_last_error(const loy_checkout *checkout);
 
 /* Sets the sale's time, ISO-8601 with its offset ("2026-05-03T10:00:00+08:00"); by default a quote
  * and a commit use the till's clock. A quote may look at any time; a commit more than 24 hours ahead
  * of the till's clock is refused (LOY_E_INVALID_ARGUMENT: headquarters would hold the sale). Returns
  * LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE or LOY_E_STATE. */
-LOY_API loy_status loy_checkout_set_time(loy_checkout *checkout, const char *iso8601);
+LOY_API loy_status LOY_CALL loy_checkout_set_time(loy_checkout *checkout, const char *iso8601);
 
 /* Identifies the member from scanned text (as loy_till_lookup) for this sale, and fills *out when it is
  * not NULL; its prompts are read at the sale's time. When it fails the sale has no member (never the
  * one identified before). Returns the statuses of loy_till_lookup, or LOY_E_STATE after a commit. */
-LOY_API loy_status loy_checkout_identify(loy_checkout *checkout, const char *scanned, loy_member_info *out);
+LOY_API loy_status LOY_CALL loy_checkout_identify(loy_checkout *checkout, const char *scanned, loy_member_info *out);
 
 /* One line of the basket. Strings are copied. */
 typedef struct loy_line {
@@ -262,15 +272,15 @@ typedef struct loy_line {
  * LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE (more than 10,000 lines, an sku or category over 256
  * bytes, or a sale whose transaction for headquarters would exceed 6 MiB: docs/protocol.md, "Limits")
  * or LOY_E_STATE. */
-LOY_API loy_status loy_checkout_add_line(loy_checkout *checkout, const loy_line *line);
+LOY_API loy_status LOY_CALL loy_checkout_add_line(loy_checkout *checkout, const loy_line *line);
 
 /* Presents a coupon code (NULL removes it). Whether it applies is part of the quote.
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE (over 64 bytes) or LOY_E_STATE. */
-LOY_API loy_status loy_checkout_set_coupon(loy_checkout *checkout, const char *code);
+LOY_API loy_status LOY_CALL loy_checkout_set_coupon(loy_checkout *checkout, const char *code);
 
 /* Asks to pay with `points` (0: none). Whether it is accepted is part of the quote.
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT (negative) or LOY_E_STATE. */
-LOY_API loy_status loy_checkout_redeem(loy_checkout *checkout, int64_t points);
+LOY_API loy_status LOY_CALL loy_checkout_redeem(loy_checkout *checkout, int64_t points);
 
 #define LOY_REASON_NONE 0
 #define LOY_REASON_TIER 1
@@ -295,8 +305,8 @@ LOY_API loy_status loy_checkout_redeem(loy_checkout *checkout, int64_t points);
 #define LOY_REDEEM_MEMBER_REQUIRED 6
 
 /* Static names of the codes above ("coupon_expired", "offline_limit"); "" for 0. */
-LOY_API const char *loy_coupon_refusal_str(int32_t code);
-LOY_API const char *loy_redeem_refusal_str(int32_t code);
+LOY_API const char *LOY_CALL loy_coupon_refusal_str(int32_t code);
+LOY_API const char *LOY_CALL loy_redeem_refusal_str(int32_t code);
 
 typedef struct loy_quote {
   uint32_t struct_size;            /* sizeof(loy_quote) */
@@ -332,11 +342,11 @@ typedef struct loy_line_quote {
 /* Quotes the checkout as it stands (RULES.md) into *out. A refused coupon or redemption is still a
  * quote. Returns LOY_OK, LOY_E_STATE (no lines), LOY_E_INVALID_ARGUMENT, LOY_E_NO_RULES,
  * LOY_E_NOT_FOUND (the member left the cache), LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
-LOY_API loy_status loy_checkout_quote(loy_checkout *checkout, loy_quote *out);
+LOY_API loy_status LOY_CALL loy_checkout_quote(loy_checkout *checkout, loy_quote *out);
 
 /* Line `index` (0 .. line_count-1) of the last quote or of the committed sale. Returns LOY_OK,
  * LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE or LOY_E_STATE (nothing quoted yet). */
-LOY_API loy_status loy_checkout_line_quote(loy_checkout *checkout, uint32_t index, loy_line_quote *out);
+LOY_API loy_status LOY_CALL loy_checkout_line_quote(loy_checkout *checkout, uint32_t index, loy_line_quote *out);
 
 /* Commits the sale under the POS's `receipt_id` (1..63 bytes) once payment is taken, and returns only
  * when it is durable (one SQLite transaction, one fsync). Fills *out (may be NULL) with the committed
@@ -349,7 +359,7 @@ LOY_API loy_status loy_checkout_line_quote(loy_checkout *checkout, uint32_t inde
  * answers loy_checkout_line_quote; a second commit is LOY_E_STATE.
  * Returns LOY_OK, LOY_E_STATE, LOY_E_CONFLICT, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE,
  * LOY_E_NOT_FOUND (the member left the cache), LOY_E_NO_RULES or LOY_E_STORAGE. */
-LOY_API loy_status loy_checkout_commit(loy_checkout *checkout, const char *receipt_id, loy_quote *out);
+LOY_API loy_status LOY_CALL loy_checkout_commit(loy_checkout *checkout, const char *receipt_id, loy_quote *out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Refunds and enrollments                                                                          */
@@ -378,7 +388,7 @@ typedef struct loy_refund_result {
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE,
  * LOY_E_NOT_FOUND (receipt or line), LOY_E_STATE (nothing, or nothing of that line, left to refund),
  * LOY_E_CONFLICT (refund id used for another receipt) or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
+LOY_API loy_status LOY_CALL loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
                                    const loy_refund_item *items, size_t count, loy_refund_result *out);
 
 /* Refunds a sale made at any till of the chain (`sale_store_id`, `receipt_id` as printed on its
@@ -392,7 +402,7 @@ LOY_API loy_status loy_till_refund(loy_till *till, const char *refund_id, const 
  * LOY_E_CONFLICT (several tills of that store used the receipt id: the message names them; receipt
  * ids unique within a store are refunded here) and LOY_E_NOT_FOUND (headquarters has no such sale: not
  * synced yet by its till, or no such receipt). */
-LOY_API loy_status loy_till_refund_at(loy_till *till, const char *refund_id, const char *sale_store_id,
+LOY_API loy_status LOY_CALL loy_till_refund_at(loy_till *till, const char *refund_id, const char *sale_store_id,
                                       const char *receipt_id, const loy_refund_item *items, size_t count,
                                       loy_refund_result *out);
 typedef struct loy_enrollment {
@@ -408,10 +418,10 @@ typedef struct loy_enrollment {
  * enrollment is queued for headquarters like a sale. Fills *out (may be NULL) with the new member.
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_STRUCT_SIZE, LOY_E_CONSENT,
  * LOY_E_CONFLICT (the phone is already a member), LOY_E_TOO_LARGE, LOY_E_NO_RULES or LOY_E_STORAGE. */
-LOY_API loy_status loy_till_enroll(loy_till *till, const loy_enrollment *enrollment, loy_member_info *out);
+LOY_API loy_status LOY_CALL loy_till_enroll(loy_till *till, const loy_enrollment *enrollment, loy_member_info *out);
 
 /* Enrolls (as loy_till_enroll) and identifies the new member in this checkout. */
-LOY_API loy_status loy_checkout_enroll(loy_checkout *checkout, const loy_enrollment *enrollment,
+LOY_API loy_status LOY_CALL loy_checkout_enroll(loy_checkout *checkout, const loy_enrollment *enrollment,
                                        loy_member_info *out);
 
 #ifdef __cplusplus

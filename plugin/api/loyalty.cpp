@@ -251,9 +251,9 @@ loyalty::till::Enrollment read_enrollment(const loy_enrollment* e) {
 
 extern "C" {
 
-uint32_t loy_version(void) { return LOY_VERSION; }
+uint32_t LOY_CALL loy_version(void) { return LOY_VERSION; }
 
-const char* loy_status_str(loy_status status) {
+const char* LOY_CALL loy_status_str(loy_status status) {
   switch (status) {
     case LOY_OK: return "ok";
     case LOY_E_INVALID_ARGUMENT: return "invalid argument";
@@ -275,7 +275,7 @@ const char* loy_status_str(loy_status status) {
   }
 }
 
-loy_status loy_till_open(const char* config_path, const loy_till_options* options, loy_till** out, char* error,
+loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_options* options, loy_till** out, char* error,
                          size_t error_size) {
   const auto report = [&](loy_status s, std::string_view message) {
     if (error && error_size > 0) {
@@ -323,7 +323,7 @@ loy_status loy_till_open(const char* config_path, const loy_till_options* option
   }
 }
 
-void loy_till_close(loy_till* till) {
+void LOY_CALL loy_till_close(loy_till* till) {
   if (!till) return;
   try {
     till->syncer.reset();  // stops the background sync, aborting one in progress
@@ -333,14 +333,14 @@ void loy_till_close(loy_till* till) {
   delete till;
 }
 
-const char* loy_till_last_error(const loy_till* till) {
+const char* LOY_CALL loy_till_last_error(const loy_till* till) {
   if (!till) return "";
   std::lock_guard lock(till->errors_mu);
   const auto it = till->errors.find(std::this_thread::get_id());
   return it == till->errors.end() ? "" : it->second.c_str();
 }
 
-loy_status loy_till_apply_rules(loy_till* till, const char* json, size_t size) {
+loy_status LOY_CALL loy_till_apply_rules(loy_till* till, const char* json, size_t size) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!json) return invalid(till, "json is NULL");
@@ -349,7 +349,7 @@ loy_status loy_till_apply_rules(loy_till* till, const char* json, size_t size) {
   });
 }
 
-loy_status loy_till_apply_changes(loy_till* till, const char* json, size_t size) {
+loy_status LOY_CALL loy_till_apply_changes(loy_till* till, const char* json, size_t size) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!json) return invalid(till, "json is NULL");
@@ -358,7 +358,7 @@ loy_status loy_till_apply_changes(loy_till* till, const char* json, size_t size)
   });
 }
 
-loy_status loy_till_lookup(loy_till* till, const char* scanned, loy_member_info* out) {
+loy_status LOY_CALL loy_till_lookup(loy_till* till, const char* scanned, loy_member_info* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!scanned) return invalid(till, "scanned is NULL");
@@ -374,7 +374,7 @@ loy_status loy_till_lookup(loy_till* till, const char* scanned, loy_member_info*
   });
 }
 
-loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
+loy_status LOY_CALL loy_till_status_get(loy_till* till, loy_till_status* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
@@ -407,7 +407,7 @@ loy_status loy_till_status_get(loy_till* till, loy_till_status* out) {
   });
 }
 
-loy_status loy_till_sync(loy_till* till, loy_sync_result* out) {
+loy_status LOY_CALL loy_till_sync(loy_till* till, loy_sync_result* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (out && !sized(out)) {
@@ -435,7 +435,7 @@ loy_status loy_till_sync(loy_till* till, loy_sync_result* out) {
   });
 }
 
-loy_status loy_checkout_begin(loy_till* till, loy_checkout** out) {
+loy_status LOY_CALL loy_checkout_begin(loy_till* till, loy_checkout** out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
@@ -447,11 +447,11 @@ loy_status loy_checkout_begin(loy_till* till, loy_checkout** out) {
   });
 }
 
-void loy_checkout_free(loy_checkout* checkout) { delete checkout; }
+void LOY_CALL loy_checkout_free(loy_checkout* checkout) { delete checkout; }
 
-const char* loy_checkout_last_error(const loy_checkout* checkout) { return checkout ? checkout->error.c_str() : ""; }
+const char* LOY_CALL loy_checkout_last_error(const loy_checkout* checkout) { return checkout ? checkout->error.c_str() : ""; }
 
-loy_status loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
+loy_status LOY_CALL loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -463,7 +463,7 @@ loy_status loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
   });
 }
 
-loy_status loy_checkout_identify(loy_checkout* c, const char* scanned, loy_member_info* out) {
+loy_status LOY_CALL loy_checkout_identify(loy_checkout* c, const char* scanned, loy_member_info* out) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -480,7 +480,7 @@ loy_status loy_checkout_identify(loy_checkout* c, const char* scanned, loy_membe
   });
 }
 
-loy_status loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment, loy_member_info* out) {
+loy_status LOY_CALL loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment, loy_member_info* out) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -495,7 +495,7 @@ loy_status loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment
   });
 }
 
-loy_status loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
+loy_status LOY_CALL loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -529,7 +529,7 @@ loy_status loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
   });
 }
 
-loy_status loy_checkout_set_coupon(loy_checkout* c, const char* code) {
+loy_status LOY_CALL loy_checkout_set_coupon(loy_checkout* c, const char* code) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -545,7 +545,7 @@ loy_status loy_checkout_set_coupon(loy_checkout* c, const char* code) {
   });
 }
 
-loy_status loy_checkout_redeem(loy_checkout* c, int64_t points) {
+loy_status LOY_CALL loy_checkout_redeem(loy_checkout* c, int64_t points) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -556,7 +556,7 @@ loy_status loy_checkout_redeem(loy_checkout* c, int64_t points) {
   });
 }
 
-loy_status loy_checkout_quote(loy_checkout* c, loy_quote* out) {
+loy_status LOY_CALL loy_checkout_quote(loy_checkout* c, loy_quote* out) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -569,7 +569,7 @@ loy_status loy_checkout_quote(loy_checkout* c, loy_quote* out) {
   });
 }
 
-loy_status loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy_line_quote* out) {
+loy_status LOY_CALL loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy_line_quote* out) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (!out) return invalid(c, "out is NULL");
@@ -592,7 +592,7 @@ loy_status loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy_line_quo
   });
 }
 
-loy_status loy_checkout_commit(loy_checkout* c, const char* receipt_id, loy_quote* out) {
+loy_status LOY_CALL loy_checkout_commit(loy_checkout* c, const char* receipt_id, loy_quote* out) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (c->committed) {
@@ -610,7 +610,7 @@ loy_status loy_checkout_commit(loy_checkout* c, const char* receipt_id, loy_quot
   });
 }
 
-const char* loy_coupon_refusal_str(int32_t code) {
+const char* LOY_CALL loy_coupon_refusal_str(int32_t code) {
   switch (code) {
     case LOY_COUPON_UNKNOWN: return "coupon_unknown";
     case LOY_COUPON_USED: return "coupon_used";
@@ -623,7 +623,7 @@ const char* loy_coupon_refusal_str(int32_t code) {
   }
 }
 
-const char* loy_redeem_refusal_str(int32_t code) {
+const char* LOY_CALL loy_redeem_refusal_str(int32_t code) {
   switch (code) {
     case LOY_REDEEM_NOT_MULTIPLE_OF_STEP: return "not_multiple_of_step";
     case LOY_REDEEM_BELOW_MIN: return "below_min";
@@ -703,18 +703,18 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
 
 }  // namespace
 
-loy_status loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id, const loy_refund_item* items,
+loy_status LOY_CALL loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id, const loy_refund_item* items,
                            size_t count, loy_refund_result* out) {
   return refund_impl(till, refund_id, nullptr, receipt_id, items, count, out);
 }
 
-loy_status loy_till_refund_at(loy_till* till, const char* refund_id, const char* sale_store_id, const char* receipt_id,
+loy_status LOY_CALL loy_till_refund_at(loy_till* till, const char* refund_id, const char* sale_store_id, const char* receipt_id,
                               const loy_refund_item* items, size_t count, loy_refund_result* out) {
   if (till && !sale_store_id) return invalid(till, "sale_store_id is NULL");
   return refund_impl(till, refund_id, sale_store_id, receipt_id, items, count, out);
 }
 
-loy_status loy_till_enroll(loy_till* till, const loy_enrollment* enrollment, loy_member_info* out) {
+loy_status LOY_CALL loy_till_enroll(loy_till* till, const loy_enrollment* enrollment, loy_member_info* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!enrollment) return invalid(till, "enrollment is NULL");
