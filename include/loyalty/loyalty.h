@@ -116,7 +116,7 @@ typedef struct loy_till_options {
  * NUL-terminated string of at most `error_size` bytes.
  * Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_STRUCT_SIZE, LOY_E_CONFIG or LOY_E_STORAGE. */
 LOY_API loy_status LOY_CALL loy_till_open(const char *config_path, const loy_till_options *options, loy_till **out,
-                                 char *error, size_t error_size);
+                                          char *error, size_t error_size);
 
 /* Closes a till, releases its database and frees the handle. NULL is allowed. Checkouts of the till
  * that are still alive answer LOY_E_STATE from then on and must still be freed. */
@@ -389,7 +389,7 @@ typedef struct loy_refund_result {
  * LOY_E_NOT_FOUND (receipt or line), LOY_E_STATE (nothing, or nothing of that line, left to refund),
  * LOY_E_CONFLICT (refund id used for another receipt) or LOY_E_STORAGE. */
 LOY_API loy_status LOY_CALL loy_till_refund(loy_till *till, const char *refund_id, const char *receipt_id,
-                                   const loy_refund_item *items, size_t count, loy_refund_result *out);
+                                            const loy_refund_item *items, size_t count, loy_refund_result *out);
 
 /* Refunds a sale made at any till of the chain (`sale_store_id`, `receipt_id` as printed on its
  * receipt), like loy_till_refund does this till's own: a returns desk refunds the sales of its store's
@@ -403,8 +403,8 @@ LOY_API loy_status LOY_CALL loy_till_refund(loy_till *till, const char *refund_i
  * ids unique within a store are refunded here) and LOY_E_NOT_FOUND (headquarters has no such sale: not
  * synced yet by its till, or no such receipt). */
 LOY_API loy_status LOY_CALL loy_till_refund_at(loy_till *till, const char *refund_id, const char *sale_store_id,
-                                      const char *receipt_id, const loy_refund_item *items, size_t count,
-                                      loy_refund_result *out);
+                                               const char *receipt_id, const loy_refund_item *items, size_t count,
+                                               loy_refund_result *out);
 typedef struct loy_enrollment {
   uint32_t struct_size;  /* sizeof(loy_enrollment) */
   const char *phone;     /* required */
@@ -422,7 +422,7 @@ LOY_API loy_status LOY_CALL loy_till_enroll(loy_till *till, const loy_enrollment
 
 /* Enrolls (as loy_till_enroll) and identifies the new member in this checkout. */
 LOY_API loy_status LOY_CALL loy_checkout_enroll(loy_checkout *checkout, const loy_enrollment *enrollment,
-                                       loy_member_info *out);
+                                                loy_member_info *out);
 
 #ifdef __cplusplus
 }

@@ -275,8 +275,8 @@ const char* LOY_CALL loy_status_str(loy_status status) {
   }
 }
 
-loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_options* options, loy_till** out, char* error,
-                         size_t error_size) {
+loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_options* options, loy_till** out,
+                                  char* error, size_t error_size) {
   const auto report = [&](loy_status s, std::string_view message) {
     if (error && error_size > 0) {
       const std::size_t n = std::min(message.size(), error_size - 1);
@@ -449,7 +449,9 @@ loy_status LOY_CALL loy_checkout_begin(loy_till* till, loy_checkout** out) {
 
 void LOY_CALL loy_checkout_free(loy_checkout* checkout) { delete checkout; }
 
-const char* LOY_CALL loy_checkout_last_error(const loy_checkout* checkout) { return checkout ? checkout->error.c_str() : ""; }
+const char* LOY_CALL loy_checkout_last_error(const loy_checkout* checkout) {
+  return checkout ? checkout->error.c_str() : "";
+}
 
 loy_status LOY_CALL loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
@@ -703,13 +705,14 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
 
 }  // namespace
 
-loy_status LOY_CALL loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id, const loy_refund_item* items,
-                           size_t count, loy_refund_result* out) {
+loy_status LOY_CALL loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id,
+                                    const loy_refund_item* items, size_t count, loy_refund_result* out) {
   return refund_impl(till, refund_id, nullptr, receipt_id, items, count, out);
 }
 
-loy_status LOY_CALL loy_till_refund_at(loy_till* till, const char* refund_id, const char* sale_store_id, const char* receipt_id,
-                              const loy_refund_item* items, size_t count, loy_refund_result* out) {
+loy_status LOY_CALL loy_till_refund_at(loy_till* till, const char* refund_id, const char* sale_store_id,
+                                       const char* receipt_id, const loy_refund_item* items, size_t count,
+                                       loy_refund_result* out) {
   if (till && !sale_store_id) return invalid(till, "sale_store_id is NULL");
   return refund_impl(till, refund_id, sale_store_id, receipt_id, items, count, out);
 }
