@@ -19,6 +19,15 @@ packages=(
   catch2            # 2.13
   libbenchmark-dev  # Google Benchmark
   clang             # the header checked for Windows targets (x86, x64) by a test
+  abigail-tools     # abidiff: the ABI guard against the released baseline
+  dpkg-dev          # dpkg-shlibdeps: the .deb packages' real dependencies
+  file              # CPack's DEB generator
+  systemd           # systemd-analyze verify: the loyalty-hq unit
+  python3           # the Python example package and its tests
+  mono-mcs          # the C# example (P/Invoke), compiled with mcs
+  mono-runtime      # ... and run with mono
+  default-jdk-headless  # the Java example (JNA)
+  libjna-java
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -13,10 +13,27 @@
  * - Structs the caller fills or receives start with `struct_size`: set it to sizeof(the struct) before
  *   the call. Structs only ever grow at their end, and the library accepts the size each struct had in
  *   every released header, reading and filling only what that size holds, so an older caller keeps
- *   working; any other size (a newer header's too) is LOY_E_STRUCT_SIZE.
+ *   working; any other size (a newer header's too) is LOY_E_STRUCT_SIZE. Arrays of structs carry their
+ *   element size too (refund items: their struct_size; prompts: an element-size argument), so that an
+ *   element can grow as well. loy_prompt alone is frozen: it never grows, being embedded in
+ *   loy_member_info (loy_prompt_info, which can, is read through loy_till_lookup_v2/loy_checkout_prompts).
  * - Money is an integer count of minor units (fen, cents); never a float.
  * - Nothing a caller passes can crash the library: NULL, wrong sizes, invalid UTF-8, negative amounts
  *   and calls out of order are errors.
+ *
+ * Limits the library enforces (each beyond its limit is LOY_E_TOO_LARGE; docs/protocol.md, "Limits",
+ * has the whole table, and docs/rules.md the arithmetic of a quote):
+ * - scanned text (a card code or phone, loy_till_lookup, loy_checkout_identify), enrollment->phone: 256 bytes;
+ * - the POS's ids, line ids, receipt ids and refund ids: 1..63 bytes of UTF-8, any characters;
+ * - a line's sku and category: 0..256 bytes each; qty 1..10^9; amount_minor 0..10^15 (LOY_E_INVALID_ARGUMENT
+ *   beyond); a sale: at most 10,000 lines, a total of at most 10^15, a transaction for headquarters of
+ *   at most 6 MiB; a coupon code 1..64 bytes; points to redeem 0..10^15 (LOY_E_INVALID_ARGUMENT beyond);
+ * - an enrollment: name at most 128 bytes, birthday "MM-DD", consent text 1..1024 bytes;
+ * - a refund: at most 10,000 items; a sale's store id (loy_till_refund_at) 1..32 bytes;
+ * - a rule set: 1 MiB (its version, tier ids and tier names 1..63 bytes); a changes document: 64 MiB;
+ * - the configuration's store and till ids: 1..32 of A-Z a-z 0-9 - _ (docs/configuration.md).
+ * Text the library writes into fixed buffers always fits them with its NUL: member, tier ids and tier
+ * names at most 63 bytes, masked names at most 95 (cut at a character boundary), dates 39.
  *
  * Threading: a loy_till may be used from several threads at once (calls are serialised inside). A
  * loy_checkout belongs to one thread at a time; different checkouts of one till may run on different
@@ -126,7 +143,7 @@ LOY_API void LOY_CALL loy_till_close(loy_till *till);
  * that thread's next call on `till`. NULL `till` gives "". */
 LOY_API const char *LOY_CALL loy_till_last_error(const loy_till *till);
 
-/* Installs a rule set (JSON, RULES.md) of `size` bytes, replacing the current one if its version
+/* Installs a rule set (JSON, docs/rules.md) of `size` bytes, replacing the current one if its version
  * differs. Returns LOY_OK, LOY_E_INVALID_ARGUMENT, LOY_E_RULES, LOY_E_TOO_LARGE or LOY_E_STORAGE.
  * Every call on a till, and on its checkouts, may also return LOY_E_INTERNAL (a bug: report it with
  * the log) and, on a checkout whose till was closed, LOY_E_STATE. */
@@ -149,7 +166,8 @@ LOY_API loy_status LOY_CALL loy_till_apply_changes(loy_till *till, const char *j
 #define LOY_PROMPT_OFFLINE 7        /* minutes (-1: never synced) */
 
 /* A cashier prompt: a code with its figures, for the POS to word in its own language. Figures a
- * code does not use are 0 or "". */
+ * code does not use are 0 or "". Frozen since 1.0 (it is embedded in loy_member_info): it never grows.
+ * A prompt with figures beyond these comes as a loy_prompt_info. */
 typedef struct loy_prompt {
   int32_t code;     /* LOY_PROMPT_* */
   int32_t rate_bp;  /* basis points */
@@ -161,6 +179,8 @@ typedef struct loy_prompt {
   char tier[64];    /* a tier id */
 } loy_prompt;
 
+/* loy_member_info holds a member's first LOY_MAX_PROMPTS prompts; loy_till_lookup_v2 and
+ * loy_checkout_prompts give all of them. */
 #define LOY_MAX_PROMPTS 8
 
 typedef struct loy_member_info {
@@ -181,6 +201,30 @@ typedef struct loy_member_info {
  * LOY_E_STRUCT_SIZE, LOY_E_TOO_LARGE, LOY_E_NOT_FOUND, LOY_E_NO_RULES, LOY_E_DOCUMENT (the cached
  * record does not fit the current rule set, e.g. an unknown tier) or LOY_E_STORAGE. */
 LOY_API loy_status LOY_CALL loy_till_lookup(loy_till *till, const char *scanned, loy_member_info *out);
+
+/* Since 1.2: a prompt as loy_prompt, with its own size, so that it can grow. */
+typedef struct loy_prompt_info {
+  uint32_t struct_size; /* sizeof(loy_prompt_info); the library sets it in every element it fills */
+  int32_t code;         /* LOY_PROMPT_* */
+  int32_t rate_bp;      /* basis points */
+  int32_t reserved;
+  int64_t days;
+  int64_t points;
+  int64_t spend_minor;
+  int64_t minutes;
+  char date[40];        /* ISO-8601 */
+  char tier[64];        /* a tier id */
+} loy_prompt_info;
+
+/* Since 1.2. As loy_till_lookup (`out` may be NULL here), and writes the member's prompts, every one,
+ * into `prompts`: an array of `capacity` elements of `prompt_size` bytes each (sizeof(loy_prompt_info)
+ * of the caller's header). *prompt_count is set to the number of prompts the member has; when it is
+ * above `capacity`, the first `capacity` are written and the call still succeeds. `prompts` may be NULL
+ * when `capacity` is 0 (to count them). Returns the statuses of loy_till_lookup; LOY_E_STRUCT_SIZE
+ * when `prompt_size` is not a size of loy_prompt_info of a release. */
+LOY_API loy_status LOY_CALL loy_till_lookup_v2(loy_till *till, const char *scanned, loy_member_info *out,
+                                               loy_prompt_info *prompts, size_t prompt_size, size_t capacity,
+                                               size_t *prompt_count);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Status                                                                                           */
@@ -256,6 +300,12 @@ LOY_API loy_status LOY_CALL loy_checkout_set_time(loy_checkout *checkout, const 
  * not NULL; its prompts are read at the sale's time. When it fails the sale has no member (never the
  * one identified before). Returns the statuses of loy_till_lookup, or LOY_E_STATE after a commit. */
 LOY_API loy_status LOY_CALL loy_checkout_identify(loy_checkout *checkout, const char *scanned, loy_member_info *out);
+
+/* Since 1.2. Writes the prompts of the checkout's member (identified or enrolled in it, read at the
+ * sale's time when that happened), every one, as loy_till_lookup_v2 does. A checkout without a member
+ * has none (*prompt_count 0). Returns LOY_OK, LOY_E_INVALID_ARGUMENT or LOY_E_STRUCT_SIZE. */
+LOY_API loy_status LOY_CALL loy_checkout_prompts(loy_checkout *checkout, loy_prompt_info *prompts, size_t prompt_size,
+                                                 size_t capacity, size_t *prompt_count);
 
 /* One line of the basket. Strings are copied. */
 typedef struct loy_line {
@@ -339,7 +389,7 @@ typedef struct loy_line_quote {
   int64_t points_redeemed; /* the line's share of the points redeemed */
 } loy_line_quote;
 
-/* Quotes the checkout as it stands (RULES.md) into *out. A refused coupon or redemption is still a
+/* Quotes the checkout as it stands (docs/rules.md) into *out. A refused coupon or redemption is still a
  * quote. Returns LOY_OK, LOY_E_STATE (no lines), LOY_E_INVALID_ARGUMENT, LOY_E_NO_RULES,
  * LOY_E_NOT_FOUND (the member left the cache), LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
 LOY_API loy_status LOY_CALL loy_checkout_quote(loy_checkout *checkout, loy_quote *out);
@@ -364,8 +414,10 @@ LOY_API loy_status LOY_CALL loy_checkout_commit(loy_checkout *checkout, const ch
 /* ---------------------------------------------------------------------------------------------- */
 /* Refunds and enrollments                                                                          */
 
+/* An array of refund items is read with the element size of its first item's struct_size (sizeof of
+ * the caller's header), which every item of it must have. */
 typedef struct loy_refund_item {
-  uint32_t struct_size; /* sizeof(loy_refund_item) */
+  uint32_t struct_size; /* sizeof(loy_refund_item), the same in every item of the array */
   const char *line_id;
   int64_t units;        /* 1 .. units of the line not yet refunded */
 } loy_refund_item;

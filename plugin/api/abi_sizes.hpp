@@ -36,12 +36,19 @@ LOYALTY_SIZES(loy_line_quote, std::size_t{sizeof(loy_line_quote)});
 LOYALTY_SIZES(loy_refund_item, std::size_t{sizeof(loy_refund_item)});
 LOYALTY_SIZES(loy_refund_result, std::size_t{sizeof(loy_refund_result)});
 LOYALTY_SIZES(loy_enrollment, std::size_t{sizeof(loy_enrollment)});
+// Since 1.2.
+LOYALTY_SIZES(loy_prompt_info, std::size_t{sizeof(loy_prompt_info)});
 
 #undef LOYALTY_SIZES
 
 // The released layouts on the 64-bit ABIs (LP64, LLP64): a change of any of these breaks callers.
 static_assert(sizeof(void*) != 8 || (KnownSizes<loy_till_status>::sizes == std::array<std::size_t, 3>{128, 392, 656}),
               "loy_till_status: a released layout changed");
+// loy_prompt is frozen (embedded in loy_member_info by value): neither may change where it is.
+static_assert(sizeof(loy_prompt) == 144, "loy_prompt is frozen: add a field to loy_prompt_info instead");
+static_assert(sizeof(void*) != 8 || (offsetof(loy_member_info, prompts) == 328 && sizeof(loy_member_info) == 1480),
+              "loy_member_info: a released layout changed");
+static_assert(sizeof(void*) != 8 || sizeof(loy_refund_item) == 24, "loy_refund_item: a released layout changed");
 
 // True when `size` is a struct_size some released header gave T.
 template <class T>

@@ -13,6 +13,7 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "abi_sizes.hpp"
 #include "loyalty/engine/text.hpp"
@@ -34,6 +35,8 @@ struct loy_checkout {
   // The last quote shown (cleared by any change to the sale), or the committed one.
   std::optional<loyalty::engine::Quote> quote;
   bool committed = false;
+  // The prompts of the sale's member, every one (loy_checkout_prompts): empty without a member.
+  std::vector<loyalty::engine::Prompt> prompts;
   // An upper bound of the bytes the sale's lines take in its transaction for headquarters: a sale
   // whose transaction would not fit protocol::limits::kTxnBytes is refused line by line, before payment.
   std::size_t line_bytes = 0;
@@ -99,20 +102,32 @@ void copy_text(char (&dst)[N], std::string_view src) {
   dst[n] = '\0';
 }
 
-// A caller's struct: at least as large as this library's, its struct_size set.
-// Zeroes a struct the library fills, keeping the caller's struct_size.
-template <class T>
-void clear_out(T* out) {
-  const std::uint32_t size = out->struct_size;
-  std::memset(out, 0, sizeof *out);
-  out->struct_size = size;
-}
-
-// A struct whose struct_size a released header gave it (abi_sizes.hpp). The structs that have one
-// size only are read and filled whole; loy_till_status, the one with several, by the caller's size.
+// A struct whose struct_size a released header gave it (abi_sizes.hpp). Every struct is read and
+// filled only as far as the caller's size goes: an older caller's struct ends earlier.
 template <class T>
 bool sized(const T* p) {
   return p && loyalty::api::known_size<T>(p->struct_size);
+}
+
+// Writes `size` bytes of `full` (all of it when it is smaller) to `dst`, with struct_size = size.
+template <class T>
+void deliver_bytes(void* dst, T& full, std::size_t size) {
+  full.struct_size = static_cast<std::uint32_t>(size);
+  std::memcpy(dst, &full, std::min(size, sizeof full));
+}
+
+// Fills the caller's struct (sized() already) from `full`, as far as the caller's size goes.
+template <class T>
+void deliver(T* out, T& full) {
+  deliver_bytes(out, full, out->struct_size);
+}
+
+// A caller's input struct (sized() already) as its size holds it: fields past it read as zero.
+template <class T>
+T read_in(const T* in) {
+  T v{};
+  std::memcpy(&v, in, std::min<std::size_t>(in->struct_size, sizeof v));
+  return v;
 }
 
 std::int32_t prompt_code(loyalty::engine::PromptCode c) {
@@ -129,27 +144,64 @@ std::int32_t prompt_code(loyalty::engine::PromptCode c) {
   return 0;
 }
 
+// loy_prompt and loy_prompt_info share their figures' names.
+template <class P>
+void fill_prompt(const loyalty::engine::Prompt& p, P& o) {
+  o.code = prompt_code(p.code);
+  o.rate_bp = p.rate_bp.value_or(0);
+  o.days = p.days.value_or(0);
+  o.points = p.points.value_or(0);
+  o.spend_minor = p.spend_minor.value_or(0);
+  o.minutes = p.code == loyalty::engine::PromptCode::offline ? p.minutes.value_or(-1) : 0;
+  if (p.date) copy_text(o.date, loyalty::engine::format_instant(*p.date));
+  copy_text(o.tier, p.tier);
+}
+
 void fill_member(const loyalty::till::MemberView& v, loy_member_info* out) {
-  clear_out(out);
-  copy_text(out->member_id, v.cached.member.id);
-  copy_text(out->masked_name, v.cached.masked_name);
-  copy_text(out->tier_id, v.cached.member.tier);
-  copy_text(out->tier_name, v.tier_name);
-  out->confirmed_points = v.cached.member.points;
-  out->pending_points = v.pending_points;
-  out->available_points = v.cached.member.points + v.pending_points;
+  loy_member_info full{};
+  copy_text(full.member_id, v.cached.member.id);
+  copy_text(full.masked_name, v.cached.masked_name);
+  copy_text(full.tier_id, v.cached.member.tier);
+  copy_text(full.tier_name, v.tier_name);
+  full.confirmed_points = v.cached.member.points;
+  full.pending_points = v.pending_points;
+  full.available_points = v.cached.member.points + v.pending_points;
   for (const auto& p : v.prompts) {
-    if (out->prompt_count == LOY_MAX_PROMPTS) break;
-    loy_prompt& o = out->prompts[out->prompt_count++];
-    o.code = prompt_code(p.code);
-    o.rate_bp = p.rate_bp.value_or(0);
-    o.days = p.days.value_or(0);
-    o.points = p.points.value_or(0);
-    o.spend_minor = p.spend_minor.value_or(0);
-    o.minutes = p.code == loyalty::engine::PromptCode::offline ? p.minutes.value_or(-1) : 0;
-    if (p.date) copy_text(o.date, loyalty::engine::format_instant(*p.date));
-    copy_text(o.tier, p.tier);
+    if (full.prompt_count == LOY_MAX_PROMPTS) break;
+    fill_prompt(p, full.prompts[full.prompt_count++]);
   }
+  deliver(out, full);
+}
+
+// A caller's array of prompts: `capacity` elements of `size` bytes, checked before anything is done.
+struct PromptArray {
+  loy_prompt_info* base;
+  std::size_t size;
+  std::size_t capacity;
+  std::size_t* count;
+};
+
+template <class H>
+loy_status check_prompts(const H* handle, const PromptArray& a) {
+  if (!a.count) return invalid(handle, "prompt_count is NULL");
+  if (a.capacity > 0 && !a.base) return invalid(handle, "prompts is NULL with a capacity above 0");
+  if (a.size > UINT32_MAX || !loyalty::api::known_size<loy_prompt_info>(static_cast<std::uint32_t>(a.size))) {
+    set_error(handle, "prompt_size is not the size of loy_prompt_info in any release");
+    return LOY_E_STRUCT_SIZE;
+  }
+  if (a.capacity > SIZE_MAX / a.size) return invalid(handle, "capacity * prompt_size overflows");
+  return LOY_OK;
+}
+
+void fill_prompts(const std::vector<loyalty::engine::Prompt>& prompts, const PromptArray& a) {
+  auto* bytes = reinterpret_cast<unsigned char*>(a.base);
+  const std::size_t n = std::min(prompts.size(), a.capacity);
+  for (std::size_t i = 0; i < n; ++i) {
+    loy_prompt_info full{};
+    fill_prompt(prompts[i], full);
+    deliver_bytes(bytes + i * a.size, full, a.size);
+  }
+  *a.count = prompts.size();
 }
 
 std::int32_t reason_code(loyalty::engine::DiscountReason r) {
@@ -193,22 +245,23 @@ std::int32_t redeem_code(const std::optional<loyalty::engine::RedeemRefusal>& r)
 }
 
 void fill_quote(const loyalty::engine::Quote& q, bool replayed, loy_quote* out) {
-  clear_out(out);
-  out->gross_minor = q.gross_minor;
-  out->member_discount_minor = q.member_discount_minor;
-  out->member_discount_reason = reason_code(q.member_discount_reason);
-  out->member_discount_bp = q.member_discount_bp;
-  out->coupon_discount_minor = q.coupon_discount_minor;
-  out->coupon_rejected = coupon_code(q.coupon_rejected);
-  out->redeem_rejected = redeem_code(q.redeem_rejected);
-  out->redeem_points = q.redeem_points;
-  out->redeem_value_minor = q.redeem_value_minor;
-  out->max_redeemable_points = q.max_redeemable_points;
-  out->payable_minor = q.payable_minor;
-  out->points_earned = q.points_earned;
-  out->birthday = q.birthday ? 1 : 0;
-  out->line_count = static_cast<std::uint32_t>(q.lines.size());
-  out->replayed = replayed ? 1 : 0;
+  loy_quote full{};
+  full.gross_minor = q.gross_minor;
+  full.member_discount_minor = q.member_discount_minor;
+  full.member_discount_reason = reason_code(q.member_discount_reason);
+  full.member_discount_bp = q.member_discount_bp;
+  full.coupon_discount_minor = q.coupon_discount_minor;
+  full.coupon_rejected = coupon_code(q.coupon_rejected);
+  full.redeem_rejected = redeem_code(q.redeem_rejected);
+  full.redeem_points = q.redeem_points;
+  full.redeem_value_minor = q.redeem_value_minor;
+  full.max_redeemable_points = q.max_redeemable_points;
+  full.payable_minor = q.payable_minor;
+  full.points_earned = q.points_earned;
+  full.birthday = q.birthday ? 1 : 0;
+  full.line_count = static_cast<std::uint32_t>(q.lines.size());
+  full.replayed = replayed ? 1 : 0;
+  deliver(out, full);
 }
 
 template <class H>
@@ -233,7 +286,9 @@ loy_status not_after_commit(const loy_checkout* c) {
   return LOY_E_STATE;
 }
 
-loyalty::till::Enrollment read_enrollment(const loy_enrollment* e) {
+loyalty::till::Enrollment read_enrollment(const loy_enrollment* arg) {
+  const loy_enrollment in = read_in(arg);
+  const loy_enrollment* const e = &in;
   loyalty::till::Enrollment en;
   en.phone = text_arg(e->phone, loyalty::till::kMaxScannedBytes, "enrollment->phone");
   if (e->name) en.name = text_arg(e->name, 128, "enrollment->name");
@@ -294,9 +349,10 @@ loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_option
   try {
     loyalty::till::Logger log;
     if (options) {
-      log.fn = options->log;
-      log.userdata = options->log_userdata;
-      log.level = options->log_level == 0 ? LOY_LOG_INFO : options->log_level;
+      const loy_till_options o = read_in(options);
+      log.fn = o.log;
+      log.userdata = o.log_userdata;
+      log.level = o.log_level == 0 ? LOY_LOG_INFO : o.log_level;
     }
     auto config = loyalty::till::load_config(config_path);
     if (!config) return report(LOY_E_CONFIG, config.error().message);
@@ -358,20 +414,36 @@ loy_status LOY_CALL loy_till_apply_changes(loy_till* till, const char* json, siz
   });
 }
 
-loy_status LOY_CALL loy_till_lookup(loy_till* till, const char* scanned, loy_member_info* out) {
+namespace {
+
+loy_status lookup_impl(loy_till* till, const char* scanned, loy_member_info* out, const PromptArray* prompts) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!scanned) return invalid(till, "scanned is NULL");
-    if (!out) return invalid(till, "out is NULL");
-    if (!sized(out)) {
-      set_error(till, "out->struct_size must be sizeof(loy_member_info)");
-      return LOY_E_STRUCT_SIZE;
-    }
+    if (!out && !prompts) return invalid(till, "out is NULL");
+    if (out && !sized(out)) return struct_size_error(till, "out");
+    if (prompts)
+      if (const loy_status s = check_prompts(till, *prompts)) return s;
     // strnlen: a scanned code is short, and an unterminated buffer must not be read past the limit.
     const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
-    fill_member(till->core->lookup(std::string_view(scanned, n)), out);
+    const auto view = till->core->lookup(std::string_view(scanned, n));
+    if (out) fill_member(view, out);
+    if (prompts) fill_prompts(view.prompts, *prompts);
     return LOY_OK;
   });
+}
+
+}  // namespace
+
+loy_status LOY_CALL loy_till_lookup(loy_till* till, const char* scanned, loy_member_info* out) {
+  return lookup_impl(till, scanned, out, nullptr);
+}
+
+loy_status LOY_CALL loy_till_lookup_v2(loy_till* till, const char* scanned, loy_member_info* out,
+                                       loy_prompt_info* prompts, size_t prompt_size, size_t capacity,
+                                       size_t* prompt_count) {
+  const PromptArray a{prompts, prompt_size, capacity, prompt_count};
+  return lookup_impl(till, scanned, out, &a);
 }
 
 loy_status LOY_CALL loy_till_status_get(loy_till* till, loy_till_status* out) {
@@ -385,9 +457,7 @@ loy_status LOY_CALL loy_till_status_get(loy_till* till, loy_till_status* out) {
     }
     const auto st = till->core->status();
     const std::int64_t now_us = loyalty::till::local_now().utc_micros;
-    const std::uint32_t size = out->struct_size;
     loy_till_status full{};
-    full.struct_size = size;
     full.outbox_depth = st.outbox_depth;
     full.oldest_unsynced_seconds = st.oldest_unsynced_us ? (now_us - *st.oldest_unsynced_us) / 1'000'000 : -1;
     full.cache_version = st.cursor;
@@ -402,7 +472,7 @@ loy_status LOY_CALL loy_till_status_get(loy_till* till, loy_till_status* out) {
     copy_text(full.last_sync_error, st.last_sync_error);
     full.held = st.held;
     copy_text(full.rules_error, st.rules_error);
-    std::memcpy(out, &full, std::min<std::size_t>(size, sizeof full));
+    deliver(out, full);
     return LOY_OK;
   });
 }
@@ -422,14 +492,15 @@ loy_status LOY_CALL loy_till_sync(loy_till* till, loy_sync_result* out) {
       throw TillError(LOY_E_NETWORK, e.what());
     }
     if (out) {
-      clear_out(out);
-      out->sent = r.sent;
-      out->applied = r.applied;
-      out->duplicates = r.duplicates;
-      out->rejected = r.rejected;
-      out->members = r.members;
-      out->coupons = r.coupons;
-      out->rules_updated = r.rules_updated ? 1 : 0;
+      loy_sync_result full{};
+      full.sent = r.sent;
+      full.applied = r.applied;
+      full.duplicates = r.duplicates;
+      full.rejected = r.rejected;
+      full.members = r.members;
+      full.coupons = r.coupons;
+      full.rules_updated = r.rules_updated ? 1 : 0;
+      deliver(out, full);
     }
     return LOY_OK;
   });
@@ -471,13 +542,26 @@ loy_status LOY_CALL loy_checkout_identify(loy_checkout* c, const char* scanned, 
     if (const loy_status s = not_after_commit(c)) return s;
     // A failed identify leaves the sale without a member, never with the previous one.
     c->state.member_id.reset();
+    c->prompts.clear();
     c->quote.reset();
     if (!scanned) return invalid(c, "scanned is NULL");
     if (out && !sized(out)) return struct_size_error(c, "out");
     const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
     const auto view = c->core->lookup(std::string_view(scanned, n), c->state.at);
     c->state.member_id = view.cached.member.id;
+    c->prompts = view.prompts;
     if (out) fill_member(view, out);
+    return LOY_OK;
+  });
+}
+
+loy_status LOY_CALL loy_checkout_prompts(loy_checkout* c, loy_prompt_info* prompts, size_t prompt_size,
+                                         size_t capacity, size_t* prompt_count) {
+  if (!c) return LOY_E_INVALID_ARGUMENT;
+  return guarded(c, [&] {
+    const PromptArray a{prompts, prompt_size, capacity, prompt_count};
+    if (const loy_status s = check_prompts(c, a)) return s;
+    fill_prompts(c->prompts, a);
     return LOY_OK;
   });
 }
@@ -491,18 +575,21 @@ loy_status LOY_CALL loy_checkout_enroll(loy_checkout* c, const loy_enrollment* e
     if (out && !sized(out)) return struct_size_error(c, "out");
     const auto view = c->core->enroll(read_enrollment(enrollment), c->state.at);
     c->state.member_id = view.cached.member.id;
+    c->prompts = view.prompts;
     c->quote.reset();
     if (out) fill_member(view, out);
     return LOY_OK;
   });
 }
 
-loy_status LOY_CALL loy_checkout_add_line(loy_checkout* c, const loy_line* line) {
+loy_status LOY_CALL loy_checkout_add_line(loy_checkout* c, const loy_line* line_arg) {
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
-    if (!line) return invalid(c, "line is NULL");
-    if (!sized(line)) return struct_size_error(c, "line");
+    if (!line_arg) return invalid(c, "line is NULL");
+    if (!sized(line_arg)) return struct_size_error(c, "line");
+    const loy_line line_in = read_in(line_arg);
+    const loy_line* const line = &line_in;
     if (c->state.lines.size() >= loyalty::engine::kMaxLines)
       throw TillError(LOY_E_TOO_LARGE, "a sale has at most 10000 lines");
     loyalty::engine::Line l;
@@ -582,14 +669,15 @@ loy_status LOY_CALL loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy
     }
     if (index >= c->quote->lines.size()) return invalid(c, "index is beyond the quote's lines");
     const auto& l = c->quote->lines[index];
-    clear_out(out);
-    copy_text(out->id, l.id);
-    out->member_discount_minor = l.member_discount_minor;
-    out->coupon_discount_minor = l.coupon_discount_minor;
-    out->redeem_value_minor = l.redeem_value_minor;
-    out->net_minor = l.net_minor;
-    out->points_earned = l.points_earned;
-    out->points_redeemed = l.points_redeemed;
+    loy_line_quote full{};
+    copy_text(full.id, l.id);
+    full.member_discount_minor = l.member_discount_minor;
+    full.coupon_discount_minor = l.coupon_discount_minor;
+    full.redeem_value_minor = l.redeem_value_minor;
+    full.net_minor = l.net_minor;
+    full.points_earned = l.points_earned;
+    full.points_redeemed = l.points_redeemed;
+    deliver(out, full);
     return LOY_OK;
   });
 }
@@ -646,11 +734,19 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
     if (out && !sized(out)) return struct_size_error(till, "out");
     if (count > 0 && !items) return invalid(till, "items is NULL with a count above 0");
     if (count > loyalty::engine::kMaxLines) throw TillError(LOY_E_TOO_LARGE, "a refund names at most 10000 lines");
+    // The array's element size is its first item's struct_size (a later header's items may be larger).
     std::vector<loyalty::engine::RefundItem> list;
+    const std::uint32_t stride = count > 0 ? items[0].struct_size : 0;
+    if (count > 0 && !sized(&items[0])) return struct_size_error(till, "items[0]");
+    const auto* bytes = reinterpret_cast<const unsigned char*>(items);
     for (std::size_t i = 0; i < count; ++i) {
-      if (!sized(&items[i])) return struct_size_error(till, "items[i]");
-      list.push_back({std::string(text_arg(items[i].line_id, loyalty::till::kMaxIdBytes, "items[i].line_id")),
-                      items[i].units});
+      std::uint32_t size = 0;
+      std::memcpy(&size, bytes + i * stride, sizeof size);
+      if (size != stride)
+        return invalid(till, "items[i]->struct_size differs from items[0]'s: an array has one element size");
+      loy_refund_item item{};
+      std::memcpy(&item, bytes + i * stride, std::min<std::size_t>(stride, sizeof item));
+      list.push_back({std::string(text_arg(item.line_id, loyalty::till::kMaxIdBytes, "items[i].line_id")), item.units});
     }
     const auto refund = text_arg(refund_id, loyalty::till::kMaxIdBytes, "refund_id");
     const auto receipt = text_arg(receipt_id, loyalty::till::kMaxIdBytes, "receipt_id");
@@ -691,13 +787,14 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
     }
     const auto r = till->core->refund(refund, receipt, list, store);
     if (out) {
-      clear_out(out);
-      out->amount_minor = r.amount_minor;
-      out->points_taken_back = r.points_taken_back;
-      out->points_given_back = r.points_given_back;
-      out->balance_after = r.balance_after;
-      out->negative_balance = r.negative_balance ? 1 : 0;
-      out->replayed = r.replayed ? 1 : 0;
+      loy_refund_result full{};
+      full.amount_minor = r.amount_minor;
+      full.points_taken_back = r.points_taken_back;
+      full.points_given_back = r.points_given_back;
+      full.balance_after = r.balance_after;
+      full.negative_balance = r.negative_balance ? 1 : 0;
+      full.replayed = r.replayed ? 1 : 0;
+      deliver(out, full);
     }
     return LOY_OK;
   });

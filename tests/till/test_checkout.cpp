@@ -453,3 +453,30 @@ TEST_CASE("a checkout's quote sees a sale committed by another checkout meanwhil
   CHECK(q.gross_minor == 105000);
   CHECK(q.line_count == 2);
 }
+
+TEST_CASE("refund items are read with their first item's struct_size as the array's element size", "[till]") {
+  ShopTill t;
+  Checkout c(t.till);
+  fill_winback_sale(c);
+  auto sold = quote_struct();
+  REQUIRE(loy_checkout_commit(c, "R-STRIDE", &sold) == LOY_OK);
+  loy_refund_item items[2]{};
+  for (auto& i : items) i.struct_size = sizeof i;
+  items[0].line_id = "1";
+  items[0].units = 1;
+  items[1].line_id = "2";
+  items[1].units = 1;
+  loy_refund_result r{};
+  r.struct_size = sizeof r;
+  // Items of different sizes in one array, or a first item of no release's size: refused, nothing refunded.
+  items[1].struct_size = sizeof items[1] + 8;
+  CHECK(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_E_INVALID_ARGUMENT);
+  CHECK(std::string(loy_till_last_error(t.till)).find("one element size") != std::string::npos);
+  items[1].struct_size = sizeof items[1];
+  items[0].struct_size = sizeof items[0] + 8;
+  CHECK(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_E_STRUCT_SIZE);
+  items[0].struct_size = sizeof items[0];
+  REQUIRE(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_OK);
+  CHECK(r.replayed == 0);
+  CHECK(r.amount_minor == sold.payable_minor);  // both lines of the sale, whole
+}

@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
 #include "support.hpp"
 
 using namespace loyalty;
@@ -129,4 +134,112 @@ TEST_CASE("rules and cache survive closing and reopening the till", "[till]") {
   auto m = test::member_info();
   REQUIRE(loy_till_lookup(till, "13800138000", &m) == LOY_OK);
   CHECK(std::string(m.member_id) == "M-1");
+}
+
+namespace {
+
+// A caller's array of prompts with guard bytes after it: nothing may be written past `capacity`.
+struct PromptBuffer {
+  static constexpr std::size_t kGuard = 64;
+  std::vector<unsigned char> bytes;
+  std::size_t capacity;
+  explicit PromptBuffer(std::size_t n) : bytes(n * sizeof(loy_prompt_info) + kGuard, 0xAB), capacity(n) {}
+  loy_prompt_info* data() { return reinterpret_cast<loy_prompt_info*>(bytes.data()); }
+  loy_prompt_info at(std::size_t i) const {
+    loy_prompt_info p;
+    std::memcpy(&p, bytes.data() + i * sizeof p, sizeof p);
+    return p;
+  }
+  bool untouched_from(std::size_t i) const {
+    return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(i * sizeof(loy_prompt_info)), bytes.end(),
+                       [](unsigned char b) { return b == 0xAB; });
+  }
+};
+
+void check_same(const loy_prompt_info& a, const loy_prompt& b) {
+  CHECK(a.struct_size == sizeof(loy_prompt_info));
+  CHECK(a.code == b.code);
+  CHECK(a.rate_bp == b.rate_bp);
+  CHECK(a.days == b.days);
+  CHECK(a.points == b.points);
+  CHECK(a.spend_minor == b.spend_minor);
+  CHECK(a.minutes == b.minutes);
+  CHECK(std::string(a.date) == b.date);
+  CHECK(std::string(a.tier) == b.tier);
+}
+
+}  // namespace
+
+TEST_CASE("loy_till_lookup_v2 gives every prompt in an array of the caller's element size, never past it", "[till]") {
+  SeededTill t;
+  auto m = test::member_info();
+  REQUIRE(loy_till_lookup(t.till, "13900139000", &m) == LOY_OK);
+  REQUIRE(m.prompt_count == 2);
+
+  PromptBuffer all(4);
+  auto m2 = test::member_info();
+  std::size_t count = 99;
+  REQUIRE(loy_till_lookup_v2(t.till, "13900139000", &m2, all.data(), sizeof(loy_prompt_info), all.capacity, &count) ==
+          LOY_OK);
+  CHECK(count == 2);
+  CHECK(std::string(m2.member_id) == "M-2001");
+  check_same(all.at(0), m.prompts[0]);
+  check_same(all.at(1), m.prompts[1]);
+  CHECK(all.untouched_from(2));
+
+  // Fewer places than prompts: the first ones, the count of all, and nothing written beyond.
+  PromptBuffer one(1);
+  REQUIRE(loy_till_lookup_v2(t.till, "13900139000", nullptr, one.data(), sizeof(loy_prompt_info), 1, &count) == LOY_OK);
+  CHECK(count == 2);
+  check_same(one.at(0), m.prompts[0]);
+  CHECK(one.untouched_from(1));
+  count = 0;
+  REQUIRE(loy_till_lookup_v2(t.till, "13900139000", nullptr, nullptr, sizeof(loy_prompt_info), 0, &count) == LOY_OK);
+  CHECK(count == 2);
+
+  // An element size of no release, NULL where an array or a count is needed: refused, nothing written.
+  PromptBuffer none(2);
+  for (std::size_t size : {std::size_t{0}, sizeof(loy_prompt_info) - 8, sizeof(loy_prompt_info) + 8}) {
+    INFO(size);
+    CHECK(loy_till_lookup_v2(t.till, "13900139000", nullptr, none.data(), size, 1, &count) == LOY_E_STRUCT_SIZE);
+  }
+  CHECK(none.untouched_from(0));
+  CHECK(loy_till_lookup_v2(t.till, "13900139000", nullptr, nullptr, sizeof(loy_prompt_info), 1, &count) ==
+        LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_lookup_v2(t.till, "13900139000", nullptr, none.data(), sizeof(loy_prompt_info), 1, nullptr) ==
+        LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_lookup_v2(t.till, "13900139000", nullptr, none.data(), sizeof(loy_prompt_info), SIZE_MAX, &count) ==
+        LOY_E_INVALID_ARGUMENT);
+  CHECK(none.untouched_from(0));
+  CHECK(loy_till_lookup_v2(t.till, "13700137000", nullptr, none.data(), sizeof(loy_prompt_info), 2, &count) ==
+        LOY_E_NOT_FOUND);
+  CHECK(none.untouched_from(0));
+  CHECK(loy_till_lookup_v2(nullptr, "13900139000", nullptr, none.data(), sizeof(loy_prompt_info), 2, &count) ==
+        LOY_E_INVALID_ARGUMENT);
+}
+
+TEST_CASE("loy_checkout_prompts gives the prompts of the checkout's member, none without one", "[till]") {
+  SeededTill t;
+  loy_checkout* c = nullptr;
+  REQUIRE(loy_checkout_begin(t.till, &c) == LOY_OK);
+  PromptBuffer buf(8);
+  std::size_t count = 99;
+  REQUIRE(loy_checkout_prompts(c, buf.data(), sizeof(loy_prompt_info), buf.capacity, &count) == LOY_OK);
+  CHECK(count == 0);
+  CHECK(buf.untouched_from(0));
+
+  auto m = test::member_info();
+  REQUIRE(loy_checkout_identify(c, "13900139000", &m) == LOY_OK);
+  REQUIRE(loy_checkout_prompts(c, buf.data(), sizeof(loy_prompt_info), buf.capacity, &count) == LOY_OK);
+  REQUIRE(count == m.prompt_count);
+  for (std::size_t i = 0; i < count; ++i) check_same(buf.at(i), m.prompts[i]);
+
+  // A failed identify leaves the sale without a member, and without its prompts.
+  CHECK(loy_checkout_identify(c, "13700137000", &m) == LOY_E_NOT_FOUND);
+  REQUIRE(loy_checkout_prompts(c, buf.data(), sizeof(loy_prompt_info), buf.capacity, &count) == LOY_OK);
+  CHECK(count == 0);
+  CHECK(loy_checkout_prompts(c, buf.data(), sizeof(loy_prompt_info) + 1, 1, &count) == LOY_E_STRUCT_SIZE);
+  CHECK(loy_checkout_prompts(c, buf.data(), sizeof(loy_prompt_info), 1, nullptr) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_checkout_prompts(nullptr, buf.data(), sizeof(loy_prompt_info), 1, &count) == LOY_E_INVALID_ARGUMENT);
+  loy_checkout_free(c);
 }
