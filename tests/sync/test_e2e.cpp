@@ -312,3 +312,22 @@ TEST_CASE("the background sync runs on its own, and resumes when headquarters is
   closer.reset();  // stops the thread
   CHECK(w.hq.member("M-2")["purchases"] == 1);
 }
+
+TEST_CASE("headquarters reads the chain's key from code_key_file, and refuses it given twice", "[sync]") {
+  TempDir keys;
+  write_text(keys.path() / "code.key", std::string(kCodeKeyHex) + "\n");
+  World w({{"code_key", nullptr}, {"code_key_file", (keys.path() / "code.key").string()}});
+  TestTill a(w.till("S001", "T01"));
+  REQUIRE(sync(a) == LOY_OK);
+  // The till hashes a scanned code with the same key as headquarters did at import.
+  CHECK(lookup(a, "CARD-0001").confirmed_points == 5000);
+  w.hq.edit_config({{"code_key", kCodeKeyHex}});
+  const auto both = w.hq.cli({"members", "list"});
+  CHECK(both.exit_code != 0);
+  CHECK(both.out.find("give code_key or code_key_file, not both") != std::string::npos);
+  write_text(keys.path() / "code.key", "00112233\n");
+  w.hq.edit_config({{"code_key", nullptr}});
+  const auto short_key = w.hq.cli({"members", "list"});
+  CHECK(short_key.exit_code != 0);
+  CHECK(short_key.out.find("code_key_file") != std::string::npos);
+}

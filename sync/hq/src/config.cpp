@@ -60,7 +60,17 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
     c.ca_file = path_in(t, "ca_file", base, true);
     t.finish();
   }
-  c.code_key = till::parse_hex_key(r.string("code_key"), "code_key");
+  // The chain's key inline, or in a file of its own (readable by headquarters' user only).
+  if (r.optional("code_key_file")) {
+    if (r.optional("code_key")) fail("code_key", "give code_key or code_key_file, not both");
+    const auto p = path_in(r, "code_key_file", base, true);
+    std::ifstream in(p, std::ios::binary);
+    std::string hex;
+    in >> hex;
+    c.code_key = till::parse_hex_key(hex, r.path_of("code_key_file") + " (" + p.string() + ")");
+  } else {
+    c.code_key = till::parse_hex_key(r.string("code_key"), "code_key");
+  }
   c.enrollment_key_file = path_in(r, "enrollment_key_file", base, true);
   if (r.optional("threads")) c.threads = static_cast<std::int32_t>(r.integer("threads", 1, 64));
   if (const auto* limits = r.optional("limits")) {
