@@ -21,7 +21,11 @@
 #include "loyalty/till/member_code.hpp"
 #include "loyalty/till/till.hpp"
 
-struct loy_till {
+// The handles' own types: loy_till and loy_checkout stay incomplete everywhere (the header's opaque
+// types), so the library's ABI, as its debug information describes it, holds nothing of the core.
+namespace loyalty::api {
+
+struct TillHandle {
   std::shared_ptr<loyalty::till::Till> core;
   std::unique_ptr<loyalty::sync::Syncer> syncer;  // stopped before the core closes
   // The last error of each thread on this till: valid until that thread's next call on it.
@@ -29,7 +33,7 @@ struct loy_till {
   mutable std::unordered_map<std::thread::id, std::string> errors;
 };
 
-struct loy_checkout {
+struct CheckoutHandle {
   std::shared_ptr<loyalty::till::Till> core;  // the till's core; closed with the till's handle
   loyalty::till::CheckoutState state;
   // The last quote shown (cleared by any change to the sale), or the committed one.
@@ -43,11 +47,24 @@ struct loy_checkout {
   mutable std::string error;  // a checkout is used by one thread at a time
 };
 
+inline TillHandle* impl(loy_till* t) { return reinterpret_cast<TillHandle*>(t); }
+inline const TillHandle* impl(const loy_till* t) { return reinterpret_cast<const TillHandle*>(t); }
+inline CheckoutHandle* impl(loy_checkout* c) { return reinterpret_cast<CheckoutHandle*>(c); }
+inline const CheckoutHandle* impl(const loy_checkout* c) { return reinterpret_cast<const CheckoutHandle*>(c); }
+inline loy_till* handle(TillHandle* t) { return reinterpret_cast<loy_till*>(t); }
+inline loy_checkout* handle(CheckoutHandle* c) { return reinterpret_cast<loy_checkout*>(c); }
+
+}  // namespace loyalty::api
+
+using loyalty::api::CheckoutHandle;
+using loyalty::api::impl;
+using loyalty::api::TillHandle;
+
 namespace {
 
 using loyalty::till::TillError;
 
-void set_error(const loy_till* till, const char* message) noexcept {
+void set_error(const TillHandle* till, const char* message) noexcept {
   if (!till) return;
   try {
     std::lock_guard lock(till->errors_mu);
@@ -56,7 +73,7 @@ void set_error(const loy_till* till, const char* message) noexcept {
   }
 }
 
-void set_error(const loy_checkout* checkout, const char* message) noexcept {
+void set_error(const CheckoutHandle* checkout, const char* message) noexcept {
   if (!checkout) return;
   try {
     checkout->error = message;
@@ -280,7 +297,7 @@ std::string_view text_arg(const char* s, std::size_t max, const char* what) {
   return v;
 }
 
-loy_status not_after_commit(const loy_checkout* c) {
+loy_status not_after_commit(const CheckoutHandle* c) {
   if (!c->committed) return LOY_OK;
   set_error(c, "the checkout is committed: begin a new one");
   return LOY_E_STATE;
@@ -356,7 +373,7 @@ loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_option
     }
     auto config = loyalty::till::load_config(config_path);
     if (!config) return report(LOY_E_CONFIG, config.error().message);
-    auto till = std::make_unique<loy_till>();
+    auto till = std::make_unique<TillHandle>();
     till->core = std::make_shared<loyalty::till::Till>(std::move(config).value(), log);
     try {
       till->syncer = std::make_unique<loyalty::sync::Syncer>(till->core);
@@ -366,7 +383,7 @@ loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_option
     }
     if (const auto interval = till->core->config().sync_interval_seconds; interval > 0)
       till->syncer->start(std::chrono::seconds(interval));
-    *out = till.release();
+    *out = loyalty::api::handle(till.release());
     return LOY_OK;
   } catch (const TillError& e) {
     return report(e.status(), e.what());
@@ -379,7 +396,8 @@ loy_status LOY_CALL loy_till_open(const char* config_path, const loy_till_option
   }
 }
 
-void LOY_CALL loy_till_close(loy_till* till) {
+void LOY_CALL loy_till_close(loy_till* till_arg) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return;
   try {
     till->syncer.reset();  // stops the background sync, aborting one in progress
@@ -389,14 +407,16 @@ void LOY_CALL loy_till_close(loy_till* till) {
   delete till;
 }
 
-const char* LOY_CALL loy_till_last_error(const loy_till* till) {
+const char* LOY_CALL loy_till_last_error(const loy_till* till_arg) {
+  const TillHandle* const till = impl(till_arg);
   if (!till) return "";
   std::lock_guard lock(till->errors_mu);
   const auto it = till->errors.find(std::this_thread::get_id());
   return it == till->errors.end() ? "" : it->second.c_str();
 }
 
-loy_status LOY_CALL loy_till_apply_rules(loy_till* till, const char* json, size_t size) {
+loy_status LOY_CALL loy_till_apply_rules(loy_till* till_arg, const char* json, size_t size) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!json) return invalid(till, "json is NULL");
@@ -405,7 +425,8 @@ loy_status LOY_CALL loy_till_apply_rules(loy_till* till, const char* json, size_
   });
 }
 
-loy_status LOY_CALL loy_till_apply_changes(loy_till* till, const char* json, size_t size) {
+loy_status LOY_CALL loy_till_apply_changes(loy_till* till_arg, const char* json, size_t size) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!json) return invalid(till, "json is NULL");
@@ -416,7 +437,7 @@ loy_status LOY_CALL loy_till_apply_changes(loy_till* till, const char* json, siz
 
 namespace {
 
-loy_status lookup_impl(loy_till* till, const char* scanned, loy_member_info* out, const PromptArray* prompts) {
+loy_status lookup_impl(TillHandle* till, const char* scanned, loy_member_info* out, const PromptArray* prompts) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!scanned) return invalid(till, "scanned is NULL");
@@ -435,18 +456,21 @@ loy_status lookup_impl(loy_till* till, const char* scanned, loy_member_info* out
 
 }  // namespace
 
-loy_status LOY_CALL loy_till_lookup(loy_till* till, const char* scanned, loy_member_info* out) {
+loy_status LOY_CALL loy_till_lookup(loy_till* till_arg, const char* scanned, loy_member_info* out) {
+  TillHandle* const till = impl(till_arg);
   return lookup_impl(till, scanned, out, nullptr);
 }
 
-loy_status LOY_CALL loy_till_lookup_v2(loy_till* till, const char* scanned, loy_member_info* out,
+loy_status LOY_CALL loy_till_lookup_v2(loy_till* till_arg, const char* scanned, loy_member_info* out,
                                        loy_prompt_info* prompts, size_t prompt_size, size_t capacity,
                                        size_t* prompt_count) {
+  TillHandle* const till = impl(till_arg);
   const PromptArray a{prompts, prompt_size, capacity, prompt_count};
   return lookup_impl(till, scanned, out, &a);
 }
 
-loy_status LOY_CALL loy_till_status_get(loy_till* till, loy_till_status* out) {
+loy_status LOY_CALL loy_till_status_get(loy_till* till_arg, loy_till_status* out) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
@@ -477,7 +501,8 @@ loy_status LOY_CALL loy_till_status_get(loy_till* till, loy_till_status* out) {
   });
 }
 
-loy_status LOY_CALL loy_till_sync(loy_till* till, loy_sync_result* out) {
+loy_status LOY_CALL loy_till_sync(loy_till* till_arg, loy_sync_result* out) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (out && !sized(out)) {
@@ -506,25 +531,28 @@ loy_status LOY_CALL loy_till_sync(loy_till* till, loy_sync_result* out) {
   });
 }
 
-loy_status LOY_CALL loy_checkout_begin(loy_till* till, loy_checkout** out) {
+loy_status LOY_CALL loy_checkout_begin(loy_till* till_arg, loy_checkout** out) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
     *out = nullptr;
-    auto c = std::make_unique<loy_checkout>();
+    auto c = std::make_unique<CheckoutHandle>();
     c->core = till->core;
-    *out = c.release();
+    *out = loyalty::api::handle(c.release());
     return LOY_OK;
   });
 }
 
-void LOY_CALL loy_checkout_free(loy_checkout* checkout) { delete checkout; }
+void LOY_CALL loy_checkout_free(loy_checkout* checkout) { delete impl(checkout); }
 
-const char* LOY_CALL loy_checkout_last_error(const loy_checkout* checkout) {
+const char* LOY_CALL loy_checkout_last_error(const loy_checkout* checkout_arg) {
+  const CheckoutHandle* const checkout = impl(checkout_arg);
   return checkout ? checkout->error.c_str() : "";
 }
 
-loy_status LOY_CALL loy_checkout_set_time(loy_checkout* c, const char* iso8601) {
+loy_status LOY_CALL loy_checkout_set_time(loy_checkout* c_arg, const char* iso8601) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -536,7 +564,8 @@ loy_status LOY_CALL loy_checkout_set_time(loy_checkout* c, const char* iso8601) 
   });
 }
 
-loy_status LOY_CALL loy_checkout_identify(loy_checkout* c, const char* scanned, loy_member_info* out) {
+loy_status LOY_CALL loy_checkout_identify(loy_checkout* c_arg, const char* scanned, loy_member_info* out) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -555,8 +584,9 @@ loy_status LOY_CALL loy_checkout_identify(loy_checkout* c, const char* scanned, 
   });
 }
 
-loy_status LOY_CALL loy_checkout_prompts(loy_checkout* c, loy_prompt_info* prompts, size_t prompt_size,
+loy_status LOY_CALL loy_checkout_prompts(loy_checkout* c_arg, loy_prompt_info* prompts, size_t prompt_size,
                                          size_t capacity, size_t* prompt_count) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     const PromptArray a{prompts, prompt_size, capacity, prompt_count};
@@ -566,7 +596,8 @@ loy_status LOY_CALL loy_checkout_prompts(loy_checkout* c, loy_prompt_info* promp
   });
 }
 
-loy_status LOY_CALL loy_checkout_enroll(loy_checkout* c, const loy_enrollment* enrollment, loy_member_info* out) {
+loy_status LOY_CALL loy_checkout_enroll(loy_checkout* c_arg, const loy_enrollment* enrollment, loy_member_info* out) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -582,7 +613,8 @@ loy_status LOY_CALL loy_checkout_enroll(loy_checkout* c, const loy_enrollment* e
   });
 }
 
-loy_status LOY_CALL loy_checkout_add_line(loy_checkout* c, const loy_line* line_arg) {
+loy_status LOY_CALL loy_checkout_add_line(loy_checkout* c_arg, const loy_line* line_arg) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -618,7 +650,8 @@ loy_status LOY_CALL loy_checkout_add_line(loy_checkout* c, const loy_line* line_
   });
 }
 
-loy_status LOY_CALL loy_checkout_set_coupon(loy_checkout* c, const char* code) {
+loy_status LOY_CALL loy_checkout_set_coupon(loy_checkout* c_arg, const char* code) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -634,7 +667,8 @@ loy_status LOY_CALL loy_checkout_set_coupon(loy_checkout* c, const char* code) {
   });
 }
 
-loy_status LOY_CALL loy_checkout_redeem(loy_checkout* c, int64_t points) {
+loy_status LOY_CALL loy_checkout_redeem(loy_checkout* c_arg, int64_t points) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -645,7 +679,8 @@ loy_status LOY_CALL loy_checkout_redeem(loy_checkout* c, int64_t points) {
   });
 }
 
-loy_status LOY_CALL loy_checkout_quote(loy_checkout* c, loy_quote* out) {
+loy_status LOY_CALL loy_checkout_quote(loy_checkout* c_arg, loy_quote* out) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (const loy_status s = not_after_commit(c)) return s;
@@ -658,7 +693,8 @@ loy_status LOY_CALL loy_checkout_quote(loy_checkout* c, loy_quote* out) {
   });
 }
 
-loy_status LOY_CALL loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy_line_quote* out) {
+loy_status LOY_CALL loy_checkout_line_quote(loy_checkout* c_arg, uint32_t index, loy_line_quote* out) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (!out) return invalid(c, "out is NULL");
@@ -682,7 +718,8 @@ loy_status LOY_CALL loy_checkout_line_quote(loy_checkout* c, uint32_t index, loy
   });
 }
 
-loy_status LOY_CALL loy_checkout_commit(loy_checkout* c, const char* receipt_id, loy_quote* out) {
+loy_status LOY_CALL loy_checkout_commit(loy_checkout* c_arg, const char* receipt_id, loy_quote* out) {
+  CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
     if (c->committed) {
@@ -727,7 +764,7 @@ const char* LOY_CALL loy_redeem_refusal_str(int32_t code) {
 
 namespace {
 
-loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_store, const char* receipt_id,
+loy_status refund_impl(TillHandle* till, const char* refund_id, const char* sale_store, const char* receipt_id,
                        const loy_refund_item* items, size_t count, loy_refund_result* out) {
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
@@ -802,19 +839,22 @@ loy_status refund_impl(loy_till* till, const char* refund_id, const char* sale_s
 
 }  // namespace
 
-loy_status LOY_CALL loy_till_refund(loy_till* till, const char* refund_id, const char* receipt_id,
+loy_status LOY_CALL loy_till_refund(loy_till* till_arg, const char* refund_id, const char* receipt_id,
                                     const loy_refund_item* items, size_t count, loy_refund_result* out) {
+  TillHandle* const till = impl(till_arg);
   return refund_impl(till, refund_id, nullptr, receipt_id, items, count, out);
 }
 
-loy_status LOY_CALL loy_till_refund_at(loy_till* till, const char* refund_id, const char* sale_store_id,
+loy_status LOY_CALL loy_till_refund_at(loy_till* till_arg, const char* refund_id, const char* sale_store_id,
                                        const char* receipt_id, const loy_refund_item* items, size_t count,
                                        loy_refund_result* out) {
+  TillHandle* const till = impl(till_arg);
   if (till && !sale_store_id) return invalid(till, "sale_store_id is NULL");
   return refund_impl(till, refund_id, sale_store_id, receipt_id, items, count, out);
 }
 
-loy_status LOY_CALL loy_till_enroll(loy_till* till, const loy_enrollment* enrollment, loy_member_info* out) {
+loy_status LOY_CALL loy_till_enroll(loy_till* till_arg, const loy_enrollment* enrollment, loy_member_info* out) {
+  TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
     if (!enrollment) return invalid(till, "enrollment is NULL");
