@@ -28,7 +28,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 cd "$work"
 {
-  bash "$here/../packaging/dev-pki.sh" pki S001
+  # The development PKI script: the source tree's, or the copy installed beside the examples.
+  pki_script=$here/../packaging/dev-pki.sh
+  [[ -f $pki_script ]] || pki_script=$here/lib/dev-pki.sh
+  bash "$pki_script" pki S001
   cp "$here/demo/hq/hq.json" hq.json
   members_as_of_today "$here/demo/hq/members.csv" >members.csv
   start_hq
