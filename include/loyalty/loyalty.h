@@ -115,8 +115,9 @@ typedef struct loy_till loy_till;
 #define LOY_LOG_ERROR 40
 
 /* A log message: level, then text without personal data. Called on the thread that made the call
- * being logged, after the library has released the till's lock, so it may call into the till. It
- * should return quickly. `message` is valid during the call only. */
+ * being logged, after the library has released the till's lock, so it may call into the till (a
+ * call it makes replaces its thread's last error: read that first). It should return quickly.
+ * `message` is valid during the call only. */
 typedef void(LOY_CALL *loy_log_fn)(int32_t level, const char *message, void *userdata);
 
 typedef struct loy_till_options {
@@ -192,7 +193,7 @@ typedef struct loy_member_info {
   int64_t confirmed_points; /* headquarters' balance */
   int64_t pending_points;   /* this till's effects not yet confirmed, signed */
   int64_t available_points; /* confirmed + pending */
-  uint32_t prompt_count;
+  uint32_t prompt_count;    /* the prompts held below: at most LOY_MAX_PROMPTS, the member's first ones */
   loy_prompt prompts[LOY_MAX_PROMPTS];
 } loy_member_info;
 
@@ -271,7 +272,8 @@ typedef struct loy_sync_result {
 } loy_sync_result;
 /* Syncs now, on the calling thread: sends the outbox in batches, then receives member and coupon
  * changes and the rules. Waits for a background sync in progress first. Fills *out (may be NULL).
- * What completed before a failure (batches answered, pages applied) stays done.
+ * What completed before a failure (batches answered, pages applied) stays done; a failure is also
+ * logged (LOY_LOG_WARN), as a background sync's is.
  * Returns LOY_OK, LOY_E_NETWORK (unreachable, TLS refused, an error answer: see last error),
  * LOY_E_STRUCT_SIZE or LOY_E_STORAGE. */
 LOY_API loy_status LOY_CALL loy_till_sync(loy_till *till, loy_sync_result *out);
@@ -406,7 +408,7 @@ LOY_API loy_status LOY_CALL loy_checkout_line_quote(loy_checkout *checkout, uint
  * changed since, the sale is committed only at that quote's figures: if it would now be priced
  * otherwise (another checkout spent the points or the coupon meanwhile), nothing is committed and the
  * call returns LOY_E_CONFLICT: quote again and settle the difference. After a commit the checkout only
- * answers loy_checkout_line_quote; a second commit is LOY_E_STATE.
+ * answers loy_checkout_line_quote and loy_checkout_prompts; a second commit is LOY_E_STATE.
  * Returns LOY_OK, LOY_E_STATE, LOY_E_CONFLICT, LOY_E_INVALID_ARGUMENT, LOY_E_UTF8, LOY_E_TOO_LARGE,
  * LOY_E_NOT_FOUND (the member left the cache), LOY_E_NO_RULES or LOY_E_STORAGE. */
 LOY_API loy_status LOY_CALL loy_checkout_commit(loy_checkout *checkout, const char *receipt_id, loy_quote *out);

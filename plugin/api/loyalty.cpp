@@ -297,7 +297,15 @@ std::string_view text_arg(const char* s, std::size_t max, const char* what) {
   return v;
 }
 
+// A checkout of a till that was closed answers LOY_E_STATE to every call.
+loy_status till_open(const CheckoutHandle* c) {
+  if (c->core->is_open()) return LOY_OK;
+  set_error(c, "the till is closed");
+  return LOY_E_STATE;
+}
+
 loy_status not_after_commit(const CheckoutHandle* c) {
+  if (const loy_status s = till_open(c)) return s;
   if (!c->committed) return LOY_OK;
   set_error(c, "the checkout is committed: begin a new one");
   return LOY_E_STATE;
@@ -514,6 +522,8 @@ loy_status LOY_CALL loy_till_sync(loy_till* till_arg, loy_sync_result* out) {
     try {
       r = till->syncer->sync_now();
     } catch (const loyalty::sync::SyncError& e) {
+      // The POS hears of it in the status; its log does too, as of a background sync's failure.
+      till->core->logger()(LOY_LOG_WARN, std::string("sync failed: ") + e.what());
       throw TillError(LOY_E_NETWORK, e.what());
     }
     if (out) {
@@ -589,6 +599,7 @@ loy_status LOY_CALL loy_checkout_prompts(loy_checkout* c_arg, loy_prompt_info* p
   CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
+    if (const loy_status s = till_open(c)) return s;
     const PromptArray a{prompts, prompt_size, capacity, prompt_count};
     if (const loy_status s = check_prompts(c, a)) return s;
     fill_prompts(c->prompts, a);
@@ -697,6 +708,7 @@ loy_status LOY_CALL loy_checkout_line_quote(loy_checkout* c_arg, uint32_t index,
   CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
+    if (const loy_status s = till_open(c)) return s;
     if (!out) return invalid(c, "out is NULL");
     if (!sized(out)) return struct_size_error(c, "out");
     if (!c->quote) {

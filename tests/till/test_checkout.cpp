@@ -276,6 +276,19 @@ TEST_CASE("a checkout whose till was closed answers that it is closed, and the t
   CHECK(std::string(loy_checkout_last_error(c)) == "the till is closed");
   auto q = quote_struct();
   CHECK(loy_checkout_quote(c, &q) == LOY_E_STATE);
+  // Every other call of the checkout too, whatever it would have done.
+  CHECK(add(c, "2", "apparel", 1, 100) == LOY_E_STATE);
+  CHECK(loy_checkout_set_time(c, "2026-09-01T12:00:00+08:00") == LOY_E_STATE);
+  CHECK(loy_checkout_set_coupon(c, "AUTUMN30") == LOY_E_STATE);
+  CHECK(loy_checkout_redeem(c, 100) == LOY_E_STATE);
+  CHECK(loy_checkout_identify(c, "13800138000", nullptr) == LOY_E_STATE);
+  loy_line_quote lq{};
+  lq.struct_size = sizeof lq;
+  CHECK(loy_checkout_line_quote(c, 0, &lq) == LOY_E_STATE);
+  loy_prompt_info p{};
+  std::size_t count = 0;
+  CHECK(loy_checkout_prompts(c, &p, sizeof p, 1, &count) == LOY_E_STATE);
+  CHECK(std::string(loy_checkout_last_error(c)) == "the till is closed");
   test::TestTill again(config);  // the database was released with the till's handle
   loy_checkout_free(c);
 }

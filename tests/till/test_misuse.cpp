@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "support.hpp"
 
@@ -231,4 +234,24 @@ TEST_CASE("a caller built against 1.0 still gets its status struct filled", "[ti
   REQUIRE(loy_till_status_get(till, reinterpret_cast<loy_till_status*>(&old.s)) == LOY_OK);
   CHECK(old.s.last_sync_unix == -1);
   for (char g : old.guard) CHECK(g == 0x5a);  // nothing written past the old struct
+}
+
+TEST_CASE("a sync the POS asks for that fails is logged as a warning, as a background sync's failure is", "[till]") {
+  test::TempDir dir;
+  std::vector<std::pair<std::int32_t, std::string>> lines;
+  loy_till_options o{};
+  o.struct_size = sizeof o;
+  o.log = [](std::int32_t level, const char* message, void* userdata) {
+    static_cast<std::vector<std::pair<std::int32_t, std::string>>*>(userdata)->emplace_back(level, message);
+  };
+  o.log_userdata = &lines;
+  o.log_level = LOY_LOG_WARN;
+  loy_till* till = nullptr;
+  REQUIRE(loy_till_open(test::write_config(dir.path()).c_str(), &o, &till, nullptr, 0) == LOY_OK);
+  CHECK(loy_till_sync(till, nullptr) == LOY_E_NETWORK);
+  const std::string error = loy_till_last_error(till);
+  loy_till_close(till);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].first == LOY_LOG_WARN);
+  CHECK(lines[0].second == "sync failed: " + error);
 }

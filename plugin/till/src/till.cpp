@@ -55,6 +55,7 @@ Till::Till(TillConfig config, Logger log)
 }
 
 void Till::close() {
+  open_.store(false, std::memory_order_release);
   std::lock_guard lock(mu_);
   log_ = Logger{};
   store_.reset();

@@ -2,6 +2,7 @@
 // plugin/api is a thin shim over this class.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -211,6 +212,8 @@ class Till {
   void mark_rules_error(const std::string& message);
   // The log callback as it is now (none once closed), for logging outside the lock.
   Logger logger();
+  // False once close() began: every later call on the till or its checkouts is LOY_E_STATE.
+  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
 
  private:
   std::shared_ptr<const engine::RuleSet> rules_locked();
@@ -228,6 +231,7 @@ class Till {
   void rehash_sales();
 
   std::mutex mu_;
+  std::atomic<bool> open_{true};
   std::uint64_t generation_ = 1;  // grows with every write to the store, under mu_
   TillConfig config_;
   Logger log_;
