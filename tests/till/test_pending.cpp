@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <string>
 #include <string_view>
 
 #include "loyalty/store/store.hpp"
@@ -24,22 +25,28 @@ protocol::ChangesDocument member_at(std::int64_t version, std::int64_t points, s
   return doc;
 }
 
-std::int64_t sell(store::Store& s, const std::string& txn, std::int64_t delta) {
+std::int64_t sell(store::Store& s, const std::string& txn, std::int64_t delta, const std::string& member = "M-1") {
   store::NewSale sale;
   sale.receipt_id = "R-" + txn;
-  sale.member_id = "M-1";
+  sale.member_id = member;
   sale.lines = "[]";
   store::OutboxEntry e;
   e.txn_id = txn;
   e.kind = "sale";
-  e.member_id = "M-1";
+  e.member_id = member;
   e.points_delta = delta;
   e.at_us = 1;
   e.body = "{}";
   return s.commit_sale(sale, e);
 }
 
-std::int64_t available(store::Store& s) { return s.member_by_id("M-1")->member.points + s.pending("M-1").points; }
+// The member's pending effects as a lookup reads them: against the version of its cached record.
+store::PendingEffects pending_of(store::Store& s, const std::string& id) {
+  const auto m = s.member_by_id(id);
+  return s.pending(id, m ? m->version : 0);
+}
+
+std::int64_t available(store::Store& s) { return s.member_by_id("M-1")->member.points + pending_of(s, "M-1").points; }
 
 }  // namespace
 
@@ -48,8 +55,8 @@ TEST_CASE("a sale is pending until the member record that includes it arrives, t
   store::Store s((dir.path() / "till.db").string());
   s.apply_changes(member_at(1, 100, 1));
   const auto t1 = sell(s, "t1", 50);
-  CHECK(s.pending("M-1").points == 50);
-  CHECK(s.pending("M-1").sales == 1);
+  CHECK(pending_of(s, "M-1").points == 50);
+  CHECK(pending_of(s, "M-1").sales == 1);
   CHECK(available(s) == 150);
 
   // Headquarters answers first: applied, in the member's version 2.
@@ -57,8 +64,8 @@ TEST_CASE("a sale is pending until the member record that includes it arrives, t
   CHECK(available(s) == 150);  // the cache is still at version 1
   // Version 2 arrives with the sale in its balance: nothing is counted twice.
   s.apply_changes(member_at(2, 150, 2));
-  CHECK(s.pending("M-1").points == 0);
-  CHECK(s.pending("M-1").sales == 0);
+  CHECK(pending_of(s, "M-1").points == 0);
+  CHECK(pending_of(s, "M-1").sales == 0);
   CHECK(available(s) == 150);
 }
 
@@ -75,7 +82,7 @@ TEST_CASE("a newer member record without the sale leaves the sale pending", "[ti
   CHECK(available(s) == 180);
   s.apply_changes(member_at(3, 180, 3));
   CHECK(available(s) == 180);
-  CHECK(s.pending("M-1").points == 0);
+  CHECK(pending_of(s, "M-1").points == 0);
   // An older record arriving late changes nothing.
   s.apply_changes(member_at(2, 130, 4));
   CHECK(available(s) == 180);
@@ -121,12 +128,12 @@ TEST_CASE("a sale is never committed without its fsync, even when synchronous=FU
   s.set_sync_error("headquarters unreachable");  // a relaxed write; putting FULL back fails
   CHECK(synchronous(s) == 1);
   CHECK_THROWS_AS(sell(s, "t1", 50), store::StorageError);  // refused rather than committed without fsync
-  CHECK(s.pending("M-1").points == 0);
+  CHECK(pending_of(s, "M-1").points == 0);
   CHECK(s.to_send() == 0);
   sqlite3_set_authorizer(s.database().handle(), nullptr, nullptr);
   sell(s, "t2", 50);  // restores FULL first
   CHECK(synchronous(s) == 2);
-  CHECK(s.pending("M-1").points == 50);
+  CHECK(pending_of(s, "M-1").points == 50);
 }
 
 TEST_CASE("a new generation of headquarters' feed sends again what it had answered without counting it as pending",
@@ -153,7 +160,7 @@ TEST_CASE("a new generation of headquarters' feed sends again what it had answer
   const auto applied = s.apply_changes(restored, true);
   CHECK(applied.new_generation);
   CHECK(s.to_send() == 2);
-  CHECK(s.pending("M-1").points == 0);
+  CHECK(pending_of(s, "M-1").points == 0);
   CHECK(available(s) == 150);
   // Headquarters answers the sale again: the cache's record from before holds it, and so does the
   // record of the new generation that follows.
@@ -165,4 +172,26 @@ TEST_CASE("a new generation of headquarters' feed sends again what it had answer
     return d;
   }(), true);
   CHECK(available(s) == 150);
+}
+
+TEST_CASE("an entry headquarters files under another member counts for that one, also once the till reopens", "[till]") {
+  test::TempDir dir;
+  const auto path = (dir.path() / "till.db").string();
+  {
+    store::Store s(path);
+    s.apply_changes(member_at(1, 100, 1));
+    CHECK(pending_of(s, "M-1").points == 0);
+    // A sale of a member enrolled at this till, merged at headquarters into M-1, which had no entry here.
+    const auto t1 = sell(s, "t1", 40, "T-S001-00000000000000aa");
+    CHECK(pending_of(s, "T-S001-00000000000000aa").points == 40);
+    s.acknowledge(t1, 2, std::string("M-1"));
+    CHECK(pending_of(s, "M-1").points == 40);  // until M-1's version 2 arrives
+    CHECK(available(s) == 140);
+  }
+  store::Store reopened(path);
+  CHECK(pending_of(reopened, "M-1").points == 40);
+  CHECK(pending_of(reopened, "T-S001-00000000000000aa").points == 0);
+  reopened.apply_changes(member_at(2, 140, 2));
+  CHECK(pending_of(reopened, "M-1").points == 0);
+  CHECK(available(reopened) == 140);
 }

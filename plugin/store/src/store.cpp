@@ -161,13 +161,13 @@ Store::Store(const std::string& path) : db_(path) {
   // were never applied.
   // Two ranges of one index: what headquarters has not answered, and what it answered with a version
   // the cache does not hold yet. Entries the cache's record includes are never read, however many.
+  load_entry_members();
   pending_.emplace(db_,
                    "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
                    "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM ("
                    "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version IS NULL "
                    "UNION ALL "
-                   "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version > "
-                   "COALESCE((SELECT version FROM members WHERE id = ?1), 0))");
+                   "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version > ?2)");
   redeemed_offline_.emplace(db_, "SELECT points FROM offline_redeemed WHERE member_id = ?1 AND day = ?2");
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
@@ -292,8 +292,9 @@ std::optional<CachedMember> Store::member_by_id(std::string_view id) {
   return out;
 }
 
-PendingEffects Store::pending(std::string_view member_id) {
-  pending_->bind(1, member_id);
+PendingEffects Store::pending(std::string_view member_id, std::int64_t cache_version) {
+  if (!entry_members_.contains(std::string(member_id))) return {};
+  pending_->bind(1, member_id).bind(2, cache_version);
   PendingEffects p;
   if (pending_->step()) {
     p.points = pending_->integer(0);
@@ -348,7 +349,16 @@ std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_v
   return out;
 }
 
+void Store::load_entry_members() {
+  // Entries refused for good (state 2) never count, and never come back into counting: the one
+  // update that takes them out of state 2 (a new generation) sets acked_version 0, which counts nowhere.
+  entry_members_.clear();
+  Statement s(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state != 2");
+  while (s.step()) entry_members_.insert(s.text(0));
+}
+
 std::int64_t Store::add_outbox(const OutboxEntry& e) {
+  if (e.member_id) entry_members_.insert(*e.member_id);
   insert_outbox_->bind(1, e.txn_id).bind(2, e.kind).bind(3, e.member_id).bind(4, e.points_delta).bind(5, e.at_us)
       .bind(6, e.created_us).run();
   const std::int64_t seq = db_.last_insert_rowid();
@@ -467,6 +477,7 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
       // generation's once headquarters applies it again; what was refused never counted. Counting
       // them again would let a member redeem points twice over.
       db_.exec("UPDATE outbox SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
+      load_entry_members();
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
     }
@@ -620,6 +631,7 @@ void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std
   // when it was first answered holds it, and so does the new generation's once it has applied it.
   if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = CASE WHEN acked_version = 0 THEN 0 ELSE ?2 END, "
                               "member_id = COALESCE(?3, member_id) WHERE seq = ?1");
+  if (member_id) entry_members_.insert(*member_id);
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
 }
 

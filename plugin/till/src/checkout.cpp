@@ -113,7 +113,7 @@ engine::QuoteInput Till::input_locked(const CheckoutState& s, const engine::Rule
     auto cached = store().member_by_id(*s.member_id);
     if (!cached) throw TillError(LOY_E_NOT_FOUND, "the identified member is no longer in the cache");
     engine::Member m = std::move(cached->member);
-    const store::PendingEffects pending = store().pending(m.id);
+    const store::PendingEffects pending = store().pending(m.id, cached->version);
     with_pending(m, pending, in.now.offset_minutes);
     in.context.pending_points = pending.points;
     in.context.offline = offline;
@@ -462,7 +462,8 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
     if (auto now_member = store().entry_member(sale->outbox_seq)) member = std::move(now_member);
   if (member) {
     const auto cached = store().member_by_id(*member);
-    const std::int64_t before = (cached ? cached->member.points : 0) + store().pending(*member).points;
+    const std::int64_t before =
+        (cached ? cached->member.points : 0) + store().pending(*member, cached ? cached->version : 0).points;
     out.balance_after = before + delta;
     out.negative_balance = out.balance_after < 0;
   }

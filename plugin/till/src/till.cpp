@@ -112,7 +112,7 @@ void with_pending(engine::Member& m, const store::PendingEffects& pending, std::
 MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& now) {
   const auto rules = rules_locked();
   MemberView v;
-  const store::PendingEffects pending = store().pending(cached.member.id);
+  const store::PendingEffects pending = store().pending(cached.member.id, cached.version);
   v.pending_points = pending.points;
   // Prompts see the member as the next sale will: this till's unsynced sales count.
   engine::Member seen = cached.member;
@@ -143,7 +143,9 @@ MemberView Till::lookup(std::string_view scanned, const std::optional<engine::In
   const auto now = at.value_or(local_now());
   std::lock_guard lock(mu_);
   rules_locked();
-  store::ReadTransaction read(store());  // one snapshot, and one lock, for the member and its pending effects
+  // The member and its pending effects are one state without a transaction around them: every write
+  // to the store is made under mu_, and the database is this process's alone (exclusive locking).
+  // Most members have no entry at this till, and their lookup is this one statement.
   auto cached = store().member_by_code(hash);
   if (!cached) throw TillError(LOY_E_NOT_FOUND, "no member has this code");
   return view_locked(std::move(*cached), now);

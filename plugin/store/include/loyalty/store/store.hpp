@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "loyalty/protocol/changes.hpp"
@@ -143,8 +144,9 @@ class Store {
   std::optional<CachedMember> member_by_id(std::string_view id);
 
   // This till's effects on the member that headquarters has not confirmed yet (RULES.md: pending).
-  // An effect stops counting once the member record that includes it has arrived.
-  PendingEffects pending(std::string_view member_id);
+  // An effect stops counting once the member record that includes it has arrived: `cache_version` is
+  // the version of the cached record (read in the same transaction), 0 when there is none.
+  PendingEffects pending(std::string_view member_id, std::int64_t cache_version);
   // Points this member redeemed at this till on that day while offline.
   std::int64_t redeemed_offline(std::string_view member_id, std::int64_t local_day);
   // True when a sale at this till has used the coupon (headquarters may not know yet).
@@ -243,6 +245,12 @@ class Store {
   Database db_;
   bool relaxed_ = false;  // synchronous=FULL is not known to be in force
   std::int64_t add_outbox(const OutboxEntry& e);
+  // Every member an outbox entry that can count as pending is filed under (more, never fewer: an
+  // entry's member is added when it is written, and nothing is taken out before the next open).
+  // pending() of any other member is none without reading the database: most members a till looks up
+  // have no entry of its own.
+  std::unordered_set<std::string> entry_members_;
+  void load_entry_members();
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
