@@ -220,9 +220,10 @@ typedef struct loy_prompt_info {
 /* Since 1.2. As loy_till_lookup (`out` may be NULL here), and writes the member's prompts, every one,
  * into `prompts`: an array of `capacity` elements of `prompt_size` bytes each (sizeof(loy_prompt_info)
  * of the caller's header). *prompt_count is set to the number of prompts the member has; when it is
- * above `capacity`, the first `capacity` are written and the call still succeeds. `prompts` may be NULL
- * when `capacity` is 0 (to count them). Returns the statuses of loy_till_lookup; LOY_E_STRUCT_SIZE
- * when `prompt_size` is not a size of loy_prompt_info of a release. */
+ * above `capacity`, the first `capacity` are written and the call still succeeds. With `capacity` 0
+ * (to count them) `prompts` may be NULL and `prompt_size` anything. *prompt_count is 0 when the call
+ * fails. Returns the statuses of loy_till_lookup; LOY_E_STRUCT_SIZE when `prompt_size` is not a size of
+ * loy_prompt_info of a release. */
 LOY_API loy_status LOY_CALL loy_till_lookup_v2(loy_till *till, const char *scanned, loy_member_info *out,
                                                loy_prompt_info *prompts, size_t prompt_size, size_t capacity,
                                                size_t *prompt_count);
@@ -417,7 +418,7 @@ LOY_API loy_status LOY_CALL loy_checkout_commit(loy_checkout *checkout, const ch
 /* Refunds and enrollments                                                                          */
 
 /* An array of refund items is read with the element size of its first item's struct_size (sizeof of
- * the caller's header), which every item of it must have. */
+ * the caller's header), which every item of it must have (LOY_E_STRUCT_SIZE otherwise). */
 typedef struct loy_refund_item {
   uint32_t struct_size; /* sizeof(loy_refund_item), the same in every item of the array */
   const char *line_id;
@@ -435,7 +436,8 @@ typedef struct loy_refund_result {
 } loy_refund_result;
 
 /* Refunds part of a sale committed at this till (`items`, `count` > 0) or all that is left of it
- * (items NULL, count 0), committed like a sale under the POS's `refund_id`. A refund id used before
+ * (items NULL and count 0; items not NULL with count 0 is LOY_E_INVALID_ARGUMENT, never a full
+ * refund), committed like a sale under the POS's `refund_id`. A refund id used before
  * for the same receipt returns that first result. When the till is online (its last sync succeeded
  * within the rules' offline_after_minutes) it first asks headquarters what was refunded of the sale
  * elsewhere, within sync.timeout_seconds; offline it refunds from what it knows. Fills *out (may be NULL).

@@ -1,11 +1,12 @@
 // Every struct_size that a released loyalty.h had, per struct, in one place: a caller built against
 // any of them keeps working, and the library reads and fills only what the caller's size holds.
-// A struct that grows adds its new size at the end of its list (the static_asserts below fail until
-// it does); a size is never removed.
+// A struct that grows adds its new size at the end of its list (the static_asserts below, with the
+// released sizes as literals, fail until it does); a size is never removed.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <cstddef>
 #include <cstdint>
 
@@ -41,14 +42,27 @@ LOYALTY_SIZES(loy_prompt_info, std::size_t{sizeof(loy_prompt_info)});
 
 #undef LOYALTY_SIZES
 
-// The released layouts on the 64-bit ABIs (LP64, LLP64): a change of any of these breaks callers.
-static_assert(sizeof(void*) != 8 || (KnownSizes<loy_till_status>::sizes == std::array<std::size_t, 3>{128, 392, 656}),
-              "loy_till_status: a released layout changed");
+// The released sizes on the 64-bit ABIs (LP64, LLP64), as literals: a struct that grows fails here
+// until its new size is added to its list above and here; a released size never changes.
+#define LOYALTY_RELEASED(T, ...)                                                                        \
+  static_assert(sizeof(void*) != 8 || KnownSizes<T>::sizes == std::array<std::size_t, std::size({__VA_ARGS__})>{__VA_ARGS__}, \
+                #T ": its sizes are not the released ones: add the new size, never change one")
+LOYALTY_RELEASED(loy_till_options, 32);
+LOYALTY_RELEASED(loy_member_info, 1480);
+LOYALTY_RELEASED(loy_till_status, 128, 392, 656);
+LOYALTY_RELEASED(loy_sync_result, 64);
+LOYALTY_RELEASED(loy_line, 48);
+LOYALTY_RELEASED(loy_quote, 104);
+LOYALTY_RELEASED(loy_line_quote, 120);
+LOYALTY_RELEASED(loy_refund_item, 24);
+LOYALTY_RELEASED(loy_refund_result, 48);
+LOYALTY_RELEASED(loy_enrollment, 40);
+LOYALTY_RELEASED(loy_prompt_info, 152);
+#undef LOYALTY_RELEASED
 // loy_prompt is frozen (embedded in loy_member_info by value): neither may change where it is.
 static_assert(sizeof(loy_prompt) == 144, "loy_prompt is frozen: add a field to loy_prompt_info instead");
 static_assert(sizeof(void*) != 8 || (offsetof(loy_member_info, prompts) == 328 && sizeof(loy_member_info) == 1480),
               "loy_member_info: a released layout changed");
-static_assert(sizeof(void*) != 8 || sizeof(loy_refund_item) == 24, "loy_refund_item: a released layout changed");
 
 // True when `size` is a struct_size some released header gave T.
 template <class T>

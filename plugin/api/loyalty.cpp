@@ -201,7 +201,9 @@ struct PromptArray {
 template <class H>
 loy_status check_prompts(const H* handle, const PromptArray& a) {
   if (!a.count) return invalid(handle, "prompt_count is NULL");
-  if (a.capacity > 0 && !a.base) return invalid(handle, "prompts is NULL with a capacity above 0");
+  *a.count = 0;                        // until the member's prompts are known
+  if (a.capacity == 0) return LOY_OK;  // only counting: no element is written, whatever its size
+  if (!a.base) return invalid(handle, "prompts is NULL with a capacity above 0");
   if (a.size > UINT32_MAX || !loyalty::api::known_size<loy_prompt_info>(static_cast<std::uint32_t>(a.size))) {
     set_error(handle, "prompt_size is not the size of loy_prompt_info in any release");
     return LOY_E_STRUCT_SIZE;
@@ -734,6 +736,7 @@ loy_status LOY_CALL loy_checkout_commit(loy_checkout* c_arg, const char* receipt
   CheckoutHandle* const c = impl(c_arg);
   if (!c) return LOY_E_INVALID_ARGUMENT;
   return guarded(c, [&] {
+    if (const loy_status s = till_open(c)) return s;
     if (c->committed) {
       set_error(c, "the checkout is committed already");
       return LOY_E_STATE;
@@ -782,6 +785,9 @@ loy_status refund_impl(TillHandle* till, const char* refund_id, const char* sale
   return guarded(till, [&] {
     if (out && !sized(out)) return struct_size_error(till, "out");
     if (count > 0 && !items) return invalid(till, "items is NULL with a count above 0");
+    // All that is left of the sale is asked for by NULL and 0 only: an array with no item in it is
+    // a mistake of the caller's, never a full refund.
+    if (count == 0 && items) return invalid(till, "items is not NULL but count is 0 (NULL and 0 refund all that is left)");
     if (count > loyalty::engine::kMaxLines) throw TillError(LOY_E_TOO_LARGE, "a refund names at most 10000 lines");
     // The array's element size is its first item's struct_size (a later header's items may be larger).
     std::vector<loyalty::engine::RefundItem> list;
@@ -791,8 +797,10 @@ loy_status refund_impl(TillHandle* till, const char* refund_id, const char* sale
     for (std::size_t i = 0; i < count; ++i) {
       std::uint32_t size = 0;
       std::memcpy(&size, bytes + i * stride, sizeof size);
-      if (size != stride)
-        return invalid(till, "items[i]->struct_size differs from items[0]'s: an array has one element size");
+      if (size != stride) {
+        set_error(till, "items[i].struct_size differs from items[0]'s: an array has one element size");
+        return LOY_E_STRUCT_SIZE;
+      }
       loy_refund_item item{};
       std::memcpy(&item, bytes + i * stride, std::min<std::size_t>(stride, sizeof item));
       list.push_back({std::string(text_arg(item.line_id, loyalty::till::kMaxIdBytes, "items[i].line_id")), item.units});

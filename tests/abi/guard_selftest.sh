@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ABI guard fails when it should: a small library with one function of loyalty.h is the
-# baseline; a field added in the middle of loy_line, retyped or removed, or a function removed, must
-# fail the guard; a field added at the end of loy_line, or a function added, must pass.
+# baseline; a field added in the middle of loy_line, retyped or removed, a function removed or a
+# parameter retyped (size_t too), must fail the guard; a field added at the end of loy_line, or a
+# function added, must pass.
 # Usage: guard_selftest.sh SOURCE_DIR WORK
 set -euo pipefail
 src=$1 work=$2
@@ -13,6 +14,12 @@ cat >stub.c <<'C'
 LOY_API loy_status LOY_CALL loy_checkout_add_line(loy_checkout *c, const loy_line *l) {
   (void)c;
   return l ? (loy_status)l->qty : 0;
+}
+#ifndef SIZE_T
+#define SIZE_T size_t
+#endif
+LOY_API loy_status LOY_CALL loy_till_apply_rules(loy_till *till, const char *json, SIZE_T size) {
+  return till && json ? (loy_status)size : 0;
 }
 #ifdef ADDED
 LOY_API loy_status LOY_CALL loy_guard_added(loy_checkout *c) { return c ? 1 : 0; }
@@ -54,6 +61,9 @@ variant removed '' -DREMOVED
 expect fail removed
 variant retyped 's/^  int64_t qty;/  int32_t qty;/'
 expect fail retyped
+# A parameter of a system header's type (size_t) retyped: stub.c then defines it with the new type too.
+variant size_retyped 's/loy_till_apply_rules(loy_till \*till, const char \*json, size_t size)/loy_till_apply_rules(loy_till *till, const char *json, uint32_t size)/' -DSIZE_T=uint32_t
+expect fail size_retyped
 variant grown_and_retyped 's/^  int64_t qty;/  int32_t qty;/; /^} loy_line;/i\  int64_t appended;'
 expect fail grown_and_retyped
 variant member_removed '/^  const char \*category;/d'

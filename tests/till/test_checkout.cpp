@@ -288,6 +288,7 @@ TEST_CASE("a checkout whose till was closed answers that it is closed, and the t
   loy_prompt_info p{};
   std::size_t count = 0;
   CHECK(loy_checkout_prompts(c, &p, sizeof p, 1, &count) == LOY_E_STATE);
+  CHECK(loy_checkout_commit(c, "", nullptr) == LOY_E_STATE);  // before its own arguments are looked at
   CHECK(std::string(loy_checkout_last_error(c)) == "the till is closed");
   test::TestTill again(config);  // the database was released with the till's handle
   loy_checkout_free(c);
@@ -483,12 +484,15 @@ TEST_CASE("refund items are read with their first item's struct_size as the arra
   r.struct_size = sizeof r;
   // Items of different sizes in one array, or a first item of no release's size: refused, nothing refunded.
   items[1].struct_size = sizeof items[1] + 8;
-  CHECK(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_E_STRUCT_SIZE);
   CHECK(std::string(loy_till_last_error(t.till)).find("one element size") != std::string::npos);
   items[1].struct_size = sizeof items[1];
   items[0].struct_size = sizeof items[0] + 8;
   CHECK(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_E_STRUCT_SIZE);
   items[0].struct_size = sizeof items[0];
+  // An array with no item in it is the caller's mistake, never a refund of all that is left.
+  CHECK(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 0, &r) == LOY_E_INVALID_ARGUMENT);
+  CHECK(loy_till_refund_at(t.till, "F-S1", "S001", "R-STRIDE", items, 0, &r) == LOY_E_INVALID_ARGUMENT);
   REQUIRE(loy_till_refund(t.till, "F-S1", "R-STRIDE", items, 2, &r) == LOY_OK);
   CHECK(r.replayed == 0);
   CHECK(r.amount_minor == sold.payable_minor);  // both lines of the sale, whole

@@ -196,6 +196,9 @@ TEST_CASE("loy_till_lookup_v2 gives every prompt in an array of the caller's ele
   count = 0;
   REQUIRE(loy_till_lookup_v2(t.till, "13900139000", nullptr, nullptr, sizeof(loy_prompt_info), 0, &count) == LOY_OK);
   CHECK(count == 2);
+  count = 0;  // only counting: no element is written, so its size does not matter
+  REQUIRE(loy_till_lookup_v2(t.till, "13900139000", nullptr, nullptr, 0, 0, &count) == LOY_OK);
+  CHECK(count == 2);
 
   // An element size of no release, NULL where an array or a count is needed: refused, nothing written.
   PromptBuffer none(2);
@@ -211,8 +214,10 @@ TEST_CASE("loy_till_lookup_v2 gives every prompt in an array of the caller's ele
   CHECK(loy_till_lookup_v2(t.till, "13900139000", nullptr, none.data(), sizeof(loy_prompt_info), SIZE_MAX, &count) ==
         LOY_E_INVALID_ARGUMENT);
   CHECK(none.untouched_from(0));
+  count = 99;
   CHECK(loy_till_lookup_v2(t.till, "13700137000", nullptr, none.data(), sizeof(loy_prompt_info), 2, &count) ==
         LOY_E_NOT_FOUND);
+  CHECK(count == 0);  // a failed call has no prompts
   CHECK(none.untouched_from(0));
   CHECK(loy_till_lookup_v2(nullptr, "13900139000", nullptr, none.data(), sizeof(loy_prompt_info), 2, &count) ==
         LOY_E_INVALID_ARGUMENT);

@@ -352,9 +352,11 @@ std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_v
 void Store::load_entry_members() {
   // Entries refused for good (state 2) never count, and never come back into counting: the one
   // update that takes them out of state 2 (a new generation) sets acked_version 0, which counts nowhere.
-  entry_members_.clear();
+  // Read whole before it replaces the set: a failure half way keeps the set as it was (more, never fewer).
+  std::unordered_set<std::string> members = entry_members_;
   Statement s(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state != 2");
-  while (s.step()) entry_members_.insert(s.text(0));
+  while (s.step()) members.insert(s.text(0));
+  entry_members_.swap(members);
 }
 
 std::int64_t Store::add_outbox(const OutboxEntry& e) {
