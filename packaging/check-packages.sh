@@ -15,6 +15,8 @@ for p in "${packages[@]}"; do
   ls "$dir/${p}_"*.deb >/dev/null
   printf '%s: %s, depends on: %s\n' "$p" "$(du -h "$dir/${p}_"*.deb | cut -f1)" "$(dpkg-deb -f "$dir/${p}_"*.deb Depends)"
 done
+dpkg-deb -I "$dir"/libloyalty1_*.deb shlibs | grep -q '^libloyalty 1 libloyalty1 (>= ' ||
+  { echo "check-packages: libloyalty1 has no shlibs file that lets a POS package run on later 1.x" >&2; exit 1; }
 apt-get install -y "$dir"/*.deb
 
 step "the installed programs"
