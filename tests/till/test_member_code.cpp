@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "loyalty/till/member_code.hpp"
 #include "support.hpp"
 
@@ -22,6 +27,20 @@ TEST_CASE("the keyed hash is HMAC-SHA256 under the chain's key, one-shot or keye
   CHECK(protocol::to_hex(hasher("13800138000")) == test::code_hash_hex("13800138000"));
   CHECK(protocol::to_hex(till::hash_code(key, "13800138000")) == test::code_hash_hex("13800138000"));
   CHECK(hasher("13800138000") != hasher("13800138001"));
+  // Each call is a MAC of its own: the context reused between calls holds the key, not the last code.
+  CHECK(protocol::to_hex(hasher("13800138000")) == test::code_hash_hex("13800138000"));
+  // Calls from several threads at once, some of which find the reused context busy, agree with it.
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string code = "1380013" + std::to_string(1000 + (i * 7 + t) % 9000);
+        if (hasher(code) != till::hash_code(key, code)) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("names are masked to a first character per word, one-character words entirely", "[till]") {

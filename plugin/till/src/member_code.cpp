@@ -41,7 +41,7 @@ CodeHasher::CodeHasher(std::span<const std::uint8_t> key) {
   keyed_ = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
   char digest[] = "SHA256";
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
-  if (!keyed_ || EVP_MAC_init(keyed_, key.data(), key.size(), params) != 1) {
+  if (!keyed_ || EVP_MAC_init(keyed_, key.data(), key.size(), params) != 1 || !(work_ = EVP_MAC_CTX_dup(keyed_))) {
     EVP_MAC_CTX_free(keyed_);
     EVP_MAC_free(mac_);
     throw std::runtime_error("HMAC-SHA256 is not available");
@@ -49,6 +49,7 @@ CodeHasher::CodeHasher(std::span<const std::uint8_t> key) {
 }
 
 CodeHasher::~CodeHasher() {
+  EVP_MAC_CTX_free(work_);
   EVP_MAC_CTX_free(keyed_);
   EVP_MAC_free(mac_);
 }
@@ -56,10 +57,13 @@ CodeHasher::~CodeHasher() {
 protocol::CodeHash CodeHasher::operator()(std::string_view normalised) const {
   protocol::CodeHash out{};
   std::size_t len = 0;
-  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
-  const bool ok = c && EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(normalised.data()), normalised.size()) == 1 &&
+  // EVP_MAC_init without a key starts a new MAC with the key the context holds.
+  std::unique_lock lock(work_mu_, std::try_to_lock);
+  EVP_MAC_CTX* c = lock ? work_ : EVP_MAC_CTX_dup(keyed_);
+  const bool ok = c && (!lock || EVP_MAC_init(c, nullptr, 0, nullptr) == 1) &&
+                  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(normalised.data()), normalised.size()) == 1 &&
                   EVP_MAC_final(c, out.data(), &len, out.size()) == 1 && len == out.size();
-  EVP_MAC_CTX_free(c);
+  if (!lock) EVP_MAC_CTX_free(c);
   if (!ok) throw std::runtime_error("HMAC-SHA256 failed");
   return out;
 }

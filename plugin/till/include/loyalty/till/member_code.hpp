@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,11 +35,15 @@ class CodeHasher {
   ~CodeHasher();
   CodeHasher(const CodeHasher&) = delete;
   CodeHasher& operator=(const CodeHasher&) = delete;
+  // Thread-safe. One call at a time reuses a context that holds the key (no allocation); calls that
+  // meet it busy work on a copy of the keyed one.
   protocol::CodeHash operator()(std::string_view normalised) const;
 
  private:
   evp_mac_st* mac_ = nullptr;
   evp_mac_ctx_st* keyed_ = nullptr;
+  evp_mac_ctx_st* work_ = nullptr;
+  mutable std::mutex work_mu_;
 };
 
 // The name as a cashier may see it: the first character of each word, the rest as one '*' per
