@@ -45,6 +45,13 @@ for program in "$work/checkout-c" "$work/cpp/checkout"; do
   bash "$examples/with-hq.sh" /usr/bin/loyalty-hq "$program" | tail -n 2
 done
 
+step "the Python, C# and Java examples, with the library where the package put it (the loader's default path)"
+unset LOYALTY_LIBRARY LD_LIBRARY_PATH
+export PYTHONDONTWRITEBYTECODE=1
+bash "$examples/with-hq.sh" /usr/bin/loyalty-hq python3 "$examples/python/checkout.py" | tail -n 2
+bash "$examples/with-hq.sh" /usr/bin/loyalty-hq bash "$examples/csharp/run.sh" "$work/cs" | tail -n 2
+bash "$examples/with-hq.sh" /usr/bin/loyalty-hq bash "$examples/java/run.sh" "$work/java" | tail -n 2
+
 step "apt-get purge the packages"
 apt-get purge -y "${packages[@]}"
 for f in /usr/bin/loyalty-hq /usr/bin/loyalty-till /usr/include/loyalty/loyalty.h /lib/systemd/system/loyalty-hq.service; do
