@@ -485,10 +485,7 @@ loy_status LOY_CALL loy_till_status_get(loy_till* till_arg, loy_till_status* out
   return guarded(till, [&] {
     if (!out) return invalid(till, "out is NULL");
     // A caller built against 1.0 or 1.1 passes the struct as it was then: it gets the fields it knows.
-    if (!sized(out)) {
-      set_error(till, "out->struct_size must be sizeof(loy_till_status) of a release (1.0, 1.1 or 1.2)");
-      return LOY_E_STRUCT_SIZE;
-    }
+    if (!sized(out)) return struct_size_error(till, "out");
     const auto st = till->core->status();
     const std::int64_t now_us = loyalty::till::local_now().utc_micros;
     loy_till_status full{};
@@ -515,10 +512,7 @@ loy_status LOY_CALL loy_till_sync(loy_till* till_arg, loy_sync_result* out) {
   TillHandle* const till = impl(till_arg);
   if (!till) return LOY_E_INVALID_ARGUMENT;
   return guarded(till, [&] {
-    if (out && !sized(out)) {
-      set_error(till, "out->struct_size must be sizeof(loy_sync_result)");
-      return LOY_E_STRUCT_SIZE;
-    }
+    if (out && !sized(out)) return struct_size_error(till, "out");
     if (!till->syncer) throw TillError(LOY_E_STATE, "the till is closed");
     loyalty::sync::SyncReport r;
     try {
@@ -588,10 +582,10 @@ loy_status LOY_CALL loy_checkout_identify(loy_checkout* c_arg, const char* scann
     if (!scanned) return invalid(c, "scanned is NULL");
     if (out && !sized(out)) return struct_size_error(c, "out");
     const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
-    const auto view = c->core->lookup(std::string_view(scanned, n), c->state.at);
+    auto view = c->core->lookup(std::string_view(scanned, n), c->state.at);
     c->state.member_id = view.cached.member.id;
-    c->prompts = view.prompts;
     if (out) fill_member(view, out);
+    c->prompts = std::move(view.prompts);
     return LOY_OK;
   });
 }
@@ -617,11 +611,11 @@ loy_status LOY_CALL loy_checkout_enroll(loy_checkout* c_arg, const loy_enrollmen
     if (!enrollment) return invalid(c, "enrollment is NULL");
     if (!sized(enrollment)) return struct_size_error(c, "enrollment");
     if (out && !sized(out)) return struct_size_error(c, "out");
-    const auto view = c->core->enroll(read_enrollment(enrollment), c->state.at);
+    auto view = c->core->enroll(read_enrollment(enrollment), c->state.at);
     c->state.member_id = view.cached.member.id;
-    c->prompts = view.prompts;
     c->quote.reset();
     if (out) fill_member(view, out);
+    c->prompts = std::move(view.prompts);
     return LOY_OK;
   });
 }

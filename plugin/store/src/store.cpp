@@ -293,7 +293,7 @@ std::optional<CachedMember> Store::member_by_id(std::string_view id) {
 }
 
 PendingEffects Store::pending(std::string_view member_id, std::int64_t cache_version) {
-  if (!entry_members_.contains(std::string(member_id))) return {};
+  if (!entry_members_.contains(member_id)) return {};
   pending_->bind(1, member_id).bind(2, cache_version);
   PendingEffects p;
   if (pending_->step()) {
@@ -353,7 +353,7 @@ void Store::load_entry_members() {
   // Entries refused for good (state 2) never count, and never come back into counting: the one
   // update that takes them out of state 2 (a new generation) sets acked_version 0, which counts nowhere.
   // Read whole before it replaces the set: a failure half way keeps the set as it was (more, never fewer).
-  std::unordered_set<std::string> members = entry_members_;
+  MemberSet members = entry_members_;
   Statement s(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state != 2");
   while (s.step()) members.insert(s.text(0));
   entry_members_.swap(members);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -249,7 +250,12 @@ class Store {
   // entry's member is added when it is written, and nothing is taken out before the next open).
   // pending() of any other member is none without reading the database: most members a till looks up
   // have no entry of its own.
-  std::unordered_set<std::string> entry_members_;
+  struct IdHash {
+    using is_transparent = void;  // looked up by string_view, without a string made for it
+    std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+  };
+  using MemberSet = std::unordered_set<std::string, IdHash, std::equal_to<>>;
+  MemberSet entry_members_;
   void load_entry_members();
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
