@@ -582,8 +582,7 @@ loy_status LOY_CALL loy_checkout_identify(loy_checkout* c_arg, const char* scann
     if (!scanned) return invalid(c, "scanned is NULL");
     if (out && !sized(out)) return struct_size_error(c, "out");
     const std::size_t n = strnlen(scanned, loyalty::till::kMaxScannedBytes + 1);
-    auto view = c->core->lookup(std::string_view(scanned, n), c->state.at);
-    c->state.member_id = view.cached.member.id;
+    auto view = c->core->identify(c->state, std::string_view(scanned, n));
     if (out) fill_member(view, out);
     c->prompts = std::move(view.prompts);
     return LOY_OK;

@@ -217,8 +217,8 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
   check(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK, "history open");
   check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK, "history begin");
   sqlite3_stmt *outbox = nullptr, *body = nullptr, *sale = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, state, acked_version) "
-                         "VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, 1, 1)", -1, &outbox, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, state, acked_version, "
+                         "receipt_id) VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, 1, 1, ?5)", -1, &outbox, nullptr);
   sqlite3_prepare_v2(db, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)", -1, &body, nullptr);
   sqlite3_prepare_v2(db, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
                          "VALUES('', ?1, ?2, ?3, ?4, NULL, ?5)", -1, &sale, nullptr);
@@ -227,7 +227,7 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     lines += std::string(l ? "," : "") + R"({"id":")" + std::to_string(l) +
              R"(","units":1,"net_minor":2290,"points_earned":12,"points_redeemed":0})";
   lines += "]";
-  const std::string text(1400, 'x');  // the size of a 10-line sale's transaction
+  const std::string text(3000, 'x');  // the size of a 10-line sale's transaction
   const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
   const std::int64_t span = std::int64_t{days} * 86'400'000'000;
@@ -250,6 +250,7 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     sqlite3_bind_text(outbox, 2, txn, -1, SQLITE_TRANSIENT);
     if (i % 2 == 0) sqlite3_bind_text(outbox, 3, member, -1, SQLITE_TRANSIENT); else sqlite3_bind_null(outbox, 3);
     sqlite3_bind_int64(outbox, 4, at);
+    sqlite3_bind_text(outbox, 5, receipt, -1, SQLITE_TRANSIENT);
     check(sqlite3_step(outbox) == SQLITE_DONE, "history outbox");
     sqlite3_reset(outbox);
     sqlite3_bind_int64(body, 1, seq);

@@ -2,6 +2,9 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -194,4 +197,128 @@ TEST_CASE("an entry headquarters files under another member counts for that one,
   reopened.apply_changes(member_at(2, 140, 2));
   CHECK(pending_of(reopened, "M-1").points == 0);
   CHECK(available(reopened) == 140);
+}
+
+namespace {
+
+// Pending effects as the outbox defines them, whatever keeps them (RULES.md: pending): every entry
+// not refused for good, not yet answered or answered with a version the cache does not hold yet.
+store::PendingEffects defined_pending(store::Store& s, const std::string& id, std::int64_t cache_version) {
+  store::Statement q(s.database(),
+                     "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
+                     "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox WHERE member_id = ?1 AND state != 2 "
+                     "AND (acked_version IS NULL OR acked_version > ?2)");
+  q.bind(1, id).bind(2, cache_version);
+  store::PendingEffects p;
+  if (q.step()) {
+    p.points = q.integer(0);
+    p.sales = q.integer(1);
+    p.last_sale_us = q.optional_integer(2);
+  }
+  return p;
+}
+
+protocol::ChangesDocument record_of(const std::string& id, std::int64_t version, std::int64_t next,
+                                    std::optional<std::string> generation = std::nullopt) {
+  protocol::ChangesDocument doc = member_at(version, 1000, next);
+  doc.members[0].member.id = id;
+  doc.generation = std::move(generation);
+  return doc;
+}
+
+}  // namespace
+
+TEST_CASE("pending effects are the outbox's definition after every step of seeded campaigns, across reopens",
+          "[till][campaign]") {
+  const std::string members[] = {"M-1", "M-2", "M-3", "T-S001-ab"};
+  for (const unsigned seed : {1u, 2u, 3u, 4u, 5u, 6u}) {
+    INFO("seed " << seed);
+    test::TempDir dir;
+    const std::string path = (dir.path() / "till.db").string();
+    auto s = std::make_unique<store::Store>(path);
+    std::mt19937 rng(seed);
+    const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    std::map<std::string, std::int64_t> version;  // what headquarters has of each member
+    std::vector<std::int64_t> sent;                // entries a sync may answer
+    std::vector<std::string> receipts;
+    std::int64_t next = 1, txn = 0;
+    std::string generation = "g1";
+    for (int step = 0; step < 400; ++step) {
+      const int op = pick(10);
+      if (op <= 3) {  // a sale, a sale under a receipt already committed (refused, counted nowhere), a refund
+        const std::string m = members[pick(4)];
+        const std::int64_t at = 1000 + step;
+        store::OutboxEntry e;
+        e.txn_id = "t" + std::to_string(++txn);
+        e.kind = op == 3 ? "refund" : "sale";
+        e.member_id = m;
+        e.points_delta = op == 3 ? -pick(50) : pick(200);
+        e.at_us = at;
+        e.body = "{}";
+        e.created_us = at;
+        if (op <= 1 || (op == 2 && receipts.empty())) {
+          store::NewSale sale;
+          sale.receipt_id = "R-" + std::to_string(txn);
+          sale.member_id = m;
+          sent.push_back(s->commit_sale(sale, e));
+          receipts.push_back(sale.receipt_id);
+        } else if (op == 2) {
+          store::NewSale sale;
+          sale.receipt_id = receipts[static_cast<std::size_t>(pick(static_cast<int>(receipts.size())))];
+          sale.member_id = m;
+          if (s->sale("", sale.receipt_id)) REQUIRE_THROWS_AS(s->commit_sale(sale, e), store::StorageError);
+        } else if (!receipts.empty()) {
+          const std::string receipt = receipts[static_cast<std::size_t>(pick(static_cast<int>(receipts.size())))];
+          if (s->sale("", receipt))
+            sent.push_back(s->commit_refund("F-" + std::to_string(txn), "", receipt, "[]", "{}", e));
+        }
+      } else if (op <= 5 && !sent.empty()) {  // a batch of answers
+        std::vector<store::Answer> answers;
+        for (int k = pick(4); k >= 0 && !sent.empty(); --k) {
+          const std::size_t i = static_cast<std::size_t>(pick(static_cast<int>(sent.size())));
+          store::Answer a;
+          a.seq = sent[i];
+          const int kind = pick(6);
+          if (kind == 0) {
+            a.rejected = true;
+            a.reason = "invalid_txn: refused";
+          } else if (kind == 1) {
+            a.rejected = a.held = true;
+            a.reason = "unknown_member: held";
+          } else {
+            const std::string m = kind == 2 ? members[pick(3)] : *s->entry_member(a.seq);
+            if (kind == 2) a.member_id = m;  // filed under another member (a merge)
+            a.member_version = ++version[m];
+          }
+          answers.push_back(a);
+          if (!a.held) sent.erase(sent.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        s->record_answers(answers);
+      } else if (op == 6) {  // headquarters' records arrive, some of them
+        for (const auto& [m, v] : version)
+          if (pick(2)) s->apply_changes(record_of(m, v, next++, generation), true);
+      } else if (op == 7 && pick(8) == 0) {  // headquarters restored from a backup
+        generation = "g" + std::to_string(step);
+        version.clear();
+        s->apply_changes(record_of(members[0], 1, next++, generation), true);
+        version[members[0]] = 1;
+        sent.clear();
+        for (const auto& u : s->unsent(1000)) sent.push_back(u.seq);
+      } else if (op == 8) {
+        s->prune(1000 + step, 0, 50);
+      } else {  // the till restarts
+        s.reset();
+        s = std::make_unique<store::Store>(path);
+      }
+      for (const std::string& m : members) {
+        const auto cached = s->member_by_id(m);
+        const std::int64_t v = cached ? cached->version : 0;
+        const store::PendingEffects got = s->pending(m, v), want = defined_pending(*s, m, v);
+        INFO("step " << step << " op " << op << " member " << m);
+        REQUIRE(got.points == want.points);
+        REQUIRE(got.sales == want.sales);
+        REQUIRE(got.last_sale_us == want.last_sale_us);
+      }
+    }
+  }
 }

@@ -69,68 +69,63 @@ Coupon read_coupon_fields(ObjectReader& r, std::string code) {
   return c;
 }
 
-void write_member_fields(nlohmann::ordered_json& j, const Member& m) {
-  j["id"] = m.id;
-  j["tier"] = m.tier;
+void write_member_fields(JsonWriter& w, const Member& m) {
+  w.field("id", m.id).field("tier", m.tier);
   if (m.birthday) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "%02u-%02u", m.birthday->month % 100, m.birthday->day % 100);
-    j["birthday"] = buf;
+    w.field("birthday", buf);
   }
-  j["purchases"] = m.purchases;
-  if (m.last_purchase_at) j["last_purchase_at"] = format_instant(*m.last_purchase_at);
-  j["points"] = m.points;
-  if (m.next_expiry) j["next_expiry"] = {{"points", m.next_expiry->points}, {"at", format_instant(m.next_expiry->at)}};
-  if (m.next_tier) j["next_tier"] = {{"tier", m.next_tier->tier}, {"spend_minor", m.next_tier->spend_needed_minor}};
+  w.field("purchases", m.purchases);
+  if (m.last_purchase_at) w.field("last_purchase_at", format_instant(*m.last_purchase_at));
+  w.field("points", m.points);
+  if (m.next_expiry)
+    w.key("next_expiry").begin_object().field("points", m.next_expiry->points)
+        .field("at", format_instant(m.next_expiry->at)).end_object();
+  if (m.next_tier)
+    w.key("next_tier").begin_object().field("tier", m.next_tier->tier)
+        .field("spend_minor", m.next_tier->spend_needed_minor).end_object();
 }
 
-void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c) {
-  j["code"] = c.code;
-  j["kind"] = c.kind == CouponKind::percent ? "percent" : "amount";
-  j["value"] = c.value;
-  j["min_spend_minor"] = c.min_spend_minor;
-  if (!c.categories.empty()) j["categories"] = c.categories;
-  if (c.valid_from) j["valid_from"] = format_instant(*c.valid_from);
-  if (c.valid_to) j["valid_to"] = format_instant(*c.valid_to);
-  j["used"] = c.used;
+void write_coupon_fields(JsonWriter& w, const Coupon& c) {
+  w.field("code", c.code).field("kind", c.kind == CouponKind::percent ? "percent" : "amount").field("value", c.value)
+      .field("min_spend_minor", c.min_spend_minor);
+  if (!c.categories.empty()) {
+    w.key("categories").begin_array();
+    for (const std::string& cat : c.categories) w.value(cat);
+    w.end_array();
+  }
+  if (c.valid_from) w.field("valid_from", format_instant(*c.valid_from));
+  if (c.valid_to) w.field("valid_to", format_instant(*c.valid_to));
+  w.field("used", c.used);
 }
 
-
-nlohmann::ordered_json quote_json(const Quote& q, bool detailed) {
-  const auto nullable = [](auto reason) {
-    return reason ? nlohmann::ordered_json(to_string(*reason)) : nlohmann::ordered_json(nullptr);
+void write_quote(JsonWriter& w, const Quote& q, bool detailed) {
+  const auto nullable = [&](std::string_view key, auto reason) {
+    w.key(key);
+    if (reason) w.value(to_string(*reason));
+    else w.null();
   };
-  nlohmann::ordered_json j;
-  j["gross_minor"] = q.gross_minor;
-  j["member_discount_minor"] = q.member_discount_minor;
-  j["member_discount_reason"] = q.member_discount_reason == DiscountReason::none
-                                    ? nlohmann::ordered_json(nullptr)
-                                    : nlohmann::ordered_json(to_string(q.member_discount_reason));
-  if (detailed) j["member_discount_bp"] = q.member_discount_bp;
-  j["coupon_discount_minor"] = q.coupon_discount_minor;
-  j["coupon_rejected"] = nullable(q.coupon_rejected);
-  j["redeem_points"] = q.redeem_points;
-  j["redeem_value_minor"] = q.redeem_value_minor;
-  j["redeem_rejected"] = nullable(q.redeem_rejected);
-  j["max_redeemable_points"] = q.max_redeemable_points;
-  j["payable_minor"] = q.payable_minor;
-  j["points_earned"] = q.points_earned;
-  j["birthday"] = q.birthday;
-  auto& lines = j["lines"] = nlohmann::ordered_json::array();
+  w.begin_object().field("gross_minor", q.gross_minor).field("member_discount_minor", q.member_discount_minor);
+  w.key("member_discount_reason");
+  if (q.member_discount_reason == DiscountReason::none) w.null();
+  else w.value(to_string(q.member_discount_reason));
+  if (detailed) w.field("member_discount_bp", q.member_discount_bp);
+  w.field("coupon_discount_minor", q.coupon_discount_minor);
+  nullable("coupon_rejected", q.coupon_rejected);
+  w.field("redeem_points", q.redeem_points).field("redeem_value_minor", q.redeem_value_minor);
+  nullable("redeem_rejected", q.redeem_rejected);
+  w.field("max_redeemable_points", q.max_redeemable_points).field("payable_minor", q.payable_minor)
+      .field("points_earned", q.points_earned).field("birthday", q.birthday);
+  w.key("lines").begin_array();
   for (const LineQuote& l : q.lines) {
-    nlohmann::ordered_json o;
-    o["id"] = l.id;
-    o["member_discount_minor"] = l.member_discount_minor;
-    o["coupon_discount_minor"] = l.coupon_discount_minor;
-    o["redeem_value_minor"] = l.redeem_value_minor;
-    o["net_minor"] = l.net_minor;
-    if (detailed) {
-      o["points_earned"] = l.points_earned;
-      o["points_redeemed"] = l.points_redeemed;
-    }
-    lines.push_back(std::move(o));
+    w.begin_object().field("id", l.id).field("member_discount_minor", l.member_discount_minor)
+        .field("coupon_discount_minor", l.coupon_discount_minor).field("redeem_value_minor", l.redeem_value_minor)
+        .field("net_minor", l.net_minor);
+    if (detailed) w.field("points_earned", l.points_earned).field("points_redeemed", l.points_redeemed);
+    w.end_object();
   }
-  return j;
+  w.end_array().end_object();
 }
 
 namespace {
@@ -191,32 +186,31 @@ Quote read_quote(const json& j, const std::string& path) {
   return q;
 }
 
-nlohmann::ordered_json quote_input_json(const QuoteInput& in) {
-  nlohmann::ordered_json j;
-  j["now"] = format_instant(in.now);
+void write_quote_input(JsonWriter& w, const QuoteInput& in) {
+  w.begin_object().field("now", format_instant(in.now)).key("member");
   if (in.member) {
-    nlohmann::ordered_json m;
-    write_member_fields(m, *in.member);
-    j["member"] = std::move(m);
+    w.begin_object();
+    write_member_fields(w, *in.member);
+    w.end_object();
   } else {
-    j["member"] = nullptr;
+    w.null();
   }
-  auto& basket = j["basket"] = nlohmann::ordered_json::array();
+  w.key("basket").begin_array();
   for (const Line& l : in.lines)
-    basket.push_back({{"id", l.id}, {"sku", l.sku}, {"category", l.category}, {"qty", l.qty}, {"amount_minor", l.amount_minor}});
-  if (in.redeem_points) j["redeem_points"] = in.redeem_points;
+    w.begin_object().field("id", l.id).field("sku", l.sku).field("category", l.category).field("qty", l.qty)
+        .field("amount_minor", l.amount_minor).end_object();
+  w.end_array();
+  if (in.redeem_points) w.field("redeem_points", in.redeem_points);
   if (in.coupon) {
-    nlohmann::ordered_json c;
-    if (in.coupon->coupon) {
-      write_coupon_fields(c, *in.coupon->coupon);
-    } else {
-      c["code"] = in.coupon->code;
-    }
-    j["coupon"] = std::move(c);
+    w.key("coupon").begin_object();
+    if (in.coupon->coupon) write_coupon_fields(w, *in.coupon->coupon);
+    else w.field("code", in.coupon->code);
+    w.end_object();
   }
-  j["context"] = {{"pending_points", in.context.pending_points}, {"offline", in.context.offline},
-                  {"redeemed_today_offline", in.context.redeemed_today_offline}};
-  return j;
+  w.key("context").begin_object().field("pending_points", in.context.pending_points)
+      .field("offline", in.context.offline).field("redeemed_today_offline", in.context.redeemed_today_offline)
+      .end_object();
+  w.end_object();
 }
 
 
@@ -309,7 +303,11 @@ Result<Member> parse_member(std::string_view text) {
   return guarded([&] { return read_member(detail::parse_json(text, "member"), ""); });
 }
 
-std::string quote_to_json(const Quote& q) { return detail::quote_json(q, false).dump(); }
+std::string quote_to_json(const Quote& q) {
+  detail::JsonWriter w;
+  detail::write_quote(w, q, false);
+  return w.take();
+}
 
 std::string prompts_to_json(const std::vector<Prompt>& prompts) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();

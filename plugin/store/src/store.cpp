@@ -119,6 +119,24 @@ DROP INDEX outbox_member;
 CREATE INDEX outbox_pending ON outbox(member_id, acked_version) WHERE member_id IS NOT NULL AND state != 2;
 )sql";
 
+// Schema 4: a sale's commit writes as few pages as it can (each is a WAL frame the fsync waits for).
+// - An entry's effects on its member while headquarters has not answered are kept in memory (loaded
+//   at open from the entries to send): the index of pending effects holds answered entries only,
+//   and is written when headquarters answers, not at the commit.
+// - A sale's entry names its receipt, so that pruning finds the sale by its key: no index of sales
+//   by entry.
+// - Enrollments have an index of their own (an enrolled member's is looked for at every enrollment).
+// - A sale's lines are stored once one of them is refunded (''); before, they are the body's.
+const char* const kSchema4 = R"sql(
+ALTER TABLE outbox ADD COLUMN receipt_id TEXT;
+UPDATE outbox SET receipt_id = (SELECT s.receipt_id FROM sales s WHERE s.origin = '' AND s.outbox_seq = outbox.seq)
+  WHERE kind = 'sale';
+DROP INDEX sales_outbox;
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_answered ON outbox(member_id, acked_version) WHERE member_id IS NOT NULL AND state = 1;
+CREATE INDEX outbox_enrollments ON outbox(member_id) WHERE kind = 'enrollment';
+)sql";
+
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
 // duplicates; changes pages, which the unmoved cursor asks for again) skip the fsync: a sale's commit
 // after them syncs the log they are in. Atomicity is WAL's either way.
@@ -158,16 +176,13 @@ Store::Store(const std::string& path) : db_(path) {
                  "points, expiry_points, expiry_us, expiry_off, next_tier, next_tier_spend FROM members WHERE id = ?1");
   // An effect stops being pending once the member record that includes it has arrived: acked with
   // the member's version after applying, and the cache at that version or later. Rejected entries
-  // were never applied.
-  // Two ranges of one index: what headquarters has not answered, and what it answered with a version
-  // the cache does not hold yet. Entries the cache's record includes are never read, however many.
-  load_entry_members();
+  // were never applied. What headquarters answered with a version the cache does not hold yet is one
+  // range of an index; entries the cache's record includes are never read, however many.
+  load_effects();
   pending_.emplace(db_,
                    "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
-                   "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM ("
-                   "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version IS NULL "
-                   "UNION ALL "
-                   "SELECT points_delta, kind, at_us FROM outbox WHERE member_id = ?1 AND state != 2 AND acked_version > ?2)");
+                   "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox "
+                   "WHERE member_id = ?1 AND state = 1 AND acked_version > ?2");
   redeemed_offline_.emplace(db_, "SELECT points FROM offline_redeemed WHERE member_id = ?1 AND day = ?2");
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
@@ -179,8 +194,8 @@ Store::Store(const std::string& path) : db_(path) {
   insert_sale_.emplace(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
                             "VALUES('', ?1, ?2, ?3, ?4, ?5, ?6)");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?3 WHERE origin = ?1 AND receipt_id = ?2");
-  insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   insert_body_.emplace(db_, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)");
   refund_.emplace(db_, "SELECT origin, receipt_id, result FROM refunds WHERE refund_id = ?1");
   insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, origin, receipt_id, result, outbox_seq) "
@@ -233,6 +248,7 @@ void Store::migrate() {
     Statement hold(db_, "UPDATE outbox SET state = 3 WHERE seq = ?1");
     for (const std::int64_t seq : held) hold.bind(1, seq).run();
   }
+  if (v < 4) db_.exec(kSchema4);
   db_.set_user_version(kSchemaVersion);
   t.commit();
 }
@@ -293,13 +309,22 @@ std::optional<CachedMember> Store::member_by_id(std::string_view id) {
 }
 
 PendingEffects Store::pending(std::string_view member_id, std::int64_t cache_version) {
-  if (!entry_members_.contains(member_id)) return {};
-  pending_->bind(1, member_id).bind(2, cache_version);
   PendingEffects p;
+  const auto add = [&p](std::int64_t points, bool sale, std::optional<std::int64_t> at_us) {
+    p.points += points;
+    if (!sale) return;
+    ++p.sales;
+    if (at_us && (!p.last_sale_us || *p.last_sale_us < *at_us)) p.last_sale_us = at_us;
+  };
+  if (const auto it = unanswered_.find(member_id); it != unanswered_.end())
+    for (const Effect& e : it->second) add(e.points, e.sale, e.at_us);
+  if (!answered_members_.contains(member_id)) return p;
+  pending_->bind(1, member_id).bind(2, cache_version);
   if (pending_->step()) {
-    p.points = pending_->integer(0);
-    p.sales = pending_->integer(1);
-    p.last_sale_us = pending_->optional_integer(2);
+    p.points += pending_->integer(0);
+    p.sales += pending_->integer(1);
+    if (const auto last = pending_->optional_integer(2); last && (!p.last_sale_us || *p.last_sale_us < *last))
+      p.last_sale_us = last;
   }
   pending_->reset();
   return p;
@@ -349,20 +374,52 @@ std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_v
   return out;
 }
 
-void Store::load_entry_members() {
+void Store::load_effects() {
   // Entries refused for good (state 2) never count, and never come back into counting: the one
   // update that takes them out of state 2 (a new generation) sets acked_version 0, which counts nowhere.
+  Effects unanswered;
+  std::unordered_map<std::int64_t, std::string> member_of;
+  Statement s(db_, "SELECT seq, member_id, points_delta, kind = 'sale', at_us FROM outbox "
+                   "WHERE state IN (0, 3) AND member_id IS NOT NULL AND acked_version IS NULL");
+  while (s.step()) {
+    const std::int64_t seq = s.integer(0);
+    std::string member = s.text(1);
+    unanswered[member].push_back(Effect{seq, s.integer(2), s.integer(3) != 0, s.optional_integer(4)});
+    member_of.emplace(seq, std::move(member));
+  }
   // Read whole before it replaces the set: a failure half way keeps the set as it was (more, never fewer).
-  MemberSet members = entry_members_;
-  Statement s(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state != 2");
-  while (s.step()) members.insert(s.text(0));
-  entry_members_.swap(members);
+  MemberSet answered = answered_members_;
+  Statement a(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state = 1");
+  while (a.step()) answered.insert(a.text(0));
+  unanswered_.swap(unanswered);
+  unanswered_member_.swap(member_of);
+  answered_members_.swap(answered);
 }
 
-std::int64_t Store::add_outbox(const OutboxEntry& e) {
-  if (e.member_id) entry_members_.insert(*e.member_id);
+void Store::count_unanswered(std::int64_t seq, const OutboxEntry& e) {
+  if (!e.member_id) return;
+  unanswered_[*e.member_id].push_back(Effect{seq, e.points_delta, e.kind == "sale", e.at_us});
+  unanswered_member_.emplace(seq, *e.member_id);
+}
+
+void Store::answered(std::int64_t seq, bool applied, const std::optional<std::string>& member_id) {
+  const auto m = unanswered_member_.find(seq);
+  if (m == unanswered_member_.end()) return;
+  // Applied: it counts from the index of answered entries now, under the member headquarters named.
+  if (applied) answered_members_.insert(member_id ? *member_id : m->second);
+  if (const auto it = unanswered_.find(m->second); it != unanswered_.end()) {
+    std::erase_if(it->second, [seq](const Effect& e) { return e.seq == seq; });
+    if (it->second.empty()) unanswered_.erase(it);
+  }
+  unanswered_member_.erase(m);
+}
+
+std::int64_t Store::add_outbox(const OutboxEntry& e, std::optional<std::string_view> receipt_id) {
   insert_outbox_->bind(1, e.txn_id).bind(2, e.kind).bind(3, e.member_id).bind(4, e.points_delta).bind(5, e.at_us)
-      .bind(6, e.created_us).run();
+      .bind(6, e.created_us);
+  if (receipt_id) insert_outbox_->bind(7, *receipt_id);
+  else insert_outbox_->bind_null(7);
+  insert_outbox_->run();
   const std::int64_t seq = db_.last_insert_rowid();
   insert_body_->bind(1, seq).bind(2, e.body).run();
   return seq;
@@ -377,12 +434,13 @@ void Store::durable() {
 std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
   durable();
   Transaction t(db_);
-  const std::int64_t seq = add_outbox(e);
+  const std::int64_t seq = add_outbox(e, s.receipt_id);
   insert_sale_->bind(1, s.receipt_id).bind(2, seq).bind(3, s.digest).bind(4, s.member_id).bind(5, s.coupon_code)
       .bind(6, s.lines).run();
   if (s.offline && s.redeemed_points > 0 && s.member_id)
     add_redeemed_offline_->bind(1, *s.member_id).bind(2, s.local_day).bind(3, s.redeemed_points).run();
   t.commit();
+  count_unanswered(seq, e);
   return seq;
 }
 
@@ -413,6 +471,7 @@ std::int64_t Store::commit_refund(const std::string& refund_id, const std::strin
   const std::int64_t seq = add_outbox(e);
   insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).bind(5, seq).run();
   t.commit();
+  count_unanswered(seq, e);
   return seq;
 }
 
@@ -427,7 +486,7 @@ void Store::adopt_refund(const std::string& refund_id, const std::string& origin
 }
 
 bool Store::holds_enrollment(std::string_view member_id) {
-  Statement s(db_, "SELECT 1 FROM outbox WHERE member_id = ?1 AND state != 2 AND kind = 'enrollment' LIMIT 1");
+  Statement s(db_, "SELECT 1 FROM outbox WHERE member_id = ?1 AND kind = 'enrollment' AND state != 2 LIMIT 1");
   s.bind(1, member_id);
   return s.step();
 }
@@ -438,6 +497,7 @@ std::int64_t Store::commit_enrollment(const protocol::MemberRecord& member, cons
   if (cache) upsert_member(member);
   const std::int64_t seq = add_outbox(e);
   t.commit();
+  count_unanswered(seq, e);
   return seq;
 }
 
@@ -479,7 +539,6 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
       // generation's once headquarters applies it again; what was refused never counted. Counting
       // them again would let a member redeem points twice over.
       db_.exec("UPDATE outbox SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
-      load_entry_members();
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
     }
@@ -501,9 +560,11 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
     const bool newer = !coupon_version_->step() || coupon_version_->integer(0) < c.version;
     coupon_version_->reset();
     if (!newer) continue;
-    nlohmann::ordered_json def;
+    engine::detail::JsonWriter def;
+    def.begin_object();
     engine::detail::write_coupon_fields(def, c.coupon);
-    upsert_coupon_->bind(1, c.coupon.code).bind(2, c.version).bind(3, c.member_id).bind(4, def.dump()).run();
+    def.end_object();
+    upsert_coupon_->bind(1, c.coupon.code).bind(2, c.version).bind(3, c.member_id).bind(4, def.text()).run();
     ++applied.coupons;
   }
   set_meta_->bind(1, "cursor").bind(2, doc.next).run();
@@ -628,14 +689,25 @@ void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us
 // An entry that counts for another member than the one the till named (an enrollment merged into an
 // existing member at headquarters) is filed under that member from now on, so that it counts as
 // pending for the member the till's cache will hold.
-void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
+void Store::acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
   // An entry sent again for a new generation (acked_version 0) counts nowhere: the record it was in
   // when it was first answered holds it, and so does the new generation's once it has applied it.
   if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = CASE WHEN acked_version = 0 THEN 0 ELSE ?2 END, "
                               "member_id = COALESCE(?3, member_id) WHERE seq = ?1");
-  if (member_id) entry_members_.insert(*member_id);
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
 }
+
+void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
+  acknowledge_row(seq, member_version, member_id);
+  answered(seq, true, member_id);
+}
+
+void Store::reject(std::int64_t seq, std::string_view reason) {
+  reject_row(seq, reason);
+  answered(seq, false, std::nullopt);
+}
+
+void Store::hold(std::int64_t seq, std::string_view reason) { hold_row(seq, reason); }
 
 std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit,
                           std::chrono::steady_clock::time_point until) {
@@ -643,30 +715,33 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   // no longer pending): never one waiting, held or refused. A sale goes with its refunds, so not
   // while one of them could not go yet (their ids must stay known, and counted by later refunds).
   if (!prunable_) {
-    prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale' FROM outbox o WHERE o.state = 1 AND o.created_us < ?1 AND "
+    prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale', o.receipt_id FROM outbox o WHERE o.state = 1 AND o.created_us < ?1 AND "
                            "(o.member_id IS NULL OR o.acked_version <= "
                            "COALESCE((SELECT version FROM members m WHERE m.id = o.member_id), 0)) AND "
-                           "(o.kind != 'sale' OR NOT EXISTS (SELECT 1 FROM sales s JOIN refunds r ON r.origin = '' AND "
-                           "r.receipt_id = s.receipt_id JOIN outbox ro ON ro.seq = r.outbox_seq WHERE s.origin = '' AND "
-                           "s.outbox_seq = o.seq AND (ro.state != 1 OR ro.created_us >= ?1))) "
+                           "(o.kind != 'sale' OR NOT EXISTS (SELECT 1 FROM refunds r JOIN outbox ro ON ro.seq = r.outbox_seq "
+                           "WHERE r.origin = '' AND r.receipt_id = o.receipt_id AND (ro.state != 1 OR ro.created_us >= ?1))) "
                            "ORDER BY o.created_us LIMIT ?2");
     prune_body_.emplace(db_, "DELETE FROM outbox_bodies WHERE seq = ?1");
     prune_entry_.emplace(db_, "DELETE FROM outbox WHERE seq = ?1");
-    prune_refunds_.emplace(db_, "DELETE FROM refunds WHERE origin = '' AND receipt_id = "
-                                "(SELECT receipt_id FROM sales WHERE origin = '' AND outbox_seq = ?1)");
-    prune_sale_.emplace(db_, "DELETE FROM sales WHERE origin = '' AND outbox_seq = ?1");
+    prune_refunds_.emplace(db_, "DELETE FROM refunds WHERE origin = '' AND receipt_id = ?1");
+    prune_sale_.emplace(db_, "DELETE FROM sales WHERE origin = '' AND receipt_id = ?1 AND outbox_seq = ?2");
   }
   RelaxedSync relaxed(db_, relaxed_);  // pruning again after a power loss loses nothing
   Transaction t(db_);
-  std::vector<std::pair<std::int64_t, bool>> rows;
+  struct Row {
+    std::int64_t seq;
+    std::optional<std::string> receipt_id;  // a sale's
+  };
+  std::vector<Row> rows;
   prunable_->bind(1, before_us).bind(2, static_cast<std::int64_t>(limit));
-  while (prunable_->step()) rows.emplace_back(prunable_->integer(0), prunable_->integer(1) != 0);
+  while (prunable_->step())
+    rows.push_back(Row{prunable_->integer(0), prunable_->integer(1) != 0 ? prunable_->optional_text(2) : std::nullopt});
   prunable_->reset();
   std::int64_t pruned = 0;
-  for (const auto& [seq, sale] : rows) {
-    if (sale) {
-      prune_refunds_->bind(1, seq).run();
-      prune_sale_->bind(1, seq).run();
+  for (const auto& [seq, receipt_id] : rows) {
+    if (receipt_id) {
+      prune_refunds_->bind(1, *receipt_id).run();
+      prune_sale_->bind(1, *receipt_id).bind(2, seq).run();
     }
     prune_body_->bind(1, seq).run();
     prune_entry_->bind(1, seq).run();
@@ -693,11 +768,14 @@ void Store::record_answers(const std::vector<Answer>& answers) {
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
   for (const Answer& a : answers) {
-    if (a.rejected && a.held) hold(a.seq, a.reason);
-    else if (a.rejected) reject(a.seq, a.reason);
-    else acknowledge(a.seq, a.member_version, a.member_id);
+    if (a.rejected && a.held) hold_row(a.seq, a.reason);
+    else if (a.rejected) reject_row(a.seq, a.reason);
+    else acknowledge_row(a.seq, a.member_version, a.member_id);
   }
   t.commit();
+  // What this till counts follows the database once the answers are in it (a held entry still counts).
+  for (const Answer& a : answers)
+    if (!(a.rejected && a.held)) answered(a.seq, !a.rejected, a.member_id);
 }
 
 std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
@@ -709,7 +787,7 @@ std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std
   return out;
 }
 
-void Store::reject(std::int64_t seq, std::string_view reason) {
+void Store::reject_row(std::int64_t seq, std::string_view reason) {
   Statement s(db_, "UPDATE outbox SET state = 2, reason = ?2 WHERE seq = ?1");
   s.bind(1, seq).bind(2, reason).run();
 }
@@ -734,7 +812,7 @@ void Store::set_sale_digests(const std::vector<std::pair<std::string, std::strin
   t.commit();
 }
 
-void Store::hold(std::int64_t seq, std::string_view reason) {
+void Store::hold_row(std::int64_t seq, std::string_view reason) {
   Statement s(db_, "UPDATE outbox SET state = 3, reason = ?2 WHERE seq = ?1");
   s.bind(1, seq).bind(2, reason).run();
 }

@@ -70,25 +70,30 @@ std::string sale_digest(const CheckoutState& s) {
   return content_digest(protocol::sale_content(s.member_id, s.coupon_code, s.redeem_points, s.lines));
 }
 
-// The fields every transaction for headquarters starts with (docs/protocol.md).
-ordered_json transaction(const TillConfig& config, const char* kind, const std::string& txn_id, const engine::Instant& at,
-                         const std::optional<std::string>& member_id) {
-  ordered_json body;
-  body["txn_id"] = txn_id;
-  body["kind"] = kind;
-  body["store_id"] = config.store_id;
-  body["till_id"] = config.till_id;
-  body["at"] = engine::format_instant(at);
-  body["member_id"] = member_id ? ordered_json(*member_id) : ordered_json(nullptr);
-  return body;
+// Opens a transaction for headquarters with the fields every one starts with (docs/protocol.md);
+// the caller writes its own and closes it.
+void begin_transaction(engine::detail::JsonWriter& w, const TillConfig& config, const char* kind,
+                       const std::string& txn_id, const engine::Instant& at, const std::optional<std::string>& member_id) {
+  w.begin_object().field("txn_id", txn_id).field("kind", kind).field("store_id", config.store_id)
+      .field("till_id", config.till_id).field("at", engine::format_instant(at)).key("member_id");
+  if (member_id) w.value(*member_id);
+  else w.null();
+}
+
+// Sale lines as a refund reads them: `id_key` names the line ("id" for what is left of a sale,
+// "line_id" for what a refund returns).
+void write_sale_lines(engine::detail::JsonWriter& w, const std::vector<engine::SaleLine>& lines, const char* id_key) {
+  w.begin_array();
+  for (const auto& l : lines)
+    w.begin_object().field(id_key, l.id).field("units", l.units).field("net_minor", l.net_minor)
+        .field("points_earned", l.points_earned).field("points_redeemed", l.points_redeemed).end_object();
+  w.end_array();
 }
 
 std::string lines_json(const std::vector<engine::SaleLine>& lines) {
-  ordered_json a = ordered_json::array();
-  for (const auto& l : lines)
-    a.push_back({{"id", l.id}, {"units", l.units}, {"net_minor", l.net_minor}, {"points_earned", l.points_earned},
-                 {"points_redeemed", l.points_redeemed}});
-  return a.dump();
+  engine::detail::JsonWriter w;
+  write_sale_lines(w, lines, "id");
+  return w.take();
 }
 
 std::vector<engine::SaleLine> read_lines(const std::string& text) {
@@ -100,24 +105,45 @@ std::vector<engine::SaleLine> read_lines(const std::string& text) {
   return out;
 }
 
+// What is left of a stored sale's lines: as sold (from its transaction's input and quote) until a
+// refund of it stored what is left.
+std::vector<engine::SaleLine> sale_lines_left(const store::StoredSale& sale) {
+  if (sale.lines.empty()) {
+    auto lines = engine::detail::guarded([&] {
+      const auto body = engine::detail::parse_json(sale.body, "sale");
+      return engine::sale_lines(engine::detail::read_quote_input(body.at("input"), "sale.input"),
+                                engine::detail::read_quote(body.at("quote"), "sale.quote"));
+    });
+    if (!lines) throw TillError(LOY_E_INTERNAL, "stored sale " + sale.receipt_id + ": " + lines.error().message);
+    return std::move(lines).value();
+  }
+  return read_lines(sale.lines);
+}
+
 }  // namespace
 
 engine::QuoteInput Till::input_locked(const CheckoutState& s, const engine::RuleSet& rules, const engine::Instant& now,
-                                      bool& offline, std::int64_t& day) {
+                                      const MemberView* seen) {
   engine::QuoteInput in;
-  in.now = s.at.value_or(now);
+  in.now = now;
   in.redeem_points = s.redeem_points;
-  offline = is_offline(rules, last_sync_locked(), in.now);
-  day = local_day(in.now);
+  const bool offline = is_offline(rules, last_sync_locked(), in.now);
   if (s.member_id) {
-    auto cached = store().member_by_id(*s.member_id);
-    if (!cached) throw TillError(LOY_E_NOT_FOUND, "the identified member is no longer in the cache");
+    std::optional<store::CachedMember> cached;
+    store::PendingEffects pending;
+    if (seen && seen->cached.member.id == *s.member_id) {
+      cached = seen->cached;
+      pending = seen->pending;
+    } else {
+      cached = store().member_by_id(*s.member_id);
+      if (!cached) throw TillError(LOY_E_NOT_FOUND, "the identified member is no longer in the cache");
+      pending = store().pending(cached->member.id, cached->version);
+    }
     engine::Member m = std::move(cached->member);
-    const store::PendingEffects pending = store().pending(m.id, cached->version);
     with_pending(m, pending, in.now.offset_minutes);
     in.context.pending_points = pending.points;
     in.context.offline = offline;
-    in.context.redeemed_today_offline = offline ? store().redeemed_offline(m.id, day) : 0;
+    in.context.redeemed_today_offline = offline ? store().redeemed_offline(m.id, local_day(in.now)) : 0;
     in.member = std::move(m);
   }
   if (s.coupon_code) {
@@ -133,16 +159,24 @@ engine::QuoteInput Till::input_locked(const CheckoutState& s, const engine::Rule
   return in;
 }
 
-Priced Till::price_locked(const CheckoutState& s, const engine::Instant& now, bool& offline, std::int64_t& day) {
-  const auto rules = rules_locked();
-  Priced p;
-  p.rules_version = rules->version;
-  p.input = input_locked(s, *rules, now, offline, day);
-  p.input.lines = s.lines;
-  auto q = engine::quote(*rules, p.input);
-  if (!q) throw TillError(LOY_E_INVALID_ARGUMENT, q.error().message);
-  p.quote = std::move(q).value();
-  return p;
+// Offline, a quote counts what the member redeemed offline today: a checkout that crosses
+// offline_after_minutes reads it again, so that its quote is what the commit will charge.
+const engine::QuoteInput& Till::priced_input_locked(CheckoutState& s, const engine::RuleSet& rules,
+                                                    const engine::Instant& now, const MemberView* seen) {
+  const std::int64_t day = local_day(now);
+  const bool offline_now = is_offline(rules, last_sync_locked(), now);
+  PricingCache* c = s.cache ? &*s.cache : nullptr;
+  if (!c || c->generation != generation_ || c->member_id != s.member_id || c->day != day ||
+      c->coupon_code != s.coupon_code || c->offline != offline_now) {
+    s.cache = PricingCache{generation_, s.member_id, day, s.coupon_code, offline_now, input_locked(s, rules, now, seen)};
+    c = &*s.cache;
+  }
+  engine::QuoteInput& in = c->input;
+  in.now = now;
+  in.redeem_points = s.redeem_points;
+  in.context.offline = offline_now;
+  for (std::size_t i = in.lines.size(); i < s.lines.size(); ++i) in.lines.push_back(s.lines[i]);
+  return in;
 }
 
 engine::Quote Till::price(CheckoutState& s) {
@@ -151,30 +185,12 @@ engine::Quote Till::price(CheckoutState& s) {
   std::lock_guard lock(mu_);
   store();  // a closed till quotes nothing
   const auto rules = rules_locked();
-  const std::int64_t day = local_day(now);
-  // Offline, a quote counts what the member redeemed offline today: a checkout that crosses
-  // offline_after_minutes reads it again, so that its quote is what the commit will charge.
-  const bool offline_now = is_offline(*rules, last_sync_locked(), now);
-  PricingCache* c = s.cache ? &*s.cache : nullptr;
-  if (!c || c->generation != generation_ || c->member_id != s.member_id || c->day != day ||
-      c->coupon_code != s.coupon_code || c->offline != offline_now) {
-    bool offline = false;
-    std::int64_t d = 0;
-    s.cache = PricingCache{generation_, s.member_id, day, s.coupon_code, offline_now,
-                           input_locked(s, *rules, now, offline, d)};
-    c = &*s.cache;
-  }
-  engine::QuoteInput& in = c->input;
-  in.now = now;
-  in.redeem_points = s.redeem_points;
-  in.context.offline = offline_now;
-  for (std::size_t i = in.lines.size(); i < s.lines.size(); ++i) in.lines.push_back(s.lines[i]);
-  auto q = engine::quote(*rules, in);
+  auto q = engine::quote(*rules, priced_input_locked(s, *rules, now));
   if (!q) throw TillError(LOY_E_INVALID_ARGUMENT, q.error().message);
   return std::move(q).value();
 }
 
-Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, const engine::Quote* shown) {
+Committed Till::commit(CheckoutState& s, std::string_view receipt_id, const engine::Quote* shown) {
   check_id(receipt_id, "the receipt id");
   const std::string digest = sale_digest(s);
   const auto now = local_now();
@@ -199,10 +215,12 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
     return Committed{std::move(q).value(), "", true};
   }
   if (s.lines.empty()) throw TillError(LOY_E_STATE, "a sale needs at least one line");
-  bool offline = false;
-  std::int64_t day = 0;
-  Priced p = price_locked(s, now, offline, day);
-  const engine::Quote& q = p.quote;
+  const auto rules = rules_locked();
+  const engine::QuoteInput& in = priced_input_locked(s, *rules, s.at.value_or(now));
+  auto priced = engine::quote(*rules, in);
+  if (!priced) throw TillError(LOY_E_INVALID_ARGUMENT, priced.error().message);
+  const engine::Quote& q = *priced;
+  const bool offline = in.context.offline;
   if (shown && (shown->payable_minor != q.payable_minor || shown->redeem_points != q.redeem_points ||
                 shown->coupon_discount_minor != q.coupon_discount_minor ||
                 shown->member_discount_minor != q.member_discount_minor || shown->points_earned != q.points_earned))
@@ -214,33 +232,36 @@ Committed Till::commit(const CheckoutState& s, std::string_view receipt_id, cons
   sale.receipt_id = std::string(receipt_id);
   sale.digest = digest;
   sale.member_id = s.member_id;
-  sale.local_day = day;
+  sale.local_day = local_day(in.now);
   sale.offline = offline;
   sale.redeemed_points = q.redeem_points;
   if (s.coupon_code && !q.coupon_rejected) sale.coupon_code = s.coupon_code;
-  sale.lines = lines_json(engine::sale_lines(p.input, q));
+  // sale.lines stays empty: the lines as sold are in the body (input and quote), and a refund reads
+  // them from there until one of them is refunded.
 
   const std::string txn_id = random_id();
-  ordered_json body = transaction(config_, "sale", txn_id, p.input.now, s.member_id);
-  body["receipt_id"] = sale.receipt_id;
-  body["rules_version"] = p.rules_version;
-  body["input"] = engine::detail::quote_input_json(p.input);
-  body["quote"] = engine::detail::quote_json(q, true);
+  engine::detail::JsonWriter body(4096);  // a 10-line sale's is about 3,000 bytes
+  begin_transaction(body, config_, "sale", txn_id, in.now, s.member_id);
+  body.field("receipt_id", sale.receipt_id).field("rules_version", rules->version).key("input");
+  engine::detail::write_quote_input(body, in);
+  body.key("quote");
+  engine::detail::write_quote(body, q, true);
+  body.end_object();
 
   store::OutboxEntry e;
   e.txn_id = txn_id;
   e.kind = "sale";
   e.member_id = s.member_id;
   e.points_delta = q.points_earned - q.redeem_points;
-  e.at_us = p.input.now.utc_micros;
-  e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  e.at_us = in.now.utc_micros;
+  e.body = body.take();
   e.created_us = now.utc_micros;
   store().commit_sale(sale, e);
   ++generation_;
   logs(LOY_LOG_INFO, "receipt " + sale.receipt_id + " committed: payable " + std::to_string(q.payable_minor) +
                          ", points +" + std::to_string(q.points_earned) + " -" + std::to_string(q.redeem_points) +
                          (offline ? " (offline)" : ""));
-  return Committed{q, p.rules_version, false};
+  return Committed{q, rules->version, false};
 }
 
 std::int64_t Till::prune(const engine::Instant& now, std::int64_t at_most) {
@@ -441,7 +462,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
     throw TillError(LOY_E_NOT_FOUND, "receipt " + std::string(receipt_id) + " of store " +
                                          (sale_store.empty() ? config_.store_id : std::string(sale_store)) +
                                          " is not known here");
-  const auto left = read_lines(sale->lines);
+  const auto left = sale_lines_left(*sale);
   auto refunded = items.empty() ? engine::refund_all(left) : engine::refund(left, items);
   if (!refunded) {
     const engine::Error& e = refunded.error();
@@ -468,23 +489,16 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
     out.negative_balance = out.balance_after < 0;
   }
   const std::string txn_id = random_id();
-  ordered_json returned = ordered_json::array();
-  for (const auto& l : refunded->returned)
-    returned.push_back({{"line_id", l.id}, {"units", l.units}, {"net_minor", l.net_minor},
-                        {"points_earned", l.points_earned}, {"points_redeemed", l.points_redeemed}});
-  ordered_json body = transaction(config_, "refund", txn_id, now, member);
-  body["refund_id"] = std::string(refund_id);
-  body["receipt_id"] = std::string(receipt_id);
-  body["sale_txn_id"] = sale->txn_id;
+  engine::detail::JsonWriter body;
+  begin_transaction(body, config_, "refund", txn_id, now, member);
+  body.field("refund_id", refund_id).field("receipt_id", receipt_id).field("sale_txn_id", sale->txn_id);
   // The sale's store, till and receipt name it too: a till restored from a backup commits a receipt
   // again under another txn_id, and headquarters (restored itself, say) may know only that one.
   const auto [sale_store_id, sale_till_id] = sale_origin(*sale, config_);
-  body["sale_store_id"] = sale_store_id;
-  body["sale_till_id"] = sale_till_id;
-  body["lines"] = returned;
-  body["amount_minor"] = out.amount_minor;
-  body["points_taken_back"] = out.points_taken_back;
-  body["points_given_back"] = out.points_given_back;
+  body.field("sale_store_id", sale_store_id).field("sale_till_id", sale_till_id).key("lines");
+  write_sale_lines(body, refunded->returned, "line_id");
+  body.field("amount_minor", out.amount_minor).field("points_taken_back", out.points_taken_back)
+      .field("points_given_back", out.points_given_back).end_object();
 
   const ordered_json result = {{"amount_minor", out.amount_minor}, {"points_taken_back", out.points_taken_back},
                                {"points_given_back", out.points_given_back}, {"balance_after", out.balance_after},
@@ -495,7 +509,7 @@ RefundOutcome Till::refund(std::string_view refund_id, std::string_view receipt_
   e.member_id = member;
   e.points_delta = delta;
   e.at_us = now.utc_micros;
-  e.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  e.body = body.take();
   e.created_us = now.utc_micros;
   store().commit_refund(std::string(refund_id), target.origin, std::string(receipt_id), lines_json(refunded->left),
                         result.dump(), e);
@@ -547,18 +561,17 @@ MemberView Till::enroll(const Enrollment& en, const std::optional<engine::Instan
     personal["birthday"] = bd;
   }
   const std::string txn_id = random_id();
-  ordered_json body = transaction(config_, "enrollment", txn_id, now, rec.member.id);
-  body["code_hash"] = protocol::to_hex(hash);
-  body["masked_name"] = rec.masked_name;
-  body["tier"] = rec.member.tier;
-  body["sealed"] = ordered_json::parse(sealing_key_.seal(personal.dump()));
+  engine::detail::JsonWriter body;
+  begin_transaction(body, config_, "enrollment", txn_id, now, rec.member.id);
+  body.field("code_hash", protocol::to_hex(hash)).field("masked_name", rec.masked_name).field("tier", rec.member.tier)
+      .key("sealed").raw(sealing_key_.seal(personal.dump())).end_object();
 
   store::OutboxEntry e;
   e.txn_id = txn_id;
   e.kind = "enrollment";
   e.member_id = rec.member.id;
   e.at_us = now.utc_micros;
-  e.body = body.dump();
+  e.body = body.take();
   e.created_us = now.utc_micros;
   store().commit_enrollment(rec, e, !cached);
   ++generation_;

@@ -114,6 +114,7 @@ MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& 
   MemberView v;
   const store::PendingEffects pending = store().pending(cached.member.id, cached.version);
   v.pending_points = pending.points;
+  v.pending = pending;
   // Prompts see the member as the next sale will: this till's unsynced sales count.
   engine::Member seen = cached.member;
   with_pending(seen, pending, now.offset_minutes);
@@ -132,6 +133,23 @@ MemberView Till::view_locked(store::CachedMember cached, const engine::Instant& 
 }
 
 MemberView Till::lookup(std::string_view scanned, const std::optional<engine::Instant>& at) {
+  const auto hash = scanned_hash(scanned);
+  const auto now = at.value_or(local_now());
+  std::lock_guard lock(mu_);
+  return lookup_locked(hash, now);
+}
+
+MemberView Till::identify(CheckoutState& checkout, std::string_view scanned) {
+  const auto hash = scanned_hash(scanned);
+  const auto now = checkout.at.value_or(local_now());
+  std::lock_guard lock(mu_);
+  MemberView v = lookup_locked(hash, now);
+  checkout.member_id = v.cached.member.id;
+  priced_input_locked(checkout, *rules_locked(), now, &v);
+  return v;
+}
+
+protocol::CodeHash Till::scanned_hash(std::string_view scanned) {
   if (scanned.size() > kMaxScannedBytes)
     throw TillError(LOY_E_TOO_LARGE, "a scanned code is at most " + std::to_string(kMaxScannedBytes) + " bytes");
   if (!engine::is_valid_utf8(scanned)) throw TillError(LOY_E_UTF8, "the scanned code is not valid UTF-8");
@@ -139,9 +157,10 @@ MemberView Till::lookup(std::string_view scanned, const std::optional<engine::In
   if (!code)
     throw TillError(LOY_E_INVALID_ARGUMENT,
                     "a member code is 1..64 digits and letters (spaces, dashes and a leading +86 are ignored)");
-  const auto hash = hasher_(*code);
-  const auto now = at.value_or(local_now());
-  std::lock_guard lock(mu_);
+  return hasher_(*code);
+}
+
+MemberView Till::lookup_locked(const protocol::CodeHash& hash, const engine::Instant& now) {
   rules_locked();
   // The member and its pending effects are one state without a transaction around them: every write
   // to the store is made under mu_, and the database is this process's alone (exclusive locking).

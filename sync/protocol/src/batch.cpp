@@ -1,5 +1,7 @@
 #include "loyalty/protocol/batch.hpp"
 
+#include "loyalty/engine/json_writer.hpp"
+
 namespace loyalty::protocol {
 namespace {
 
@@ -28,14 +30,19 @@ bool is_token(std::string_view s, std::size_t max) {
 
 std::string sale_content(const std::optional<std::string>& member_id, const std::optional<std::string>& coupon_code,
                          std::int64_t redeem_points, const std::vector<engine::Line>& lines) {
-  json doc = json::array();
-  doc.push_back(member_id ? json(*member_id) : json(nullptr));
-  doc.push_back(coupon_code ? json(*coupon_code) : json(nullptr));
-  doc.push_back(redeem_points);
-  json a = json::array();
-  for (const engine::Line& l : lines) a.push_back(json::array({l.id, l.sku, l.category, l.qty, l.amount_minor}));
-  doc.push_back(std::move(a));
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  engine::detail::JsonWriter w;
+  const auto optional = [&](const std::optional<std::string>& v) {
+    if (v) w.value(*v);
+    else w.null();
+  };
+  w.begin_array();
+  optional(member_id);
+  optional(coupon_code);
+  w.value(redeem_points).begin_array();
+  for (const engine::Line& l : lines)
+    w.begin_array().value(l.id).value(l.sku).value(l.category).value(l.qty).value(l.amount_minor).end_array();
+  w.end_array().end_array();
+  return w.take();
 }
 
 std::string refund_content(std::string_view sale_txn_id, const std::vector<std::pair<std::string, std::int64_t>>& units) {

@@ -110,29 +110,26 @@ engine::Result<ChangesDocument> parse_changes(std::string_view text) {
 }
 
 std::string changes_to_json(const ChangesDocument& doc) {
-  nlohmann::ordered_json j;
-  auto& members = j["members"] = nlohmann::ordered_json::array();
+  engine::detail::JsonWriter w;
+  w.begin_object().key("members").begin_array();
   for (const MemberRecord& m : doc.members) {
-    nlohmann::ordered_json o;
-    o["version"] = m.version;
-    o["masked_name"] = m.masked_name;
-    auto& codes = o["codes"] = nlohmann::ordered_json::array();
-    for (const CodeHash& c : m.codes) codes.push_back(to_hex(c));
-    engine::detail::write_member_fields(o, m.member);
-    members.push_back(std::move(o));
+    w.begin_object().field("version", m.version).field("masked_name", m.masked_name).key("codes").begin_array();
+    for (const CodeHash& c : m.codes) w.value(to_hex(c));
+    w.end_array();
+    engine::detail::write_member_fields(w, m.member);
+    w.end_object();
   }
-  auto& coupons = j["coupons"] = nlohmann::ordered_json::array();
+  w.end_array().key("coupons").begin_array();
   for (const CouponRecord& c : doc.coupons) {
-    nlohmann::ordered_json o;
-    o["version"] = c.version;
-    if (c.member_id) o["member_id"] = *c.member_id;
-    engine::detail::write_coupon_fields(o, c.coupon);
-    coupons.push_back(std::move(o));
+    w.begin_object().field("version", c.version);
+    if (c.member_id) w.field("member_id", *c.member_id);
+    engine::detail::write_coupon_fields(w, c.coupon);
+    w.end_object();
   }
-  j["next"] = doc.next;
-  j["more"] = doc.more;
-  if (doc.generation) j["generation"] = *doc.generation;
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  w.end_array().field("next", doc.next).field("more", doc.more);
+  if (doc.generation) w.field("generation", *doc.generation);
+  w.end_object();
+  return w.take();
 }
 
 }  // namespace loyalty::protocol

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "loyalty/engine/json_writer.hpp"
 #include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/result.hpp"
 #include "loyalty/engine/time.hpp"
@@ -74,13 +75,15 @@ Member read_member_fields(ObjectReader& r);
 // The fields of a coupon definition (kind, value, min_spend_minor, categories, valid_from, valid_to,
 // used) for the coupon `code`.
 Coupon read_coupon_fields(ObjectReader& r, std::string code);
-void write_member_fields(nlohmann::ordered_json& j, const Member& m);
-void write_coupon_fields(nlohmann::ordered_json& j, const Coupon& c);
+// The fields of a member record and of a coupon definition, written into the object `w` is in.
+void write_member_fields(JsonWriter& w, const Member& m);
+void write_coupon_fields(JsonWriter& w, const Coupon& c);
 // A quote as JSON: the keys of a scenario's "expect", and when `detailed` what a committed sale keeps
 // besides ("member_discount_bp"; per line "points_earned" and "points_redeemed"). read_quote reads
 // either form.
-nlohmann::ordered_json quote_json(const Quote& q, bool detailed);
-nlohmann::ordered_json quote_input_json(const QuoteInput& in);
+void write_quote(JsonWriter& w, const Quote& q, bool detailed);
+// A quote's input as a committed sale keeps it (read_quote_input reads it).
+void write_quote_input(JsonWriter& w, const QuoteInput& in);
 Quote read_quote(const json& j, const std::string& path);
 QuoteInput read_quote_input(const json& j, const std::string& path);
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -30,8 +31,9 @@ struct PendingEffects {
   std::optional<std::int64_t> last_sale_us;
 };
 
-// A committed sale as stored: what is left of its lines (JSON) and its transaction for headquarters,
-// which holds the quote it was sold at.
+// A committed sale as stored: what is left of its lines (JSON; "" while none of them was refunded:
+// the lines as sold are its transaction's) and its transaction for headquarters, which holds the
+// quote it was sold at.
 struct StoredSale {
   std::string receipt_id;
   std::string txn_id;
@@ -56,7 +58,7 @@ struct NewSale {
   bool offline = false;
   std::int64_t redeemed_points = 0;
   std::optional<std::string> coupon_code;  // an accepted coupon
-  std::string lines;
+  std::string lines;  // "": as sold (in the entry's body)
 };
 
 // One transaction for headquarters, queued until it is synced.
@@ -120,7 +122,7 @@ class Store {
   // Opens the database file, creating it or migrating its schema (PRAGMA user_version).
   explicit Store(const std::string& path);
 
-  static constexpr std::int64_t kSchemaVersion = 3;
+  static constexpr std::int64_t kSchemaVersion = 4;
 
   std::optional<std::string> rules_json();
   // Stores a rule set; false when that version is already the current one.
@@ -245,18 +247,39 @@ class Store {
 
   Database db_;
   bool relaxed_ = false;  // synchronous=FULL is not known to be in force
-  std::int64_t add_outbox(const OutboxEntry& e);
-  // Every member an outbox entry that can count as pending is filed under (more, never fewer: an
-  // entry's member is added when it is written, and nothing is taken out before the next open).
-  // pending() of any other member is none without reading the database: most members a till looks up
-  // have no entry of its own.
+  // Writes an entry (a sale's names its receipt); what it counts for its member is the caller's to
+  // add once the transaction is committed (count_unanswered).
+  std::int64_t add_outbox(const OutboxEntry& e, std::optional<std::string_view> receipt_id = std::nullopt);
+
+  // What counts as pending is kept in two parts. The effects of the entries headquarters has not
+  // answered (waiting or held) are in memory: loaded at open, added to once an entry is committed,
+  // taken out once its answer is. Applied entries count from the database (the outbox_answered index)
+  // until the member record that includes them arrives, for the members in answered_members_ only
+  // (more, never fewer: a member is added when an entry of theirs is applied, and nothing is taken
+  // out before the next open). Most members a till looks up have neither, and cost no statement.
   struct IdHash {
     using is_transparent = void;  // looked up by string_view, without a string made for it
     std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
   };
   using MemberSet = std::unordered_set<std::string, IdHash, std::equal_to<>>;
-  MemberSet entry_members_;
-  void load_entry_members();
+  struct Effect {
+    std::int64_t seq = 0;
+    std::int64_t points = 0;
+    bool sale = false;
+    std::optional<std::int64_t> at_us;
+  };
+  using Effects = std::unordered_map<std::string, std::vector<Effect>, IdHash, std::equal_to<>>;
+  Effects unanswered_;
+  std::unordered_map<std::int64_t, std::string> unanswered_member_;  // seq -> the member it is filed under
+  MemberSet answered_members_;
+  void load_effects();
+  void count_unanswered(std::int64_t seq, const OutboxEntry& e);
+  // Headquarters' answer for `seq` is in the database: applied (under `member_id` when it names
+  // another member) or refused.
+  void answered(std::int64_t seq, bool applied, const std::optional<std::string>& member_id);
+  void acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id);
+  void reject_row(std::int64_t seq, std::string_view reason);
+  void hold_row(std::int64_t seq, std::string_view reason);
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,

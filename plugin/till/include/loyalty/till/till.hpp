@@ -94,13 +94,6 @@ struct CheckoutState {
   std::optional<PricingCache> cache;
 };
 
-// A quote and the input it was computed from.
-struct Priced {
-  engine::QuoteInput input;
-  engine::Quote quote;
-  std::string rules_version;
-};
-
 struct Committed {
   engine::Quote quote;
   std::string rules_version;
@@ -129,6 +122,7 @@ struct MemberView {
   store::CachedMember cached;
   std::string tier_name;
   std::int64_t pending_points = 0;
+  store::PendingEffects pending;  // this till's effects on the member, read with the record
   std::vector<engine::Prompt> prompts;
 };
 
@@ -145,6 +139,10 @@ class Till {
   store::Store::Applied apply_changes(std::string_view json, bool from_headquarters = false);
   // Looks a member up; prompts are read at `at` (a checkout's time) or at the till's clock.
   MemberView lookup(std::string_view scanned, const std::optional<engine::Instant>& at = std::nullopt);
+  // Looks the checkout's member up (lookup() at the checkout's time) and makes them its member; what
+  // was read is kept for its quotes and its commit (PricingCache), which then read nothing again
+  // while the database is unchanged.
+  MemberView identify(CheckoutState& checkout, std::string_view scanned);
   store::StoreStatus status();
   // The current rule set, or nullptr.
   std::shared_ptr<const engine::RuleSet> rules();
@@ -156,7 +154,7 @@ class Till {
   // TillError(LOY_E_CONFLICT). When `shown` is given (the quote the customer was shown and paid) and
   // the sale would now be priced otherwise (another checkout spent the points or the coupon, the till
   // went offline), nothing is committed: TillError(LOY_E_CONFLICT).
-  Committed commit(const CheckoutState& checkout, std::string_view receipt_id, const engine::Quote* shown = nullptr);
+  Committed commit(CheckoutState& checkout, std::string_view receipt_id, const engine::Quote* shown = nullptr);
   // Refunds `items` (all that is left when empty) of the sale `receipt_id` under `refund_id`,
   // committed like a sale. A refund id used before returns that first result.
   // `sale_store` names the store the sale was made at when it is another store's: that sale must
@@ -219,12 +217,18 @@ class Till {
   std::shared_ptr<const engine::RuleSet> rules_locked();
   store::Store& store();  // under mu_; TillError(LOY_E_STATE) once closed
   MemberView view_locked(store::CachedMember cached, const engine::Instant& now);
+  // The hash of a scanned code (TillError for one that is not a member code).
+  protocol::CodeHash scanned_hash(std::string_view scanned);
+  MemberView lookup_locked(const protocol::CodeHash& hash, const engine::Instant& now);
   // The input of a quote without its lines: the member with this till's pending effects, the context
-  // and the coupon, all read from the store.
+  // and the coupon, read from the store (the member and their pending effects from `seen` when given:
+  // read just now under the same lock).
   engine::QuoteInput input_locked(const CheckoutState& checkout, const engine::RuleSet& rules,
-                                  const engine::Instant& now, bool& offline, std::int64_t& local_day);
-  Priced price_locked(const CheckoutState& checkout, const engine::Instant& now, bool& offline,
-                      std::int64_t& local_day);
+                                  const engine::Instant& now, const MemberView* seen = nullptr);
+  // The checkout's quote input at `now` with all its lines: its PricingCache, read again first when
+  // the database changed since, or the member, the day, the coupon or the offline state did.
+  const engine::QuoteInput& priced_input_locked(CheckoutState& checkout, const engine::RuleSet& rules,
+                                                const engine::Instant& now, const MemberView* seen = nullptr);
   std::optional<engine::Instant> last_sync_locked();
   SaleRef refund_target_locked(std::string_view sale_store, std::string_view receipt_id);
   // Sales committed before the sale digest was protocol::sale_content's get theirs from their bodies.

@@ -1,0 +1,54 @@
+// JSON written as it is produced, without a document built first: the text of a committed sale's
+// transaction, a quote or a changes page costs one pass over its values. The text is what
+// nlohmann::ordered_json's dump() gives for the same values (no whitespace, UTF-8 kept as it is, the
+// same escapes), so that a digest or a stored body reads the same whichever wrote it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loyalty::engine::detail {
+
+class JsonWriter {
+ public:
+  JsonWriter() = default;
+  explicit JsonWriter(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
+
+  JsonWriter& begin_object();
+  JsonWriter& end_object();
+  JsonWriter& begin_array();
+  JsonWriter& end_array();
+  // The key of the next value in the object being written.
+  JsonWriter& key(std::string_view k);
+
+  // A string; bytes that are not valid UTF-8 are written as U+FFFD, one for each.
+  JsonWriter& value(std::string_view s);
+  JsonWriter& value(const char* s) { return value(std::string_view(s)); }
+  JsonWriter& value(const std::string& s) { return value(std::string_view(s)); }
+  JsonWriter& value(std::int64_t v);
+  JsonWriter& value(std::int32_t v) { return value(std::int64_t{v}); }
+  JsonWriter& value(bool v);
+  JsonWriter& null();
+  // An already written JSON value, as it is.
+  JsonWriter& raw(std::string_view json);
+
+  template <class T>
+  JsonWriter& field(std::string_view k, const T& v) {
+    key(k);
+    return value(v);
+  }
+
+  const std::string& text() const { return out_; }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void separate();  // the comma before a value or key that is not its container's first
+
+  std::string out_;
+  std::vector<bool> first_;  // per open container: nothing written in it yet
+  bool after_key_ = false;
+};
+
+}  // namespace loyalty::engine::detail
