@@ -228,7 +228,8 @@ protocol::ChangesDocument record_of(const std::string& id, std::int64_t version,
 
 }  // namespace
 
-TEST_CASE("pending effects are the outbox's definition after every step of seeded campaigns, across reopens",
+TEST_CASE("pending effects and the entries to send are the outbox's definition after every step of seeded campaigns, "
+          "across reopens",
           "[till][campaign]") {
   const std::string members[] = {"M-1", "M-2", "M-3", "T-S001-ab"};
   for (const unsigned seed : {1u, 2u, 3u, 4u, 5u, 6u}) {
@@ -319,6 +320,16 @@ TEST_CASE("pending effects are the outbox's definition after every step of seede
         REQUIRE(got.sales == want.sales);
         REQUIRE(got.last_sale_us == want.last_sale_us);
       }
+      // What the sync sends is every entry waiting or held, oldest first, whatever keeps them.
+      std::vector<std::int64_t> to_send, want_to_send;
+      for (const auto& u : s->unsent(100'000)) to_send.push_back(u.seq);
+      store::Statement q(s->database(), "SELECT seq FROM outbox WHERE state IN (0, 3) ORDER BY seq");
+      while (q.step()) want_to_send.push_back(q.integer(0));
+      INFO("step " << step << " op " << op);
+      REQUIRE(to_send == want_to_send);
+      REQUIRE(s->to_send() == static_cast<std::int64_t>(want_to_send.size()));
+      store::Statement w(s->database(), "SELECT COUNT(*) FROM outbox WHERE state = 0");
+      REQUIRE((w.step() ? w.integer(0) : -1) == s->status().outbox_depth);
     }
   }
 }

@@ -1,5 +1,8 @@
 #include "loyalty/store/store.hpp"
 
+#include <map>
+#include <set>
+
 #include "loyalty/engine/json_reader.hpp"
 #include "loyalty/protocol/batch.hpp"
 
@@ -120,9 +123,11 @@ CREATE INDEX outbox_pending ON outbox(member_id, acked_version) WHERE member_id 
 )sql";
 
 // Schema 4: a sale's commit writes as few pages as it can (each is a WAL frame the fsync waits for).
-// - An entry's effects on its member while headquarters has not answered are kept in memory (loaded
-//   at open from the entries to send): the index of pending effects holds answered entries only,
-//   and is written when headquarters answers, not at the commit.
+// - The entries to send, and the effects on its member of each that headquarters has not answered,
+//   are kept in memory, loaded at open: those after meta "answered_through" (every entry up to it
+//   has an answer) and the held ones (outbox_settled, which also counts the refused). No index is
+//   written at the commit for them; the index of pending effects holds answered entries only, and is
+//   written when headquarters answers.
 // - A sale's entry names its receipt, so that pruning finds the sale by its key: no index of sales
 //   by entry.
 // - Enrollments have an index of their own (an enrolled member's is looked for at every enrollment).
@@ -133,6 +138,8 @@ UPDATE outbox SET receipt_id = (SELECT s.receipt_id FROM sales s WHERE s.origin 
   WHERE kind = 'sale';
 DROP INDEX sales_outbox;
 DROP INDEX outbox_pending;
+DROP INDEX outbox_to_send;
+CREATE INDEX outbox_settled ON outbox(state, seq) WHERE state IN (2, 3);
 CREATE INDEX outbox_answered ON outbox(member_id, acked_version) WHERE member_id IS NOT NULL AND state = 1;
 CREATE INDEX outbox_enrollments ON outbox(member_id) WHERE kind = 'enrollment';
 )sql";
@@ -178,7 +185,6 @@ Store::Store(const std::string& path) : db_(path) {
   // the member's version after applying, and the cache at that version or later. Rejected entries
   // were never applied. What headquarters answered with a version the cache does not hold yet is one
   // range of an index; entries the cache's record includes are never read, however many.
-  load_effects();
   pending_.emplace(db_,
                    "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
                    "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox "
@@ -225,6 +231,7 @@ Store::Store(const std::string& path) : db_(path) {
   commit_.emplace(db_, "COMMIT");
   set_meta_.emplace(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  load_effects();
 }
 
 void Store::migrate() {
@@ -248,7 +255,17 @@ void Store::migrate() {
     Statement hold(db_, "UPDATE outbox SET state = 3 WHERE seq = ?1");
     for (const std::int64_t seq : held) hold.bind(1, seq).run();
   }
-  if (v < 4) db_.exec(kSchema4);
+  if (v < 4) {
+    // Every entry before the first one waiting for an answer has one.
+    Statement first(db_, "SELECT COALESCE((SELECT MIN(seq) FROM outbox WHERE state = 0) - 1, "
+                         "(SELECT COALESCE(MAX(seq), 0) FROM outbox))");
+    const std::int64_t through = first.step() ? first.integer(0) : 0;
+    first.reset();
+    db_.exec(kSchema4);
+    Statement set(db_, "INSERT INTO meta(key, value) VALUES('answered_through', ?1) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    set.bind(1, through).run();
+  }
   db_.set_user_version(kSchemaVersion);
   t.commit();
 }
@@ -377,32 +394,62 @@ std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_v
 void Store::load_effects() {
   // Entries refused for good (state 2) never count, and never come back into counting: the one
   // update that takes them out of state 2 (a new generation) sets acked_version 0, which counts nowhere.
+  std::set<std::int64_t> to_send;
+  std::map<std::int64_t, std::int64_t> waiting;
   Effects unanswered;
   std::unordered_map<std::int64_t, std::string> member_of;
-  Statement s(db_, "SELECT seq, member_id, points_delta, kind = 'sale', at_us FROM outbox "
-                   "WHERE state IN (0, 3) AND member_id IS NOT NULL AND acked_version IS NULL");
+  Statement s(db_, "SELECT seq, state, created_us, member_id, acked_version IS NULL, points_delta, kind = 'sale', at_us "
+                   "FROM outbox WHERE seq > ?1 AND state IN (0, 3) UNION ALL "
+                   "SELECT seq, state, created_us, member_id, acked_version IS NULL, points_delta, kind = 'sale', at_us "
+                   "FROM outbox WHERE state IN (2, 3) AND state = 3 AND seq <= ?1");
+  s.bind(1, answered_through());
   while (s.step()) {
     const std::int64_t seq = s.integer(0);
-    std::string member = s.text(1);
-    unanswered[member].push_back(Effect{seq, s.integer(2), s.integer(3) != 0, s.optional_integer(4)});
-    member_of.emplace(seq, std::move(member));
+    to_send.insert(seq);
+    if (s.integer(1) == 0) waiting.emplace(seq, s.integer(2));
+    if (const auto member = s.optional_text(3); member && s.integer(4) != 0) {
+      unanswered[*member].push_back(Effect{seq, s.integer(5), s.integer(6) != 0, s.optional_integer(7)});
+      member_of.emplace(seq, *member);
+    }
   }
   // Read whole before it replaces the set: a failure half way keeps the set as it was (more, never fewer).
   MemberSet answered = answered_members_;
   Statement a(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state = 1");
   while (a.step()) answered.insert(a.text(0));
+  to_send_.swap(to_send);
+  waiting_.swap(waiting);
   unanswered_.swap(unanswered);
   unanswered_member_.swap(member_of);
   answered_members_.swap(answered);
 }
 
+std::int64_t Store::answered_through() {
+  get_meta_->bind(1, "answered_through");
+  const std::int64_t v = get_meta_->step() ? get_meta_->optional_integer(0).value_or(0) : 0;
+  get_meta_->reset();
+  return v;
+}
+
+void Store::advance_answered_through() {
+  const std::int64_t through = answered_through();
+  if (!first_waiting_) first_waiting_.emplace(db_, "SELECT seq FROM outbox WHERE seq > ?1 AND state = 0 ORDER BY seq LIMIT 1");
+  first_waiting_->bind(1, through);
+  const std::int64_t now = first_waiting_->step() ? first_waiting_->integer(0) - 1 : last_seq();
+  first_waiting_->reset();
+  if (now != through) set_meta_->bind(1, "answered_through").bind(2, now).run();
+}
+
 void Store::count_unanswered(std::int64_t seq, const OutboxEntry& e) {
+  to_send_.insert(seq);
+  waiting_.emplace(seq, e.created_us);
   if (!e.member_id) return;
   unanswered_[*e.member_id].push_back(Effect{seq, e.points_delta, e.kind == "sale", e.at_us});
   unanswered_member_.emplace(seq, *e.member_id);
 }
 
 void Store::answered(std::int64_t seq, bool applied, const std::optional<std::string>& member_id) {
+  to_send_.erase(seq);
+  waiting_.erase(seq);
   const auto m = unanswered_member_.find(seq);
   if (m == unanswered_member_.end()) return;
   // Applied: it counts from the index of answered entries now, under the member headquarters named.
@@ -412,6 +459,11 @@ void Store::answered(std::int64_t seq, bool applied, const std::optional<std::st
     if (it->second.empty()) unanswered_.erase(it);
   }
   unanswered_member_.erase(m);
+}
+
+void Store::held(std::int64_t seq) {
+  to_send_.insert(seq);
+  waiting_.erase(seq);
 }
 
 std::int64_t Store::add_outbox(const OutboxEntry& e, std::optional<std::string_view> receipt_id) {
@@ -539,6 +591,7 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
       // generation's once headquarters applies it again; what was refused never counted. Counting
       // them again would let a member redeem points twice over.
       db_.exec("UPDATE outbox SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
+      set_meta_->bind(1, "answered_through").bind(2, std::int64_t{0}).run();
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
     }
@@ -573,6 +626,7 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
     set_meta_->bind(1, "seen_member")
         .bind(2, doc.members.back().member.id + " " + std::to_string(doc.members.back().version)).run();
   t.commit();
+  if (applied.new_generation) load_effects();  // every entry is to send again
   applied.next = doc.next;
   applied.more = doc.more;
   return applied;
@@ -598,12 +652,10 @@ std::optional<protocol::CouponRecord> Store::coupon(std::string_view code) {
 
 StoreStatus Store::status() {
   StoreStatus st;
-  Statement depth(db_, "SELECT COUNT(*), MIN(created_us) FROM outbox WHERE state = 0");
-  if (depth.step()) {
-    st.outbox_depth = depth.integer(0);
-    st.oldest_unsynced_us = depth.optional_integer(1);
-  }
-  Statement answered(db_, "SELECT COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM outbox WHERE state >= 2");
+  st.outbox_depth = static_cast<std::int64_t>(waiting_.size());
+  for (const auto& [seq, created_us] : waiting_)
+    if (!st.oldest_unsynced_us || created_us < *st.oldest_unsynced_us) st.oldest_unsynced_us = created_us;
+  Statement answered(db_, "SELECT COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM outbox WHERE state IN (2, 3)");
   if (answered.step()) {
     st.rejected = answered.integer(0);
     st.held = answered.integer(1);
@@ -707,7 +759,10 @@ void Store::reject(std::int64_t seq, std::string_view reason) {
   answered(seq, false, std::nullopt);
 }
 
-void Store::hold(std::int64_t seq, std::string_view reason) { hold_row(seq, reason); }
+void Store::hold(std::int64_t seq, std::string_view reason) {
+  hold_row(seq, reason);
+  held(seq);
+}
 
 std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit,
                           std::chrono::steady_clock::time_point until) {
@@ -748,16 +803,20 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
     ++pruned;
     if (std::chrono::steady_clock::now() >= until) break;  // pages read from a cold disk: the rest next slice
   }
+  // An entry's seq is one more than the largest left: "answered_through" must not claim the seqs of
+  // the newest entries pruned, which the next ones get again.
+  if (pruned > 0) {
+    Statement clamp(db_, "UPDATE meta SET value = (SELECT COALESCE(MAX(seq), 0) FROM outbox) "
+                         "WHERE key = 'answered_through' AND value > (SELECT COALESCE(MAX(seq), 0) FROM outbox)");
+    clamp.run();
+  }
   Statement days(db_, "DELETE FROM offline_redeemed WHERE day < ?1");
   days.bind(1, today - 1).run();
   t.commit();
   return pruned;
 }
 
-std::int64_t Store::to_send() {
-  Statement s(db_, "SELECT COUNT(*) FROM outbox WHERE state IN (0, 3)");
-  return s.step() ? s.integer(0) : 0;
-}
+std::int64_t Store::to_send() { return static_cast<std::int64_t>(to_send_.size()); }
 
 std::int64_t Store::last_seq() {
   Statement s(db_, "SELECT COALESCE(MAX(seq), 0) FROM outbox");
@@ -772,18 +831,28 @@ void Store::record_answers(const std::vector<Answer>& answers) {
     else if (a.rejected) reject_row(a.seq, a.reason);
     else acknowledge_row(a.seq, a.member_version, a.member_id);
   }
+  advance_answered_through();
   t.commit();
-  // What this till counts follows the database once the answers are in it (a held entry still counts).
-  for (const Answer& a : answers)
-    if (!(a.rejected && a.held)) answered(a.seq, !a.rejected, a.member_id);
+  // What this till counts and sends follows the database once the answers are in it (a held entry
+  // still counts, and is sent again).
+  for (const Answer& a : answers) {
+    if (a.rejected && a.held) held(a.seq);
+    else answered(a.seq, !a.rejected, a.member_id);
+  }
 }
 
 std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
-  Statement s(db_, "SELECT o.seq, o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq "
-                   "WHERE o.state IN (0, 3) AND o.seq > ?1 AND o.seq <= ?3 ORDER BY o.seq LIMIT ?2");
-  s.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit)).bind(3, through_seq);
+  if (!unsent_) unsent_.emplace(db_, "SELECT o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq WHERE o.seq = ?1");
   std::vector<Unsent> out;
-  while (s.step()) out.push_back(Unsent{s.integer(0), s.text(1), s.text(2)});
+  for (auto it = to_send_.upper_bound(after_seq); it != to_send_.end() && *it <= through_seq && out.size() < limit; ++it) {
+    unsent_->bind(1, *it);
+    if (!unsent_->step()) {
+      unsent_->reset();
+      throw StorageError("outbox entry " + std::to_string(*it) + " to send is not in the database");
+    }
+    out.push_back(Unsent{*it, unsent_->text(0), unsent_->text(1)});
+    unsent_->reset();
+  }
   return out;
 }
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -251,6 +253,15 @@ class Store {
   // add once the transaction is committed (count_unanswered).
   std::int64_t add_outbox(const OutboxEntry& e, std::optional<std::string_view> receipt_id = std::nullopt);
 
+  // The entries to send (waiting for an answer or held), and those waiting with their created_us.
+  std::set<std::int64_t> to_send_;
+  std::map<std::int64_t, std::int64_t> waiting_;
+  // Every entry up to it has headquarters' answer (meta "answered_through"); moved on with each batch
+  // of answers, back to 0 by a new generation.
+  std::int64_t answered_through();
+  void advance_answered_through();
+  void held(std::int64_t seq);
+
   // What counts as pending is kept in two parts. The effects of the entries headquarters has not
   // answered (waiting or held) are in memory: loaded at open, added to once an entry is committed,
   // taken out once its answer is. Applied entries count from the database (the outbox_answered index)
@@ -284,7 +295,7 @@ class Store {
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
       insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_, insert_body_,
-      prunable_, prune_body_, prune_entry_, prune_refunds_, prune_sale_;
+      prunable_, prune_body_, prune_entry_, prune_refunds_, prune_sale_, unsent_, first_waiting_;
 };
 
 }  // namespace loyalty::store
