@@ -281,7 +281,7 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     ensure(sqlite3_open_v2((dir / "till" / "data" / "till.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK,
            "open till.db");
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq ORDER BY o.seq", -1, &st, nullptr);
+    sqlite3_prepare_v2(db, "SELECT txn_id, body FROM outbox ORDER BY seq", -1, &st, nullptr);
     while (sqlite3_step(st) == SQLITE_ROW)
       rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
                         reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));

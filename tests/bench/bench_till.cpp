@@ -216,10 +216,11 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
   sqlite3* db = nullptr;
   check(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK, "history open");
   check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK, "history begin");
-  sqlite3_stmt *outbox = nullptr, *body = nullptr, *sale = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, state, acked_version, "
-                         "receipt_id) VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, 1, 1, ?5)", -1, &outbox, nullptr);
-  sqlite3_prepare_v2(db, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)", -1, &body, nullptr);
+  sqlite3_stmt *outbox = nullptr, *answer = nullptr, *sale = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id, body) "
+                         "VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, ?5, ?6)", -1, &outbox, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO answers(seq, state, acked_version, member_id, created_us) VALUES(?1, 1, 1, ?2, ?3)", -1,
+                     &answer, nullptr);
   sqlite3_prepare_v2(db, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
                          "VALUES('', ?1, ?2, ?3, ?4, NULL, ?5)", -1, &sale, nullptr);
   std::string lines = "[";
@@ -251,12 +252,14 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     if (i % 2 == 0) sqlite3_bind_text(outbox, 3, member, -1, SQLITE_TRANSIENT); else sqlite3_bind_null(outbox, 3);
     sqlite3_bind_int64(outbox, 4, at);
     sqlite3_bind_text(outbox, 5, receipt, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(outbox, 6, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
     check(sqlite3_step(outbox) == SQLITE_DONE, "history outbox");
     sqlite3_reset(outbox);
-    sqlite3_bind_int64(body, 1, seq);
-    sqlite3_bind_text(body, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-    check(sqlite3_step(body) == SQLITE_DONE, "history body");
-    sqlite3_reset(body);
+    sqlite3_bind_int64(answer, 1, seq);
+    if (i % 2 == 0) sqlite3_bind_text(answer, 2, member, -1, SQLITE_TRANSIENT); else sqlite3_bind_null(answer, 2);
+    sqlite3_bind_int64(answer, 3, at);
+    check(sqlite3_step(answer) == SQLITE_DONE, "history answer");
+    sqlite3_reset(answer);
     sqlite3_bind_text(sale, 1, receipt, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(sale, 2, seq);
     sqlite3_bind_text(sale, 3, txn, -1, SQLITE_TRANSIENT);
@@ -266,7 +269,7 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     sqlite3_reset(sale);
   }
   sqlite3_finalize(outbox);
-  sqlite3_finalize(body);
+  sqlite3_finalize(answer);
   sqlite3_finalize(sale);
   check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK, "history commit");
   sqlite3_close(db);

@@ -359,7 +359,7 @@ TEST_CASE("a sale tampered with on its way is re-checked: flagged with both figu
   }
   // The queued sale claims 99999 points.
   tamper_outbox(w.tmp.path() / "S001-T01" / "data" / "till.db",
-                "UPDATE outbox_bodies SET body = json_set(body, '$.quote.points_earned', 99999)");
+                "UPDATE outbox SET body = json_set(body, '$.quote.points_earned', 99999)");
   {
     TestTill a(config);
     synced(a);
@@ -405,7 +405,7 @@ TEST_CASE("a till's claims headquarters does not hold are re-checked against its
     const loy_quote silver = sell_at(a, "K-1", "13800000002", "2026-11-20T10:00:00+08:00", 50000);
     points = silver.points_earned;
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.input.member.tier', 'black', "
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.input.member.tier', 'black', "
                     "'$.quote.member_discount_minor', 5000, '$.quote.payable_minor', 45000, "
                     "'$.quote.points_earned', 900)");
   {
@@ -414,26 +414,26 @@ TEST_CASE("a till's claims headquarters does not hold are re-checked against its
     // M-3 (black) uses M-2's coupon.
     sell_at(a, "K-2", "13800000003", "2026-11-20T11:00:00+08:00", 10000);
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.input.coupon', "
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.input.coupon', "
                     "json('{\"code\":\"THANKS-2\",\"kind\":\"amount\",\"value\":2000,\"min_spend_minor\":0,\"used\":false}'), "
                     "'$.quote.coupon_discount_minor', 2000, '$.quote.payable_minor', 7000) "
-                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox)");
   {
     TestTill a(config);
     synced(a);
     // A rules version headquarters never published, with a fortune in points.
     sell_at(a, "K-3", "13800000002", "2026-11-20T12:00:00+08:00", 10000);
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.rules_version', 'never', "
-                    "'$.quote.points_earned', 999999999999) WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.rules_version', 'never', "
+                    "'$.quote.points_earned', 999999999999) WHERE seq = (SELECT MAX(seq) FROM outbox)");
   {
     TestTill a(config);
     synced(a);
     // A payable beyond any sale: refused as a transaction, and the queue moves on.
     sell_at(a, "K-4", "13800000002", "2026-11-20T13:00:00+08:00", 10000);
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.quote.gross_minor', 9223372036854775807, "
-                    "'$.quote.payable_minor', 9223372036854775807) WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.quote.gross_minor', 9223372036854775807, "
+                    "'$.quote.payable_minor', 9223372036854775807) WHERE seq = (SELECT MAX(seq) FROM outbox)");
   TestTill a(config);
   loy_sync_result r{};
   r.struct_size = sizeof r;
@@ -605,7 +605,7 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
     sell_at(a, "B-1", "13800000002", "2026-11-20T10:00:00+08:00", 10000);
   }
   // The basket swollen to 10^15 a line while the quote stays as priced.
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.input.basket[0].amount_minor', 1000000000000000, "
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.input.basket[0].amount_minor', 1000000000000000, "
                     "'$.input.basket[0].category', 'eco')");
   {
     TestTill a(config);
@@ -621,8 +621,8 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
     REQUIRE(loy_till_refund(a, "RF-B2", "B-2", nullptr, 0, &rr) == LOY_OK);
     REQUIRE(rr.points_taken_back == earned);
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.points_taken_back', 0, '$.points_given_back', 1000) "
-                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.points_taken_back', 0, '$.points_given_back', 1000) "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox)");
   {
     TestTill a(config);
     synced(a);
@@ -664,8 +664,8 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
     REQUIRE(half > 0);
     REQUIRE(half < pair_earned);
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.points_taken_back', 0) "
-                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.points_taken_back', 0) "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox)");
   {
     TestTill a(config);
     synced(a);
@@ -684,8 +684,8 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
     TestTill a(config);
     sell_at(a, "B-4", "13800000003", "2026-11-20T13:00:00+08:00", 10000);
   }
-  tamper_outbox(db, "UPDATE outbox_bodies SET body = json_set(body, '$.rules_version', 'demo-2026.1') "
-                    "WHERE seq = (SELECT MAX(seq) FROM outbox_bodies)");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.rules_version', 'demo-2026.1') "
+                    "WHERE seq = (SELECT MAX(seq) FROM outbox)");
   {
     sqlite3* hqdb = nullptr;
     REQUIRE(sqlite3_open((w.hq.dir() / "hq.db").c_str(), &hqdb) == SQLITE_OK);

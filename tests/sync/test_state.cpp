@@ -483,7 +483,8 @@ TEST_CASE("a till prunes what headquarters applied once it is older than the ret
     refund_line(t, "F-5", "R-5", "1", 1);  // offline: waits
   }
   // Forty days on by the outbox's clock; the cache's record of M-2 is older than the one that holds R-2.
-  tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000");
+  tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000; "
+                    "UPDATE answers SET created_us = created_us - 40 * 86400000000");
   tamper_outbox(db, "UPDATE members SET version = 0 WHERE id = 'M-2'");
   {  // opened (and pruned) with headquarters still down: R-5 stays while its refund waits
     TestTill t(config);
@@ -533,7 +534,8 @@ TEST_CASE("a till with much to prune opens at once and prunes the rest at its ne
     REQUIRE(sync(t, &r) == LOY_OK);
     REQUIRE(r.applied == 450);
   }
-  tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000");
+  tamper_outbox(db, "UPDATE outbox SET created_us = created_us - 40 * 86400000000; "
+                    "UPDATE answers SET created_us = created_us - 40 * 86400000000");
   { TestTill t(config); }  // an open prunes a slice of 200, no more
   CHECK(queued_bodies(db).size() == 250);
   w.hq.stop();

@@ -43,13 +43,20 @@ TEST_CASE("a schema 3 database is migrated to schema 4 and keeps its sales, refu
   CHECK(count(s, "SELECT COUNT(*) FROM outbox WHERE kind = 'sale' AND receipt_id IS NULL") == 0);
   CHECK(count(s, "SELECT COUNT(*) FROM outbox WHERE kind != 'sale' AND receipt_id IS NOT NULL") == 0);
   CHECK(count(s, "SELECT receipt_id = 'R-4' FROM outbox WHERE seq = 4") == 1);
-  CHECK(count(s, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('sales_outbox', 'outbox_pending')") == 0);
+  CHECK(count(s, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('sales_outbox', 'outbox_pending', 'outbox_to_send')") == 0);
+  // Headquarters' answers moved to a table of their own; the entries waiting have none.
+  CHECK(count(s, "SELECT COUNT(*) FROM answers") == 6);
+  CHECK(count(s, "SELECT COUNT(*) FROM answers WHERE seq IN (3, 7)") == 0);
+  CHECK(count(s, "SELECT state * 100 + acked_version FROM answers WHERE seq = 4") == 103);
+  CHECK(count(s, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name IN ('state', 'acked_version', 'reason')") == 0);
 
   // Lines stored before are kept as they were.
   const auto r1 = s.sale("", "R-1");
   REQUIRE(r1);
   CHECK(r1->lines.find("\"net_minor\":1000") != std::string::npos);
   CHECK(r1->outbox_seq == 1);
+  CHECK(r1->body == "{\"txn_id\":\"a1\",\"kind\":\"sale\"}");  // kept where schema 3 put it
+  CHECK(r1->txn_id == "a1");
   const auto foreign = s.sale("S002", "R-1");
   REQUIRE(foreign);
   CHECK(foreign->txn_id == "x9");
@@ -75,6 +82,14 @@ TEST_CASE("a schema 3 database is migrated to schema 4 and keeps its sales, refu
   CHECK(s.sale("S002", "R-1"));
   CHECK(s.sale("", "R-3"));
   CHECK(s.to_send() == 3);  // waiting R-3, held R-6, the enrollment
+  const auto unsent = s.unsent(10);
+  REQUIRE(unsent.size() == 3);
+  CHECK(unsent[0].seq == 3);
+  CHECK(unsent[0].body == "{\"txn_id\":\"a3\",\"kind\":\"sale\"}");
+  CHECK(unsent[1].seq == 6);
+  CHECK(s.status().held == 1);
+  CHECK(s.status().rejected == 1);
+  CHECK(s.status().outbox_depth == 2);
 
   }
   // The same counts after the till opens it again.

@@ -206,8 +206,9 @@ namespace {
 store::PendingEffects defined_pending(store::Store& s, const std::string& id, std::int64_t cache_version) {
   store::Statement q(s.database(),
                      "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
-                     "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox WHERE member_id = ?1 AND state != 2 "
-                     "AND (acked_version IS NULL OR acked_version > ?2)");
+                     "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                     "WHERE COALESCE(a.member_id, o.member_id) = ?1 AND COALESCE(a.state, 0) != 2 "
+                     "AND (a.acked_version IS NULL OR a.acked_version > ?2)");
   q.bind(1, id).bind(2, cache_version);
   store::PendingEffects p;
   if (q.step()) {
@@ -323,12 +324,14 @@ TEST_CASE("pending effects and the entries to send are the outbox's definition a
       // What the sync sends is every entry waiting or held, oldest first, whatever keeps them.
       std::vector<std::int64_t> to_send, want_to_send;
       for (const auto& u : s->unsent(100'000)) to_send.push_back(u.seq);
-      store::Statement q(s->database(), "SELECT seq FROM outbox WHERE state IN (0, 3) ORDER BY seq");
+      store::Statement q(s->database(), "SELECT o.seq FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                                        "WHERE COALESCE(a.state, 0) IN (0, 3) ORDER BY o.seq");
       while (q.step()) want_to_send.push_back(q.integer(0));
       INFO("step " << step << " op " << op);
       REQUIRE(to_send == want_to_send);
       REQUIRE(s->to_send() == static_cast<std::int64_t>(want_to_send.size()));
-      store::Statement w(s->database(), "SELECT COUNT(*) FROM outbox WHERE state = 0");
+      store::Statement w(s->database(), "SELECT COUNT(*) FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                                        "WHERE COALESCE(a.state, 0) = 0");
       REQUIRE((w.step() ? w.integer(0) : -1) == s->status().outbox_depth);
     }
   }

@@ -122,25 +122,44 @@ DROP INDEX outbox_member;
 CREATE INDEX outbox_pending ON outbox(member_id, acked_version) WHERE member_id IS NOT NULL AND state != 2;
 )sql";
 
-// Schema 4: a sale's commit writes as few pages as it can (each is a WAL frame the fsync waits for).
+// Schema 4: a sale's commit writes as few pages as it can (each is a WAL frame the fsync waits for):
+// its entry and its sale, no index.
+// - An outbox entry is written once, with its body, and never changed (pruning deletes it).
+//   Headquarters' answer for it is a row of `answers`, written when it comes: no row is an entry
+//   waiting for one. The member it counts for is the answer's (headquarters may name another).
 // - The entries to send, and the effects on its member of each that headquarters has not answered,
 //   are kept in memory, loaded at open: those after meta "answered_through" (every entry up to it
-//   has an answer) and the held ones (outbox_settled, which also counts the refused). No index is
-//   written at the commit for them; the index of pending effects holds answered entries only, and is
-//   written when headquarters answers.
+//   has an answer) and the held ones (answers_settled, which also counts the refused). The index of
+//   pending effects holds answers only.
 // - A sale's entry names its receipt, so that pruning finds the sale by its key: no index of sales
 //   by entry.
 // - Enrollments have an index of their own (an enrolled member's is looked for at every enrollment).
 // - A sale's lines are stored once one of them is refunded (''); before, they are the body's.
+// - The bodies of entries written before stay in outbox_bodies (outbox.body NULL) until pruned.
 const char* const kSchema4 = R"sql(
+CREATE TABLE answers(
+  seq INTEGER PRIMARY KEY,
+  state INTEGER NOT NULL,
+  acked_version INTEGER,
+  member_id TEXT,
+  reason TEXT,
+  created_us INTEGER NOT NULL);
+INSERT INTO answers(seq, state, acked_version, member_id, reason, created_us)
+  SELECT seq, state, acked_version, member_id, reason, created_us FROM outbox WHERE state != 0 OR acked_version IS NOT NULL;
+DROP INDEX outbox_to_send;
+DROP INDEX outbox_applied;
+DROP INDEX outbox_pending;
+ALTER TABLE outbox DROP COLUMN state;
+ALTER TABLE outbox DROP COLUMN acked_version;
+ALTER TABLE outbox DROP COLUMN reason;
 ALTER TABLE outbox ADD COLUMN receipt_id TEXT;
+ALTER TABLE outbox ADD COLUMN body TEXT;
 UPDATE outbox SET receipt_id = (SELECT s.receipt_id FROM sales s WHERE s.origin = '' AND s.outbox_seq = outbox.seq)
   WHERE kind = 'sale';
 DROP INDEX sales_outbox;
-DROP INDEX outbox_pending;
-DROP INDEX outbox_to_send;
-CREATE INDEX outbox_settled ON outbox(state, seq) WHERE state IN (2, 3);
-CREATE INDEX outbox_answered ON outbox(member_id, acked_version) WHERE member_id IS NOT NULL AND state = 1;
+CREATE INDEX answers_applied ON answers(created_us) WHERE state = 1;
+CREATE INDEX answers_pending ON answers(member_id, acked_version) WHERE member_id IS NOT NULL AND state = 1;
+CREATE INDEX answers_settled ON answers(state, seq) WHERE state IN (2, 3);
 CREATE INDEX outbox_enrollments ON outbox(member_id) WHERE kind = 'enrollment';
 )sql";
 
@@ -186,23 +205,22 @@ Store::Store(const std::string& path) : db_(path) {
   // were never applied. What headquarters answered with a version the cache does not hold yet is one
   // range of an index; entries the cache's record includes are never read, however many.
   pending_.emplace(db_,
-                   "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
-                   "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox "
-                   "WHERE member_id = ?1 AND state = 1 AND acked_version > ?2");
+                   "SELECT COALESCE(SUM(o.points_delta), 0), COALESCE(SUM(o.kind = 'sale'), 0), "
+                   "MAX(CASE WHEN o.kind = 'sale' THEN o.at_us END) FROM answers a JOIN outbox o ON o.seq = a.seq "
+                   "WHERE a.member_id = ?1 AND a.state = 1 AND a.acked_version > ?2");
   redeemed_offline_.emplace(db_, "SELECT points FROM offline_redeemed WHERE member_id = ?1 AND day = ?2");
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
                                      "ON CONFLICT(member_id, day) DO UPDATE SET points = points + excluded.points");
   coupon_used_.emplace(db_, "SELECT 1 FROM sales WHERE coupon_code = ?1 LIMIT 1");
   sale_.emplace(db_, "SELECT s.receipt_id, COALESCE(o.txn_id, s.foreign_txn_id), s.member_id, s.lines, "
-                     "COALESCE(b.body, s.foreign_body), s.digest, s.origin, s.outbox_seq FROM sales s "
+                     "COALESCE(o.body, b.body, s.foreign_body), s.digest, s.origin, s.outbox_seq FROM sales s "
                      "LEFT JOIN outbox o ON o.seq = s.outbox_seq LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq "
                      "WHERE s.origin = ?1 AND s.receipt_id = ?2");
   insert_sale_.emplace(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
                             "VALUES('', ?1, ?2, ?3, ?4, ?5, ?6)");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?3 WHERE origin = ?1 AND receipt_id = ?2");
-  insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  insert_body_.emplace(db_, "INSERT INTO outbox_bodies(seq, body) VALUES(?1, ?2)");
+  insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id, "
+                              "body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   refund_.emplace(db_, "SELECT origin, receipt_id, result FROM refunds WHERE refund_id = ?1");
   insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, origin, receipt_id, result, outbox_seq) "
                               "VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -376,15 +394,16 @@ void Store::set_sale_lines(std::string_view origin, std::string_view receipt_id,
 }
 
 std::optional<std::string> Store::entry_member(std::int64_t seq) {
-  Statement s(db_, "SELECT member_id FROM outbox WHERE seq = ?1");
+  Statement s(db_, "SELECT COALESCE(a.member_id, o.member_id) FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                   "WHERE o.seq = ?1");
   s.bind(1, seq);
   return s.step() ? s.optional_text(0) : std::nullopt;
 }
 
 std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_view origin, std::string_view receipt_id) {
-  Statement s(db_, "SELECT o.txn_id, b.body FROM refunds r JOIN outbox o ON o.seq = r.outbox_seq "
-                   "JOIN outbox_bodies b ON b.seq = r.outbox_seq "
-                   "WHERE r.origin = ?1 AND r.receipt_id = ?2 AND o.state != 2 ORDER BY r.outbox_seq");
+  Statement s(db_, "SELECT o.txn_id, COALESCE(o.body, b.body) FROM refunds r JOIN outbox o ON o.seq = r.outbox_seq "
+                   "LEFT JOIN outbox_bodies b ON b.seq = o.seq LEFT JOIN answers a ON a.seq = o.seq "
+                   "WHERE r.origin = ?1 AND r.receipt_id = ?2 AND COALESCE(a.state, 0) != 2 ORDER BY r.outbox_seq");
   s.bind(1, origin).bind(2, receipt_id);
   std::vector<std::pair<std::string, std::string>> out;
   while (s.step()) out.emplace_back(s.text(0), s.text(1));
@@ -398,10 +417,12 @@ void Store::load_effects() {
   std::map<std::int64_t, std::int64_t> waiting;
   Effects unanswered;
   std::unordered_map<std::int64_t, std::string> member_of;
-  Statement s(db_, "SELECT seq, state, created_us, member_id, acked_version IS NULL, points_delta, kind = 'sale', at_us "
-                   "FROM outbox WHERE seq > ?1 AND state IN (0, 3) UNION ALL "
-                   "SELECT seq, state, created_us, member_id, acked_version IS NULL, points_delta, kind = 'sale', at_us "
-                   "FROM outbox WHERE state IN (2, 3) AND state = 3 AND seq <= ?1");
+  Statement s(db_, "SELECT o.seq, COALESCE(a.state, 0), o.created_us, COALESCE(a.member_id, o.member_id), a.acked_version IS NULL, "
+                   "o.points_delta, o.kind = 'sale', o.at_us FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                   "WHERE o.seq > ?1 AND COALESCE(a.state, 0) IN (0, 3) UNION ALL "
+                   "SELECT o.seq, a.state, o.created_us, COALESCE(a.member_id, o.member_id), a.acked_version IS NULL, "
+                   "o.points_delta, o.kind = 'sale', o.at_us FROM answers a JOIN outbox o ON o.seq = a.seq "
+                   "WHERE a.state IN (2, 3) AND a.state = 3 AND a.seq <= ?1");
   s.bind(1, answered_through());
   while (s.step()) {
     const std::int64_t seq = s.integer(0);
@@ -414,7 +435,7 @@ void Store::load_effects() {
   }
   // Read whole before it replaces the set: a failure half way keeps the set as it was (more, never fewer).
   MemberSet answered = answered_members_;
-  Statement a(db_, "SELECT DISTINCT member_id FROM outbox WHERE member_id IS NOT NULL AND state = 1");
+  Statement a(db_, "SELECT DISTINCT member_id FROM answers WHERE member_id IS NOT NULL AND state = 1");
   while (a.step()) answered.insert(a.text(0));
   to_send_.swap(to_send);
   waiting_.swap(waiting);
@@ -432,7 +453,9 @@ std::int64_t Store::answered_through() {
 
 void Store::advance_answered_through() {
   const std::int64_t through = answered_through();
-  if (!first_waiting_) first_waiting_.emplace(db_, "SELECT seq FROM outbox WHERE seq > ?1 AND state = 0 ORDER BY seq LIMIT 1");
+  if (!first_waiting_)
+    first_waiting_.emplace(db_, "SELECT o.seq FROM outbox o LEFT JOIN answers a ON a.seq = o.seq WHERE o.seq > ?1 AND "
+                                "COALESCE(a.state, 0) = 0 ORDER BY o.seq LIMIT 1");
   first_waiting_->bind(1, through);
   const std::int64_t now = first_waiting_->step() ? first_waiting_->integer(0) - 1 : last_seq();
   first_waiting_->reset();
@@ -471,10 +494,8 @@ std::int64_t Store::add_outbox(const OutboxEntry& e, std::optional<std::string_v
       .bind(6, e.created_us);
   if (receipt_id) insert_outbox_->bind(7, *receipt_id);
   else insert_outbox_->bind_null(7);
-  insert_outbox_->run();
-  const std::int64_t seq = db_.last_insert_rowid();
-  insert_body_->bind(1, seq).bind(2, e.body).run();
-  return seq;
+  insert_outbox_->bind(8, e.body).run();
+  return db_.last_insert_rowid();
 }
 
 void Store::durable() {
@@ -531,14 +552,15 @@ void Store::adopt_refund(const std::string& refund_id, const std::string& origin
                          const std::string& result, const OutboxEntry& e) {
   Transaction t(db_);
   const std::int64_t seq = add_outbox(e);
-  Statement answered(db_, "UPDATE outbox SET state = 1, acked_version = 0 WHERE seq = ?1");
-  answered.bind(1, seq).run();
+  Statement answered(db_, "INSERT INTO answers(seq, state, acked_version, member_id, created_us) VALUES(?1, 1, 0, ?2, ?3)");
+  answered.bind(1, seq).bind(2, e.member_id).bind(3, e.created_us).run();
   insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).bind(5, seq).run();
   t.commit();
 }
 
 bool Store::holds_enrollment(std::string_view member_id) {
-  Statement s(db_, "SELECT 1 FROM outbox WHERE member_id = ?1 AND kind = 'enrollment' AND state != 2 LIMIT 1");
+  Statement s(db_, "SELECT 1 FROM outbox o LEFT JOIN answers a ON a.seq = o.seq WHERE o.member_id = ?1 AND "
+                   "o.kind = 'enrollment' AND COALESCE(a.state, 0) != 2 LIMIT 1");
   s.bind(1, member_id);
   return s.step();
 }
@@ -590,7 +612,7 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
       // 0, kept by acknowledge): what was applied is in the records the cache holds, and in the new
       // generation's once headquarters applies it again; what was refused never counted. Counting
       // them again would let a member redeem points twice over.
-      db_.exec("UPDATE outbox SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
+      db_.exec("UPDATE answers SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
       set_meta_->bind(1, "answered_through").bind(2, std::int64_t{0}).run();
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
@@ -655,7 +677,7 @@ StoreStatus Store::status() {
   st.outbox_depth = static_cast<std::int64_t>(waiting_.size());
   for (const auto& [seq, created_us] : waiting_)
     if (!st.oldest_unsynced_us || created_us < *st.oldest_unsynced_us) st.oldest_unsynced_us = created_us;
-  Statement answered(db_, "SELECT COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM outbox WHERE state IN (2, 3)");
+  Statement answered(db_, "SELECT COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM answers WHERE state IN (2, 3)");
   if (answered.step()) {
     st.rejected = answered.integer(0);
     st.held = answered.integer(1);
@@ -708,7 +730,8 @@ std::pair<std::string, std::string> Store::seen() {
   get_meta_->bind(1, "seen_member");
   std::string member = get_meta_->step() ? get_meta_->optional_text(0).value_or("") : std::string();
   get_meta_->reset();
-  Statement last(db_, "SELECT txn_id FROM outbox WHERE state = 1 ORDER BY seq DESC LIMIT 1");
+  Statement last(db_, "SELECT o.txn_id FROM answers a JOIN outbox o ON o.seq = a.seq WHERE a.state = 1 "
+                      "ORDER BY a.seq DESC LIMIT 1");
   return {member, last.step() ? last.text(0) : std::string()};
 }
 
@@ -744,8 +767,12 @@ void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us
 void Store::acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
   // An entry sent again for a new generation (acked_version 0) counts nowhere: the record it was in
   // when it was first answered holds it, and so does the new generation's once it has applied it.
-  if (!ack_) ack_.emplace(db_, "UPDATE outbox SET state = 1, acked_version = CASE WHEN acked_version = 0 THEN 0 ELSE ?2 END, "
-                              "member_id = COALESCE(?3, member_id) WHERE seq = ?1");
+  if (!ack_)
+    ack_.emplace(db_, "INSERT INTO answers(seq, state, acked_version, member_id, created_us) "
+                      "SELECT seq, 1, ?2, COALESCE(?3, member_id), created_us FROM outbox WHERE seq = ?1 "
+                      "ON CONFLICT(seq) DO UPDATE SET state = 1, "
+                      "acked_version = CASE WHEN acked_version = 0 THEN 0 ELSE excluded.acked_version END, "
+                      "member_id = COALESCE(?3, member_id)");
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
 }
 
@@ -770,13 +797,15 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   // no longer pending): never one waiting, held or refused. A sale goes with its refunds, so not
   // while one of them could not go yet (their ids must stay known, and counted by later refunds).
   if (!prunable_) {
-    prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale', o.receipt_id FROM outbox o WHERE o.state = 1 AND o.created_us < ?1 AND "
-                           "(o.member_id IS NULL OR o.acked_version <= "
-                           "COALESCE((SELECT version FROM members m WHERE m.id = o.member_id), 0)) AND "
+    prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale', o.receipt_id FROM answers a JOIN outbox o ON o.seq = a.seq "
+                           "WHERE a.state = 1 AND a.created_us < ?1 AND (a.member_id IS NULL OR a.acked_version <= "
+                           "COALESCE((SELECT version FROM members m WHERE m.id = a.member_id), 0)) AND "
                            "(o.kind != 'sale' OR NOT EXISTS (SELECT 1 FROM refunds r JOIN outbox ro ON ro.seq = r.outbox_seq "
-                           "WHERE r.origin = '' AND r.receipt_id = o.receipt_id AND (ro.state != 1 OR ro.created_us >= ?1))) "
-                           "ORDER BY o.created_us LIMIT ?2");
+                           "LEFT JOIN answers ra ON ra.seq = ro.seq WHERE r.origin = '' AND r.receipt_id = o.receipt_id AND "
+                           "(COALESCE(ra.state, 0) != 1 OR ro.created_us >= ?1))) "
+                           "ORDER BY a.created_us LIMIT ?2");
     prune_body_.emplace(db_, "DELETE FROM outbox_bodies WHERE seq = ?1");
+    prune_answer_.emplace(db_, "DELETE FROM answers WHERE seq = ?1");
     prune_entry_.emplace(db_, "DELETE FROM outbox WHERE seq = ?1");
     prune_refunds_.emplace(db_, "DELETE FROM refunds WHERE origin = '' AND receipt_id = ?1");
     prune_sale_.emplace(db_, "DELETE FROM sales WHERE origin = '' AND receipt_id = ?1 AND outbox_seq = ?2");
@@ -799,6 +828,7 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
       prune_sale_->bind(1, *receipt_id).bind(2, seq).run();
     }
     prune_body_->bind(1, seq).run();
+    prune_answer_->bind(1, seq).run();
     prune_entry_->bind(1, seq).run();
     ++pruned;
     if (std::chrono::steady_clock::now() >= until) break;  // pages read from a cold disk: the rest next slice
@@ -842,7 +872,9 @@ void Store::record_answers(const std::vector<Answer>& answers) {
 }
 
 std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
-  if (!unsent_) unsent_.emplace(db_, "SELECT o.txn_id, b.body FROM outbox o JOIN outbox_bodies b ON b.seq = o.seq WHERE o.seq = ?1");
+  if (!unsent_)
+    unsent_.emplace(db_, "SELECT o.txn_id, COALESCE(o.body, b.body) FROM outbox o LEFT JOIN outbox_bodies b ON b.seq = o.seq "
+                         "WHERE o.seq = ?1");
   std::vector<Unsent> out;
   for (auto it = to_send_.upper_bound(after_seq); it != to_send_.end() && *it <= through_seq && out.size() < limit; ++it) {
     unsent_->bind(1, *it);
@@ -857,7 +889,9 @@ std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std
 }
 
 void Store::reject_row(std::int64_t seq, std::string_view reason) {
-  Statement s(db_, "UPDATE outbox SET state = 2, reason = ?2 WHERE seq = ?1");
+  Statement s(db_, "INSERT INTO answers(seq, state, member_id, reason, created_us) "
+                   "SELECT seq, 2, member_id, ?2, created_us FROM outbox WHERE seq = ?1 "
+                   "ON CONFLICT(seq) DO UPDATE SET state = 2, reason = excluded.reason");
   s.bind(1, seq).bind(2, reason).run();
 }
 
@@ -867,8 +901,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Store::sales_to_
   get_meta_->reset();
   if (current) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> out;
-  Statement s(db_, "SELECT s.receipt_id, b.body FROM sales s JOIN outbox_bodies b ON b.seq = s.outbox_seq "
-                   "WHERE s.origin = '' AND s.outbox_seq != 0");
+  Statement s(db_, "SELECT s.receipt_id, COALESCE(o.body, b.body) FROM sales s JOIN outbox o ON o.seq = s.outbox_seq "
+                   "LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq WHERE s.origin = '' AND s.outbox_seq != 0");
   while (s.step()) out.emplace_back(s.text(0), s.text(1));
   return out;
 }
@@ -882,7 +916,9 @@ void Store::set_sale_digests(const std::vector<std::pair<std::string, std::strin
 }
 
 void Store::hold_row(std::int64_t seq, std::string_view reason) {
-  Statement s(db_, "UPDATE outbox SET state = 3, reason = ?2 WHERE seq = ?1");
+  Statement s(db_, "INSERT INTO answers(seq, state, member_id, reason, created_us) "
+                   "SELECT seq, 3, member_id, ?2, created_us FROM outbox WHERE seq = ?1 "
+                   "ON CONFLICT(seq) DO UPDATE SET state = 3, reason = excluded.reason");
   s.bind(1, seq).bind(2, reason).run();
 }
 

@@ -294,8 +294,8 @@ class Store {
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
-      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_, insert_body_,
-      prunable_, prune_body_, prune_entry_, prune_refunds_, prune_sale_, unsent_, first_waiting_;
+      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_,
+      prunable_, prune_body_, prune_answer_, prune_entry_, prune_refunds_, prune_sale_, unsent_, first_waiting_;
 };
 
 }  // namespace loyalty::store
