@@ -93,7 +93,7 @@ ordered_json random_value(std::mt19937& rng, JsonWriter& w, int depth) {
       const int n = std::uniform_int_distribution<int>(0, 4)(rng);
       for (int i = 0; i < n; ++i) {
         const std::string k = random_text(rng) + std::to_string(i);  // keys of one object differ
-        w.key(k);
+        w.key_text(k);
         o[k] = random_value(rng, w, depth + 1);
       }
       w.end_object();

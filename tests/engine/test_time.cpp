@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "loyalty/engine/time.hpp"
 
@@ -64,4 +65,23 @@ TEST_CASE("UTC offsets are +HH:MM, -HH:MM or Z", "[time]") {
   CHECK_FALSE(parse_utc_offset("+0800"));
   CHECK_FALSE(parse_utc_offset("+08:60"));
   CHECK_FALSE(parse_utc_offset("UTC"));
+}
+
+TEST_CASE("any instant from year 1 to 9999 in any offset is written so that it reads back the same", "[time]") {
+  std::mt19937_64 rng(42);
+  // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z in microseconds since 1970.
+  std::uniform_int_distribution<std::int64_t> micros(-62135596800LL * 1'000'000 + 86'400'000'000LL,
+                                                     253402300799LL * 1'000'000 - 86'400'000'000LL);
+  std::uniform_int_distribution<int> offset(-14 * 60, 14 * 60);
+  for (int i = 0; i < 20000; ++i) {
+    Instant t{micros(rng), static_cast<std::int32_t>(offset(rng))};
+    if (i % 3 == 0) t.utc_micros -= t.utc_micros % 1'000'000;  // whole seconds: no fraction written
+    const std::string text = format_instant(t);
+    INFO(text);
+    const auto back = parse_instant(text);
+    REQUIRE(back);
+    CHECK(back->utc_micros == t.utc_micros);
+    CHECK(back->offset_minutes == t.offset_minutes);
+    CHECK(text.size() == (t.utc_micros % 1'000'000 ? 27u : 20u) + (t.offset_minutes ? 5u : 0u));
+  }
 }

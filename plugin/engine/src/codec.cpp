@@ -101,7 +101,7 @@ void write_coupon_fields(JsonWriter& w, const Coupon& c) {
 }
 
 void write_quote(JsonWriter& w, const Quote& q, bool detailed) {
-  const auto nullable = [&](std::string_view key, auto reason) {
+  const auto nullable = [&](JsonKey key, auto reason) {
     w.key(key);
     if (reason) w.value(to_string(*reason));
     else w.null();

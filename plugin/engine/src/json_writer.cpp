@@ -1,5 +1,6 @@
 #include "loyalty/engine/json_writer.hpp"
 
+#include <array>
 #include <charconv>
 
 namespace loyalty::engine::detail {
@@ -24,6 +25,13 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return 0;
 }
 
+// The bytes a string holds as they are: printable ASCII but the quote and the backslash.
+constexpr auto kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+
 }  // namespace
 
 void JsonWriter::separate() {
@@ -33,13 +41,13 @@ void JsonWriter::separate() {
   }
   if (first_.empty()) return;
   if (!first_.back()) out_ += ',';
-  first_.back() = false;
+  first_.back() = 0;
 }
 
 JsonWriter& JsonWriter::begin_object() {
   separate();
   out_ += '{';
-  first_.push_back(true);
+  first_.push_back(1);
   return *this;
 }
 
@@ -52,7 +60,7 @@ JsonWriter& JsonWriter::end_object() {
 JsonWriter& JsonWriter::begin_array() {
   separate();
   out_ += '[';
-  first_.push_back(true);
+  first_.push_back(1);
   return *this;
 }
 
@@ -62,7 +70,16 @@ JsonWriter& JsonWriter::end_array() {
   return *this;
 }
 
-JsonWriter& JsonWriter::key(std::string_view k) {
+JsonWriter& JsonWriter::key(JsonKey k) {
+  separate();
+  out_ += '"';
+  out_ += k.text();
+  out_ += "\":";
+  after_key_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::key_text(std::string_view k) {
   value(k);
   out_ += ':';
   after_key_ = true;
@@ -77,11 +94,7 @@ JsonWriter& JsonWriter::value(std::string_view s) {
   while (i < s.size()) {
     // A run of bytes written as they are, at once.
     std::size_t j = i;
-    while (j < s.size()) {
-      const unsigned char c = static_cast<unsigned char>(s[j]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      ++j;
-    }
+    while (j < s.size() && kPlain[static_cast<unsigned char>(s[j])]) ++j;
     out_.append(s.data() + i, j - i);
     i = j;
     if (i == s.size()) break;

@@ -98,20 +98,47 @@ std::string format_instant(const Instant& t) {
   const std::int64_t in_day = local - floor_div(local, kMicrosPerDay) * kMicrosPerDay;
   const std::int64_t secs = in_day / kMicrosPerSecond;
   const std::int64_t frac = in_day % kMicrosPerSecond;
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", d.year, d.month, d.day,
-                        static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
-                        static_cast<int>(secs % 60));
-  if (frac != 0) n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%06lld",
-                                    static_cast<long long>(frac));
-  if (t.offset_minutes == 0) {
-    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "Z");
-  } else {
-    const int off = t.offset_minutes < 0 ? -t.offset_minutes : t.offset_minutes;
-    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "%c%02d:%02d",
-                  t.offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
+  const int off = t.offset_minutes < 0 ? -t.offset_minutes : t.offset_minutes;
+  if (d.year < 0 || d.year > 9999 || off >= 100 * 60) {  // beyond the digits below: as printf writes them
+    char buf[80];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", d.year, d.month, d.day,
+                          static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
+    if (frac != 0) n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%06lld", static_cast<long long>(frac));
+    if (t.offset_minutes == 0) std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "Z");
+    else std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "%c%02d:%02d", t.offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
+    return buf;
   }
-  return buf;
+  // YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM), digit by digit (an instant is written for every sale).
+  char buf[32];
+  char* p = buf;
+  const auto digits = [&p](std::int64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    p += n;
+  };
+  digits(d.year, 4);
+  *p++ = '-';
+  digits(d.month, 2);
+  *p++ = '-';
+  digits(d.day, 2);
+  *p++ = 'T';
+  digits(secs / 3600, 2);
+  *p++ = ':';
+  digits(secs / 60 % 60, 2);
+  *p++ = ':';
+  digits(secs % 60, 2);
+  if (frac != 0) {
+    *p++ = '.';
+    digits(frac, 6);
+  }
+  if (t.offset_minutes == 0) {
+    *p++ = 'Z';
+  } else {
+    *p++ = t.offset_minutes < 0 ? '-' : '+';
+    digits(off / 60, 2);
+    *p++ = ':';
+    digits(off % 60, 2);
+  }
+  return std::string(buf, p);
 }
 
 std::optional<MonthDay> parse_month_day(std::string_view s) {

@@ -82,7 +82,8 @@ void begin_transaction(engine::detail::JsonWriter& w, const TillConfig& config, 
 
 // Sale lines as a refund reads them: `id_key` names the line ("id" for what is left of a sale,
 // "line_id" for what a refund returns).
-void write_sale_lines(engine::detail::JsonWriter& w, const std::vector<engine::SaleLine>& lines, const char* id_key) {
+void write_sale_lines(engine::detail::JsonWriter& w, const std::vector<engine::SaleLine>& lines,
+                      engine::detail::JsonKey id_key) {
   w.begin_array();
   for (const auto& l : lines)
     w.begin_object().field(id_key, l.id).field("units", l.units).field("net_minor", l.net_minor)

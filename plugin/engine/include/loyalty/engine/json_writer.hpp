@@ -11,6 +11,22 @@
 
 namespace loyalty::engine::detail {
 
+// An object key known when the program is compiled, checked then to need no escape: written as it is.
+class JsonKey {
+ public:
+  template <std::size_t N>
+  consteval JsonKey(const char (&s)[N]) : text_(s, N - 1) {  // NOLINT: implicit, for literals
+    for (const char c : text_) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') throw "a JsonKey is plain ASCII that needs no escape";
+    }
+  }
+  std::string_view text() const { return text_; }
+
+ private:
+  std::string_view text_;
+};
+
 class JsonWriter {
  public:
   JsonWriter() = default;
@@ -21,7 +37,8 @@ class JsonWriter {
   JsonWriter& begin_array();
   JsonWriter& end_array();
   // The key of the next value in the object being written.
-  JsonWriter& key(std::string_view k);
+  JsonWriter& key(JsonKey k);
+  JsonWriter& key_text(std::string_view k);  // a key made at run time: escaped like a value
 
   // A string; bytes that are not valid UTF-8 are written as U+FFFD, one for each.
   JsonWriter& value(std::string_view s);
@@ -35,7 +52,7 @@ class JsonWriter {
   JsonWriter& raw(std::string_view json);
 
   template <class T>
-  JsonWriter& field(std::string_view k, const T& v) {
+  JsonWriter& field(JsonKey k, const T& v) {
     key(k);
     return value(v);
   }
@@ -47,7 +64,7 @@ class JsonWriter {
   void separate();  // the comma before a value or key that is not its container's first
 
   std::string out_;
-  std::vector<bool> first_;  // per open container: nothing written in it yet
+  std::vector<unsigned char> first_;  // per open container: nothing written in it yet
   bool after_key_ = false;
 };
 
