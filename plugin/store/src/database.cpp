@@ -43,7 +43,23 @@ Database::Database(const std::string& path, bool exclusive) {
   }
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (sqlite3_stmt* s : control_) sqlite3_finalize(s);
+  sqlite3_close_v2(db_);
+}
+
+void Database::control(Control c) {
+  static const char* const kSql[] = {"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"};
+  const auto i = static_cast<std::size_t>(c);
+  if (!control_[i] && sqlite3_prepare_v3(db_, kSql[i], -1, SQLITE_PREPARE_PERSISTENT, &control_[i], nullptr) != SQLITE_OK)
+    fail(db_, kSql[i]);
+  if (sqlite3_step(control_[i]) != SQLITE_DONE) {
+    const std::string message = std::string(kSql[i]) + ": " + sqlite3_errmsg(db_);
+    sqlite3_reset(control_[i]);
+    throw StorageError(message);
+  }
+  sqlite3_reset(control_[i]);
+}
 
 void Database::exec(const char* sql) {
   char* err = nullptr;
@@ -140,19 +156,19 @@ std::optional<std::string> Statement::optional_text(int col) const {
   return text(col);
 }
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) { db_.control(Database::Control::begin); }
 
 Transaction::~Transaction() {
   if (!done_) {
     try {
-      db_.exec("ROLLBACK");
+      db_.control(Database::Control::rollback);
     } catch (...) {  // a failed rollback leaves SQLite to roll back on the next open
     }
   }
 }
 
 void Transaction::commit() {
-  db_.exec("COMMIT");
+  db_.control(Database::Control::commit);
   done_ = true;
 }
 

@@ -39,8 +39,13 @@ class Database {
   std::int64_t last_insert_rowid() const;
   sqlite3* handle() const { return db_; }
 
+  // BEGIN IMMEDIATE, COMMIT and ROLLBACK, each prepared once (a transaction costs no parse).
+  enum class Control { begin, commit, rollback };
+  void control(Control c);
+
  private:
   sqlite3* db_ = nullptr;
+  sqlite3_stmt* control_[3] = {nullptr, nullptr, nullptr};
 };
 
 // A birthday as the databases keep it: MMDD as an integer (05-17 is 517).
