@@ -139,7 +139,7 @@ TEST_CASE("a sale is never committed without its fsync, even when synchronous=FU
   CHECK(pending_of(s, "M-1").points == 50);
 }
 
-TEST_CASE("a new generation of headquarters' feed sends again what it had answered without counting it as pending",
+TEST_CASE("a new generation of headquarters' feed sends again what it had answered, counting only what it takes",
           "[till]") {
   test::TempDir dir;
   store::Store s((dir.path() / "till.db").string());
@@ -154,27 +154,56 @@ TEST_CASE("a new generation of headquarters' feed sends again what it had answer
   second.generation = "g-1";
   s.apply_changes(second, true);
   REQUIRE(available(s) == 150);
+  // A redemption applied at version 3, whose record has not arrived: it counts.
+  const auto t3 = sell(s, "t3", -40);
+  s.acknowledge(t3, 3);
+  REQUIRE(available(s) == 110);
   REQUIRE(s.to_send() == 0);
 
-  // Headquarters restored: a page of another generation. Both go up again; neither counts twice.
+  // Headquarters restored: a page of another generation. All three go up again. The cache's record
+  // (of the old generation) holds t1 and not t3: t1 must not count again, t3 must still.
   protocol::ChangesDocument restored;
   restored.generation = "g-2";
   restored.next = 1;
   const auto applied = s.apply_changes(restored, true);
   CHECK(applied.new_generation);
-  CHECK(s.to_send() == 2);
-  CHECK(pending_of(s, "M-1").points == 0);
-  CHECK(available(s) == 150);
-  // Headquarters answers the sale again: the cache's record from before holds it, and so does the
-  // record of the new generation that follows.
+  CHECK(s.to_send() == 3);
+  CHECK(pending_of(s, "M-1").points == -40);
+  CHECK(pending_of(s, "M-1").sales == 0);
+  CHECK(available(s) == 110);
+  // Headquarters answers them again: still only what they take, until the new generation's record.
   s.acknowledge(t1, 1);
-  CHECK(available(s) == 150);
+  s.acknowledge(t3, 1);
+  CHECK(available(s) == 110);
   s.apply_changes([] {
-    auto d = member_at(1, 150, 2);
+    auto d = member_at(1, 110, 2);
     d.generation = "g-2";
     return d;
   }(), true);
-  CHECK(available(s) == 150);
+  CHECK(pending_of(s, "M-1").points == 0);
+  CHECK(available(s) == 110);
+}
+
+TEST_CASE("an entry asked for again counts what it takes across a reopen, and nothing twice", "[till]") {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "till.db").string();
+  {
+    store::Store s(path);
+    auto first = member_at(5, 1000, 1);
+    first.generation = "g-1";
+    s.apply_changes(first, true);
+    s.acknowledge(sell(s, "r1", -500), 10);  // applied at 10, the cache at 5
+    s.acknowledge(sell(s, "e1", 200), 11);
+    REQUIRE(available(s) == 700);
+    protocol::ChangesDocument restored;
+    restored.generation = "g-2";
+    restored.next = 1;
+    s.apply_changes(restored, true);
+    REQUIRE(available(s) == 500);  // what the redemption took, never what the earning gave
+  }
+  store::Store s(path);
+  CHECK(available(s) == 500);
+  CHECK(s.to_send() == 2);
 }
 
 TEST_CASE("an entry headquarters files under another member counts for that one, also once the till reopens", "[till]") {
@@ -202,11 +231,14 @@ TEST_CASE("an entry headquarters files under another member counts for that one,
 namespace {
 
 // Pending effects as the outbox defines them, whatever keeps them (RULES.md: pending): every entry
-// not refused for good, not yet answered or answered with a version the cache does not hold yet.
+// not refused for good, not yet answered or answered with a version the cache does not hold yet; one
+// asked for again after a new generation counts only what it takes.
 store::PendingEffects defined_pending(store::Store& s, const std::string& id, std::int64_t cache_version) {
   store::Statement q(s.database(),
-                     "SELECT COALESCE(SUM(points_delta), 0), COALESCE(SUM(kind = 'sale'), 0), "
-                     "MAX(CASE WHEN kind = 'sale' THEN at_us END) FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                     "SELECT COALESCE(SUM(CASE WHEN COALESCE(a.again, 0) THEN MIN(points_delta, 0) ELSE points_delta END), 0), "
+                     "COALESCE(SUM(kind = 'sale' AND NOT COALESCE(a.again, 0)), 0), "
+                     "MAX(CASE WHEN kind = 'sale' AND NOT COALESCE(a.again, 0) THEN at_us END) "
+                     "FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
                      "WHERE COALESCE(a.member_id, o.member_id) = ?1 AND COALESCE(a.state, 0) != 2 "
                      "AND (a.acked_version IS NULL OR a.acked_version > ?2)");
   q.bind(1, id).bind(2, cache_version);
@@ -335,4 +367,18 @@ TEST_CASE("pending effects and the entries to send are the outbox's definition a
       REQUIRE((w.step() ? w.integer(0) : -1) == s->status().outbox_depth);
     }
   }
+}
+
+TEST_CASE("pruning never takes the newest entry, so no seq is given twice", "[till]") {
+  test::TempDir dir;
+  store::Store s((dir.path() / "till.db").string());
+  s.apply_changes(member_at(9, 100, 1));
+  const auto t1 = sell(s, "p1", 10);
+  const auto t2 = sell(s, "p2", 20);
+  s.acknowledge(t1, 1);
+  s.acknowledge(t2, 2);
+  CHECK(s.prune(1'000'000, 0, 100) == 1);  // both applied, old and included: only the older goes
+  CHECK_FALSE(s.entry_member(t1));
+  CHECK(s.entry_member(t2));
+  CHECK(sell(s, "p3", 5) > t2);
 }

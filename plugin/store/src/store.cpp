@@ -130,12 +130,16 @@ CREATE INDEX outbox_pending ON outbox(member_id, acked_version) WHERE member_id 
 // - The entries to send, and the effects on its member of each that headquarters has not answered,
 //   are kept in memory, loaded at open: those after meta "answered_through" (every entry up to it
 //   has an answer) and the held ones (answers_settled, which also counts the refused). The index of
-//   pending effects holds answers only.
+//   pending effects holds answers only. Pruning never takes the newest entry, so a seq is never given
+//   twice.
 // - A sale's entry names its receipt, so that pruning finds the sale by its key: no index of sales
 //   by entry.
 // - Enrollments have an index of their own (an enrolled member's is looked for at every enrollment).
 // - A sale's lines are stored once one of them is refunded (''); before, they are the body's.
 // - The bodies of entries written before stay in outbox_bodies (outbox.body NULL) until pruned.
+// - An entry headquarters is asked for again after a new generation (`again`) counts only what it
+//   takes from its member until the new generation's record that includes it arrives: the cache may
+//   hold a record of the old generation that includes it, or one that does not.
 const char* const kSchema4 = R"sql(
 CREATE TABLE answers(
   seq INTEGER PRIMARY KEY,
@@ -143,12 +147,15 @@ CREATE TABLE answers(
   acked_version INTEGER,
   member_id TEXT,
   reason TEXT,
-  created_us INTEGER NOT NULL);
-INSERT INTO answers(seq, state, acked_version, member_id, reason, created_us)
-  SELECT seq, state, acked_version, member_id, reason, created_us FROM outbox WHERE state != 0 OR acked_version IS NOT NULL;
-DROP INDEX outbox_to_send;
-DROP INDEX outbox_applied;
-DROP INDEX outbox_pending;
+  created_us INTEGER NOT NULL,
+  again INTEGER NOT NULL DEFAULT 0);
+INSERT INTO answers(seq, state, acked_version, member_id, reason, created_us, again)
+  SELECT seq, state, CASE WHEN state = 0 THEN NULL ELSE acked_version END, member_id, reason, created_us,
+         COALESCE(acked_version = 0, 0)
+  FROM outbox WHERE state != 0 OR acked_version IS NOT NULL;
+DROP INDEX IF EXISTS outbox_to_send;
+DROP INDEX IF EXISTS outbox_applied;
+DROP INDEX IF EXISTS outbox_pending;
 ALTER TABLE outbox DROP COLUMN state;
 ALTER TABLE outbox DROP COLUMN acked_version;
 ALTER TABLE outbox DROP COLUMN reason;
@@ -156,7 +163,7 @@ ALTER TABLE outbox ADD COLUMN receipt_id TEXT;
 ALTER TABLE outbox ADD COLUMN body TEXT;
 UPDATE outbox SET receipt_id = (SELECT s.receipt_id FROM sales s WHERE s.origin = '' AND s.outbox_seq = outbox.seq)
   WHERE kind = 'sale';
-DROP INDEX sales_outbox;
+DROP INDEX IF EXISTS sales_outbox;
 CREATE INDEX answers_applied ON answers(created_us) WHERE state = 1;
 CREATE INDEX answers_pending ON answers(member_id, acked_version) WHERE member_id IS NOT NULL AND state = 1;
 CREATE INDEX answers_settled ON answers(state, seq) WHERE state IN (2, 3);
@@ -205,8 +212,9 @@ Store::Store(const std::string& path) : db_(path) {
   // were never applied. What headquarters answered with a version the cache does not hold yet is one
   // range of an index; entries the cache's record includes are never read, however many.
   pending_.emplace(db_,
-                   "SELECT COALESCE(SUM(o.points_delta), 0), COALESCE(SUM(o.kind = 'sale'), 0), "
-                   "MAX(CASE WHEN o.kind = 'sale' THEN o.at_us END) FROM answers a JOIN outbox o ON o.seq = a.seq "
+                   "SELECT COALESCE(SUM(CASE WHEN a.again THEN MIN(o.points_delta, 0) ELSE o.points_delta END), 0), "
+                   "COALESCE(SUM(o.kind = 'sale' AND NOT a.again), 0), "
+                   "MAX(CASE WHEN o.kind = 'sale' AND NOT a.again THEN o.at_us END) FROM answers a JOIN outbox o ON o.seq = a.seq "
                    "WHERE a.member_id = ?1 AND a.state = 1 AND a.acked_version > ?2");
   redeemed_offline_.emplace(db_, "SELECT points FROM offline_redeemed WHERE member_id = ?1 AND day = ?2");
   add_redeemed_offline_.emplace(db_, "INSERT INTO offline_redeemed(member_id, day, points) VALUES(?1, ?2, ?3) "
@@ -411,17 +419,17 @@ std::vector<std::pair<std::string, std::string>> Store::refunds_of(std::string_v
 }
 
 void Store::load_effects() {
-  // Entries refused for good (state 2) never count, and never come back into counting: the one
-  // update that takes them out of state 2 (a new generation) sets acked_version 0, which counts nowhere.
+  // Entries refused for good (state 2) never count; a new generation asks for them again, counting
+  // only what they take (`again`). Applied ones count from the answers_pending index.
   std::set<std::int64_t> to_send;
   std::map<std::int64_t, std::int64_t> waiting;
   Effects unanswered;
   std::unordered_map<std::int64_t, std::string> member_of;
   Statement s(db_, "SELECT o.seq, COALESCE(a.state, 0), o.created_us, COALESCE(a.member_id, o.member_id), a.acked_version IS NULL, "
-                   "o.points_delta, o.kind = 'sale', o.at_us FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
+                   "o.points_delta, o.kind = 'sale', o.at_us, COALESCE(a.again, 0) FROM outbox o LEFT JOIN answers a ON a.seq = o.seq "
                    "WHERE o.seq > ?1 AND COALESCE(a.state, 0) IN (0, 3) UNION ALL "
                    "SELECT o.seq, a.state, o.created_us, COALESCE(a.member_id, o.member_id), a.acked_version IS NULL, "
-                   "o.points_delta, o.kind = 'sale', o.at_us FROM answers a JOIN outbox o ON o.seq = a.seq "
+                   "o.points_delta, o.kind = 'sale', o.at_us, a.again FROM answers a JOIN outbox o ON o.seq = a.seq "
                    "WHERE a.state IN (2, 3) AND a.state = 3 AND a.seq <= ?1");
   s.bind(1, answered_through());
   while (s.step()) {
@@ -429,7 +437,7 @@ void Store::load_effects() {
     to_send.insert(seq);
     if (s.integer(1) == 0) waiting.emplace(seq, s.integer(2));
     if (const auto member = s.optional_text(3); member && s.integer(4) != 0) {
-      unanswered[*member].push_back(Effect{seq, s.integer(5), s.integer(6) != 0, s.optional_integer(7)});
+      unanswered[*member].push_back(effect_of(seq, s.integer(5), s.integer(6) != 0, s.optional_integer(7), s.integer(8) != 0));
       member_of.emplace(seq, *member);
     }
   }
@@ -462,11 +470,17 @@ void Store::advance_answered_through() {
   if (now != through) set_meta_->bind(1, "answered_through").bind(2, now).run();
 }
 
+Store::Effect Store::effect_of(std::int64_t seq, std::int64_t points, bool sale, std::optional<std::int64_t> at_us,
+                               bool again) {
+  if (again) return Effect{seq, std::min<std::int64_t>(points, 0), false, std::nullopt};
+  return Effect{seq, points, sale, at_us};
+}
+
 void Store::count_unanswered(std::int64_t seq, const OutboxEntry& e) {
   to_send_.insert(seq);
   waiting_.emplace(seq, e.created_us);
   if (!e.member_id) return;
-  unanswered_[*e.member_id].push_back(Effect{seq, e.points_delta, e.kind == "sale", e.at_us});
+  unanswered_[*e.member_id].push_back(effect_of(seq, e.points_delta, e.kind == "sale", e.at_us, false));
   unanswered_member_.emplace(seq, *e.member_id);
 }
 
@@ -601,6 +615,12 @@ void Store::upsert_member(const protocol::MemberRecord& rec) {
 
 Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool from_headquarters) {
   Applied applied;
+  struct Again {
+    std::int64_t seq = 0, created_us = 0;
+    std::optional<std::string> member_id;
+    std::int64_t points = 0;
+  };
+  std::vector<Again> again;  // entries a new generation asks headquarters for again
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
   if (doc.generation) {
@@ -608,11 +628,16 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
     if (!mine.empty() && mine != *doc.generation) {
       db_.exec("UPDATE members SET version = 0");
       db_.exec("UPDATE coupons SET version = 0");
-      // Sent again, since the restored database may not hold them, and never pending again (acked_version
-      // 0, kept by acknowledge): what was applied is in the records the cache holds, and in the new
-      // generation's once headquarters applies it again; what was refused never counted. Counting
-      // them again would let a member redeem points twice over.
-      db_.exec("UPDATE answers SET state = 0, acked_version = 0 WHERE state IN (1, 2)");
+      // Sent again, since the restored database may not hold them, each counting only what it takes
+      // from its member (`again`) until the new generation's record that includes it arrives: the
+      // cache's record may be of the old generation and include it (counting what it gives would let
+      // a member redeem it twice), or not include it (not counting what it takes would too).
+      Statement asked(db_, "SELECT o.seq, o.created_us, COALESCE(a.member_id, o.member_id), o.points_delta FROM answers a "
+                           "JOIN outbox o ON o.seq = a.seq WHERE a.state IN (1, 2)");
+      while (asked.step())
+        again.push_back(Again{asked.integer(0), asked.integer(1), asked.optional_text(2), asked.integer(3)});
+      asked.reset();
+      db_.exec("UPDATE answers SET state = 0, acked_version = NULL, again = 1 WHERE state IN (1, 2)");
       set_meta_->bind(1, "answered_through").bind(2, std::int64_t{0}).run();
       db_.exec("DELETE FROM meta WHERE key = 'seen_member'");
       applied.new_generation = true;
@@ -648,7 +673,14 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
     set_meta_->bind(1, "seen_member")
         .bind(2, doc.members.back().member.id + " " + std::to_string(doc.members.back().version)).run();
   t.commit();
-  if (applied.new_generation) load_effects();  // every entry is to send again
+  // Every entry answered before is to send again (memory follows the database once it is committed).
+  for (const Again& a : again) {
+    to_send_.insert(a.seq);
+    waiting_.emplace(a.seq, a.created_us);
+    if (!a.member_id || unanswered_member_.contains(a.seq)) continue;
+    unanswered_[*a.member_id].push_back(effect_of(a.seq, a.points, false, std::nullopt, true));
+    unanswered_member_.emplace(a.seq, *a.member_id);
+  }
   applied.next = doc.next;
   applied.more = doc.more;
   return applied;
@@ -764,31 +796,29 @@ void Store::set_last_sync_us(std::int64_t us) { set_meta_->bind(1, "last_sync_us
 // An entry that counts for another member than the one the till named (an enrollment merged into an
 // existing member at headquarters) is filed under that member from now on, so that it counts as
 // pending for the member the till's cache will hold.
-void Store::acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
-  // An entry sent again for a new generation (acked_version 0) counts nowhere: the record it was in
-  // when it was first answered holds it, and so does the new generation's once it has applied it.
+bool Store::acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
+  // An entry sent again for a new generation keeps `again`: it counts what it takes until the new
+  // generation's record of `member_version` or later arrives.
   if (!ack_)
     ack_.emplace(db_, "INSERT INTO answers(seq, state, acked_version, member_id, created_us) "
                       "SELECT seq, 1, ?2, COALESCE(?3, member_id), created_us FROM outbox WHERE seq = ?1 "
                       "ON CONFLICT(seq) DO UPDATE SET state = 1, "
-                      "acked_version = CASE WHEN acked_version = 0 THEN 0 ELSE excluded.acked_version END, "
+                      "acked_version = excluded.acked_version, "
                       "member_id = COALESCE(?3, member_id)");
   ack_->bind(1, seq).bind(2, member_version).bind(3, member_id).run();
+  return db_.changes() > 0;  // none for an entry this database does not hold
 }
 
 void Store::acknowledge(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id) {
-  acknowledge_row(seq, member_version, member_id);
-  answered(seq, true, member_id);
+  if (acknowledge_row(seq, member_version, member_id)) answered(seq, true, member_id);
 }
 
 void Store::reject(std::int64_t seq, std::string_view reason) {
-  reject_row(seq, reason);
-  answered(seq, false, std::nullopt);
+  if (reject_row(seq, reason)) answered(seq, false, std::nullopt);
 }
 
 void Store::hold(std::int64_t seq, std::string_view reason) {
-  hold_row(seq, reason);
-  held(seq);
+  if (hold_row(seq, reason)) held(seq);
 }
 
 std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_t limit,
@@ -798,7 +828,8 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   // while one of them could not go yet (their ids must stay known, and counted by later refunds).
   if (!prunable_) {
     prunable_.emplace(db_, "SELECT o.seq, o.kind = 'sale', o.receipt_id FROM answers a JOIN outbox o ON o.seq = a.seq "
-                           "WHERE a.state = 1 AND a.created_us < ?1 AND (a.member_id IS NULL OR a.acked_version <= "
+                           "WHERE a.state = 1 AND a.created_us < ?1 AND o.seq < (SELECT MAX(seq) FROM outbox) AND "
+                           "(a.member_id IS NULL OR a.acked_version <= "
                            "COALESCE((SELECT version FROM members m WHERE m.id = a.member_id), 0)) AND "
                            "(o.kind != 'sale' OR NOT EXISTS (SELECT 1 FROM refunds r JOIN outbox ro ON ro.seq = r.outbox_seq "
                            "LEFT JOIN answers ra ON ra.seq = ro.seq WHERE r.origin = '' AND r.receipt_id = o.receipt_id AND "
@@ -833,13 +864,6 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
     ++pruned;
     if (std::chrono::steady_clock::now() >= until) break;  // pages read from a cold disk: the rest next slice
   }
-  // An entry's seq is one more than the largest left: "answered_through" must not claim the seqs of
-  // the newest entries pruned, which the next ones get again.
-  if (pruned > 0) {
-    Statement clamp(db_, "UPDATE meta SET value = (SELECT COALESCE(MAX(seq), 0) FROM outbox) "
-                         "WHERE key = 'answered_through' AND value > (SELECT COALESCE(MAX(seq), 0) FROM outbox)");
-    clamp.run();
-  }
   Statement days(db_, "DELETE FROM offline_redeemed WHERE day < ?1");
   days.bind(1, today - 1).run();
   t.commit();
@@ -856,18 +880,20 @@ std::int64_t Store::last_seq() {
 void Store::record_answers(const std::vector<Answer>& answers) {
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
+  std::vector<const Answer*> written;  // answers for entries this database holds
   for (const Answer& a : answers) {
-    if (a.rejected && a.held) hold_row(a.seq, a.reason);
-    else if (a.rejected) reject_row(a.seq, a.reason);
-    else acknowledge_row(a.seq, a.member_version, a.member_id);
+    const bool w = a.rejected && a.held ? hold_row(a.seq, a.reason)
+                   : a.rejected         ? reject_row(a.seq, a.reason)
+                                        : acknowledge_row(a.seq, a.member_version, a.member_id);
+    if (w) written.push_back(&a);
   }
   advance_answered_through();
   t.commit();
   // What this till counts and sends follows the database once the answers are in it (a held entry
   // still counts, and is sent again).
-  for (const Answer& a : answers) {
-    if (a.rejected && a.held) held(a.seq);
-    else answered(a.seq, !a.rejected, a.member_id);
+  for (const Answer* a : written) {
+    if (a->rejected && a->held) held(a->seq);
+    else answered(a->seq, !a->rejected, a->member_id);
   }
 }
 
@@ -888,11 +914,12 @@ std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std
   return out;
 }
 
-void Store::reject_row(std::int64_t seq, std::string_view reason) {
+bool Store::reject_row(std::int64_t seq, std::string_view reason) {
   Statement s(db_, "INSERT INTO answers(seq, state, member_id, reason, created_us) "
                    "SELECT seq, 2, member_id, ?2, created_us FROM outbox WHERE seq = ?1 "
                    "ON CONFLICT(seq) DO UPDATE SET state = 2, reason = excluded.reason");
   s.bind(1, seq).bind(2, reason).run();
+  return db_.changes() > 0;
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> Store::sales_to_rehash() {
@@ -915,11 +942,12 @@ void Store::set_sale_digests(const std::vector<std::pair<std::string, std::strin
   t.commit();
 }
 
-void Store::hold_row(std::int64_t seq, std::string_view reason) {
+bool Store::hold_row(std::int64_t seq, std::string_view reason) {
   Statement s(db_, "INSERT INTO answers(seq, state, member_id, reason, created_us) "
                    "SELECT seq, 3, member_id, ?2, created_us FROM outbox WHERE seq = ?1 "
                    "ON CONFLICT(seq) DO UPDATE SET state = 3, reason = excluded.reason");
   s.bind(1, seq).bind(2, reason).run();
+  return db_.changes() > 0;
 }
 
 }  // namespace loyalty::store

@@ -145,7 +145,13 @@ MemberView Till::identify(CheckoutState& checkout, std::string_view scanned) {
   std::lock_guard lock(mu_);
   MemberView v = lookup_locked(hash, now);
   checkout.member_id = v.cached.member.id;
-  priced_input_locked(checkout, *rules_locked(), now, &v);
+  try {
+    priced_input_locked(checkout, *rules_locked(), now, &v);
+  } catch (...) {  // a failed identify leaves the sale without a member
+    checkout.member_id.reset();
+    checkout.cache.reset();
+    throw;
+  }
   return v;
 }
 

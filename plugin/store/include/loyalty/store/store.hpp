@@ -221,7 +221,9 @@ class Store {
   // Deletes up to `limit` outbox entries headquarters applied, created before `before_us` and included
   // in the member record the cache holds, with a sale's lines and refunds; and the offline
   // redemptions of days before `today` - 1; stops early (after one entry at least) once `until`
-  // has passed. Returns how many entries went (0: nothing left to prune).
+  // has passed. Never the newest entry: SQLite gives the next one the largest seq plus one, which must
+  // never be one an earlier entry had (refunds and answered_through name entries by seq). Returns how
+  // many entries went (0: nothing left to prune).
   std::int64_t prune(std::int64_t before_us, std::int64_t today, std::size_t limit,
                      std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max());
   // Entries to send: waiting for an answer, or held by headquarters.
@@ -280,6 +282,9 @@ class Store {
     std::optional<std::int64_t> at_us;
   };
   using Effects = std::unordered_map<std::string, std::vector<Effect>, IdHash, std::equal_to<>>;
+  // What an entry counts while unanswered: an entry asked for again after a new generation only what
+  // it takes from its member.
+  static Effect effect_of(std::int64_t seq, std::int64_t points, bool sale, std::optional<std::int64_t> at_us, bool again);
   Effects unanswered_;
   std::unordered_map<std::int64_t, std::string> unanswered_member_;  // seq -> the member it is filed under
   MemberSet answered_members_;
@@ -288,9 +293,10 @@ class Store {
   // Headquarters' answer for `seq` is in the database: applied (under `member_id` when it names
   // another member) or refused.
   void answered(std::int64_t seq, bool applied, const std::optional<std::string>& member_id);
-  void acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id);
-  void reject_row(std::int64_t seq, std::string_view reason);
-  void hold_row(std::int64_t seq, std::string_view reason);
+  // Each false when the database holds no such entry (nothing written).
+  bool acknowledge_row(std::int64_t seq, std::int64_t member_version, const std::optional<std::string>& member_id);
+  bool reject_row(std::int64_t seq, std::string_view reason);
+  bool hold_row(std::int64_t seq, std::string_view reason);
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
