@@ -405,9 +405,11 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   std::vector<int> sample(static_cast<std::size_t>(lookups));
   for (int& i : sample) i = pick(rng);
 
-  // Bare: a prepared statement by hash on a table of the same members. Both are measured in turns, a
-  // hundred lookups each, so that both see the machine as it is at that moment (its speed changes
-  // from second to second; measured one after the other, the two read different machines).
+  // Bare: a prepared statement by hash on a table of the same members. Both are measured in turns,
+  // 2,000 lookups each, so that both see the machine as it is at that moment (its speed changes from
+  // minute to minute; measured one after the other, the two read different machines). A turn is long
+  // enough that the lookups just after a switch, which find the caches holding the other's pages, stay
+  // far below a percent of the measured ones.
   std::vector<double> bare, ours;
   sqlite3* db = nullptr;
   check(sqlite3_open_v2(bare_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "bare open");
@@ -427,8 +429,8 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     for (int pass = 0; pass < 2; ++pass) {  // the first pass warms the caches, the second is measured
       bare.clear();
       ours.clear();
-      for (std::size_t from = 0; from < hashes.size(); from += 100) {
-        const std::size_t to = std::min(hashes.size(), from + 100);
+      for (std::size_t from = 0; from < hashes.size(); from += 2'000) {
+        const std::size_t to = std::min(hashes.size(), from + 2'000);
         for (std::size_t k = from; k < to; ++k)
           bare.push_back(micros([&] {
             sqlite3_bind_blob(st, 1, hashes[k].data(), 32, SQLITE_STATIC);
