@@ -411,39 +411,41 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   // enough that the lookups just after a switch, which find the caches holding the other's pages, stay
   // far below a percent of the measured ones.
   std::vector<double> bare, ours;
-  sqlite3* db = nullptr;
-  check(sqlite3_open_v2(bare_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "bare open");
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "SELECT id, tier, masked_name, birthday, purchases, last_purchase_us, points FROM m WHERE hash = ?1",
-                     -1, &st, nullptr);
-  std::vector<std::array<unsigned char, 32>> hashes;
-  std::vector<std::string> phones;
-  for (int i : sample) {
-    hashes.push_back(hash_of(phone_of(i)));
-    phones.push_back(phone_of(i));
-  }
   loy_till* till = open_till(config);
   {
-    loy_member_info m{};
-    m.struct_size = sizeof m;
-    for (int pass = 0; pass < 2; ++pass) {  // the first pass warms the caches, the second is measured
-      bare.clear();
-      ours.clear();
-      for (std::size_t from = 0; from < hashes.size(); from += 2'000) {
-        const std::size_t to = std::min(hashes.size(), from + 2'000);
-        for (std::size_t k = from; k < to; ++k)
-          bare.push_back(micros([&] {
-            sqlite3_bind_blob(st, 1, hashes[k].data(), 32, SQLITE_STATIC);
-            check(sqlite3_step(st) == SQLITE_ROW, "bare lookup");
-            sqlite3_reset(st);
-          }));
-        for (std::size_t k = from; k < to; ++k)
-          ours.push_back(micros([&] { check_till(loy_till_lookup(till, phones[k].c_str(), &m), till, "lookup"); }));
+    sqlite3* db = nullptr;
+    check(sqlite3_open_v2(bare_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "bare open");
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT id, tier, masked_name, birthday, purchases, last_purchase_us, points FROM m WHERE hash = ?1",
+                       -1, &st, nullptr);
+    std::vector<std::array<unsigned char, 32>> hashes;
+    std::vector<std::string> phones;
+    for (int i : sample) {
+      hashes.push_back(hash_of(phone_of(i)));
+      phones.push_back(phone_of(i));
+    }
+    {
+      loy_member_info m{};
+      m.struct_size = sizeof m;
+      for (int pass = 0; pass < 2; ++pass) {  // the first pass warms the caches, the second is measured
+        bare.clear();
+        ours.clear();
+        for (std::size_t from = 0; from < hashes.size(); from += 2'000) {
+          const std::size_t to = std::min(hashes.size(), from + 2'000);
+          for (std::size_t k = from; k < to; ++k)
+            bare.push_back(micros([&] {
+              sqlite3_bind_blob(st, 1, hashes[k].data(), 32, SQLITE_STATIC);
+              check(sqlite3_step(st) == SQLITE_ROW, "bare lookup");
+              sqlite3_reset(st);
+            }));
+          for (std::size_t k = from; k < to; ++k)
+            ours.push_back(micros([&] { check_till(loy_till_lookup(till, phones[k].c_str(), &m), till, "lookup"); }));
+        }
       }
     }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   out.push_back({"lookup_p50_1m_members", percentile(ours, 0.5), "us", "bare_sqlite_lookup_p50", percentile(bare, 0.5)});
   out.push_back({"lookup_p99_1m_members", percentile(ours, 0.99), "us", "bare_sqlite_lookup_p99", percentile(bare, 0.99)});
 
