@@ -44,28 +44,15 @@ void JsonWriter::separate() {
   first_.back() = 0;
 }
 
-JsonWriter& JsonWriter::begin_object() {
+JsonWriter& JsonWriter::open(char bracket) {
   separate();
-  out_ += '{';
+  out_ += bracket;
   first_.push_back(1);
   return *this;
 }
 
-JsonWriter& JsonWriter::end_object() {
-  out_ += '}';
-  first_.pop_back();
-  return *this;
-}
-
-JsonWriter& JsonWriter::begin_array() {
-  separate();
-  out_ += '[';
-  first_.push_back(1);
-  return *this;
-}
-
-JsonWriter& JsonWriter::end_array() {
-  out_ += ']';
+JsonWriter& JsonWriter::close(char bracket) {
+  out_ += bracket;
   first_.pop_back();
   return *this;
 }
@@ -142,6 +129,8 @@ JsonWriter& JsonWriter::value(bool v) {
   out_ += v ? "true" : "false";
   return *this;
 }
+
+JsonWriter& JsonWriter::value(const std::optional<std::string>& s) { return s ? value(*s) : null(); }
 
 JsonWriter& JsonWriter::null() {
   separate();

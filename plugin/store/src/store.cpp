@@ -477,11 +477,15 @@ Store::Effect Store::effect_of(std::int64_t seq, std::int64_t points, bool sale,
 }
 
 void Store::count_unanswered(std::int64_t seq, const OutboxEntry& e) {
+  track_waiting(seq, e.created_us, e.member_id, effect_of(seq, e.points_delta, e.kind == "sale", e.at_us, false));
+}
+
+void Store::track_waiting(std::int64_t seq, std::int64_t created_us, const std::optional<std::string>& member_id,
+                    const Effect& effect) {
   to_send_.insert(seq);
-  waiting_.emplace(seq, e.created_us);
-  if (!e.member_id) return;
-  unanswered_[*e.member_id].push_back(effect_of(seq, e.points_delta, e.kind == "sale", e.at_us, false));
-  unanswered_member_.emplace(seq, *e.member_id);
+  waiting_.emplace(seq, created_us);
+  if (!member_id || !unanswered_member_.emplace(seq, *member_id).second) return;
+  unanswered_[*member_id].push_back(effect);
 }
 
 void Store::answered(std::int64_t seq, bool applied, const std::optional<std::string>& member_id) {
@@ -675,11 +679,7 @@ Store::Applied Store::apply_changes(const protocol::ChangesDocument& doc, bool f
   t.commit();
   // Every entry answered before is to send again (memory follows the database once it is committed).
   for (const Again& a : again) {
-    to_send_.insert(a.seq);
-    waiting_.emplace(a.seq, a.created_us);
-    if (!a.member_id || unanswered_member_.contains(a.seq)) continue;
-    unanswered_[*a.member_id].push_back(effect_of(a.seq, a.points, false, std::nullopt, true));
-    unanswered_member_.emplace(a.seq, *a.member_id);
+    track_waiting(a.seq, a.created_us, a.member_id, effect_of(a.seq, a.points, false, std::nullopt, true));
   }
   applied.next = doc.next;
   applied.more = doc.more;

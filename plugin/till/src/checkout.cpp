@@ -77,9 +77,7 @@ std::string sale_digest(const CheckoutState& s) {
 void begin_transaction(engine::detail::JsonWriter& w, const TillConfig& config, const char* kind,
                        const std::string& txn_id, const engine::Instant& at, const std::optional<std::string>& member_id) {
   w.begin_object().field("txn_id", txn_id).field("kind", kind).field("store_id", config.store_id)
-      .field("till_id", config.till_id).field("at", engine::format_instant(at)).key("member_id");
-  if (member_id) w.value(*member_id);
-  else w.null();
+      .field("till_id", config.till_id).field("at", engine::format_instant(at)).field("member_id", member_id);
 }
 
 // Sale lines as a refund reads them: `id_key` names the line ("id" for what is left of a sale,

@@ -31,14 +31,7 @@ bool is_token(std::string_view s, std::size_t max) {
 std::string sale_content(const std::optional<std::string>& member_id, const std::optional<std::string>& coupon_code,
                          std::int64_t redeem_points, const std::vector<engine::Line>& lines) {
   engine::detail::JsonWriter w;
-  const auto optional = [&](const std::optional<std::string>& v) {
-    if (v) w.value(*v);
-    else w.null();
-  };
-  w.begin_array();
-  optional(member_id);
-  optional(coupon_code);
-  w.value(redeem_points).begin_array();
+  w.begin_array().value(member_id).value(coupon_code).value(redeem_points).begin_array();
   for (const engine::Line& l : lines)
     w.begin_array().value(l.id).value(l.sku).value(l.category).value(l.qty).value(l.amount_minor).end_array();
   w.end_array().end_array();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,10 +33,10 @@ class JsonWriter {
   JsonWriter() = default;
   explicit JsonWriter(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
 
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
+  JsonWriter& begin_object() { return open('{'); }
+  JsonWriter& end_object() { return close('}'); }
+  JsonWriter& begin_array() { return open('['); }
+  JsonWriter& end_array() { return close(']'); }
   // The key of the next value in the object being written.
   JsonWriter& key(JsonKey k);
   JsonWriter& key_text(std::string_view k);  // a key made at run time: escaped like a value
@@ -47,6 +48,7 @@ class JsonWriter {
   JsonWriter& value(std::int64_t v);
   JsonWriter& value(std::int32_t v) { return value(std::int64_t{v}); }
   JsonWriter& value(bool v);
+  JsonWriter& value(const std::optional<std::string>& s);  // null when empty
   JsonWriter& null();
   // An already written JSON value, as it is.
   JsonWriter& raw(std::string_view json);
@@ -61,6 +63,8 @@ class JsonWriter {
   std::string take() { return std::move(out_); }
 
  private:
+  JsonWriter& open(char bracket);
+  JsonWriter& close(char bracket);
   void separate();  // the comma before a value or key that is not its container's first
 
   std::string out_;

@@ -290,6 +290,8 @@ class Store {
   MemberSet answered_members_;
   void load_effects();
   void count_unanswered(std::int64_t seq, const OutboxEntry& e);
+  // An entry waiting for headquarters' answer: to send, and counting `effect` for its member.
+  void track_waiting(std::int64_t seq, std::int64_t created_us, const std::optional<std::string>& member_id, const Effect& effect);
   // Headquarters' answer for `seq` is in the database: applied (under `member_id` when it names
   // another member) or refused.
   void answered(std::int64_t seq, bool applied, const std::optional<std::string>& member_id);
