@@ -22,6 +22,7 @@
 #include "../sync/pki.hpp"
 #include "bench_rules.hpp"
 #include "loyalty/loyalty.h"
+#include "loyalty/store/packed_body.hpp"
 
 extern char** environ;
 
@@ -283,9 +284,13 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
            "open till.db");
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db, "SELECT txn_id, body FROM outbox ORDER BY seq", -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      // A body is packed (schema 5) or text; headquarters receives and keeps its text.
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(st, 1));
+      const std::string_view stored(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 1)));
       rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
-                        reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+                        sqlite3_column_type(st, 1) == SQLITE_BLOB ? store::unpack_body(stored) : std::string(stored));
+    }
     sqlite3_finalize(st);
     sqlite3_close(db);
     rows.resize(std::min(rows.size(), synced_rows));  // the rows of the timed sync

@@ -14,10 +14,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include <unistd.h>
+
 #include "bench_rules.hpp"
 #include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/rules.hpp"
 #include "loyalty/loyalty.h"
+#include "loyalty/store/packed_body.hpp"
 
 namespace loyalty::bench {
 namespace {
@@ -212,6 +215,19 @@ double commit_ten_lines(loy_till* till, const std::string& phone, const std::str
   return us;
 }
 
+// Receipt ids as a POS numbers them: each after every earlier one (the run's start, then a serial),
+// so that a till's sales are appended to its receipt index. (Ids that land among earlier ones, as
+// an unpadded counter's "10" between "1" and "2" does, make SQLite rebalance the pages around them
+// every few commits: about one WAL frame more per commit.)
+std::string next_receipt() {
+  static const long long run = std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count();
+  static long long serial = 0;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "R%017lld-%08lld", run, serial++);
+  return buf;
+}
+
 void add_history(const std::filesystem::path& db_path, int sales, int days) {
   sqlite3* db = nullptr;
   check(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK, "history open");
@@ -228,7 +244,18 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     lines += std::string(l ? "," : "") + R"({"id":")" + std::to_string(l) +
              R"(","units":1,"net_minor":2290,"points_earned":12,"points_redeemed":0})";
   lines += "]";
-  const std::string text(3000, 'x');  // the size of a 10-line sale's transaction
+  // A 10-line sale's transaction, packed as the till packs it (about 960 of its 3,000 bytes).
+  std::string text = R"({"txn_id":"0","kind":"sale","input":{"basket":[)";
+  for (int l = 0; l < 10; ++l)
+    text += std::string(l ? "," : "") + R"({"id":")" + std::to_string(l) + R"(","sku":"SKU-1","category":")" +
+            categories[l % 5] + R"(","qty":1,"amount_minor":)" + std::to_string(1990 + 100 * l) + "}";
+  text += R"(]},"quote":{"lines":[)";
+  for (int l = 0; l < 10; ++l)
+    text += std::string(l ? "," : "") + R"({"id":")" + std::to_string(l) + R"(","net_minor":)" +
+            std::to_string(1890 + 97 * l) + R"(,"member_discount_minor":)" + std::to_string(100 + l) +
+            R"(,"points_earned":)" + std::to_string(18 + l) + R"(,"points_redeemed":0,"redeem_minor":0,"offer":null})";
+  text += "]}}";
+  const std::string body = store::pack_body(text).value();
   const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
   const std::int64_t span = std::int64_t{days} * 86'400'000'000;
@@ -252,7 +279,7 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     if (i % 2 == 0) sqlite3_bind_text(outbox, 3, member, -1, SQLITE_TRANSIENT); else sqlite3_bind_null(outbox, 3);
     sqlite3_bind_int64(outbox, 4, at);
     sqlite3_bind_text(outbox, 5, receipt, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(outbox, 6, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(outbox, 6, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
     check(sqlite3_step(outbox) == SQLITE_DONE, "history outbox");
     sqlite3_reset(outbox);
     sqlite3_bind_int64(answer, 1, seq);
@@ -347,9 +374,7 @@ TillTimes measure_till(const std::filesystem::path& config, int lookups, int com
   t.lookup_p50 = percentile(look, 0.5);
   t.lookup_p99 = percentile(look, 0.99);
   std::vector<double> commit;
-  const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  for (int k = 0; k < commits; ++k)
-    commit.push_back(commit_ten_lines(till, phone_of(pick(rng)), "C" + run.substr(run.size() - 8) + "-" + std::to_string(k)));
+  for (int k = 0; k < commits; ++k) commit.push_back(commit_ten_lines(till, phone_of(pick(rng)), next_receipt()));
   t.commit_mean = mean(commit);
   loy_till_close(till);
   return t;
@@ -455,6 +480,13 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   // fresh one grows until its first checkpoint (1,000 frames), which for the bare commit of a 2,000
   // byte row is 2,000 commits away. So each first commits until its WAL has been checkpointed once
   // and is being written over again, as a till's is all day.
+  // The till commits into a copy of the cache, made anew each run (so that every run measures the
+  // same till, not one holding the sales of the runs before), written to the disk before it is used.
+  loy_till_close(till);
+  const auto commit_cfg = make_config(dir / "commits");
+  copy_till(dir / "till" / "data", dir / "commits" / "data");
+  ::sync();
+  till = open_till(commit_cfg);
   const int commits = quick ? 200 : 600;
   const int bare_warmup = 2'500, till_warmup = 200;
   std::vector<double> bare_commit, our_commit;
@@ -469,7 +501,6 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES(?1)", -1, &st, nullptr);
     const std::string body(2000, 'x');
-    const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
     const auto bare_one = [&] {
       return micros([&] {
         sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
@@ -479,14 +510,12 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
         check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK, "bare commit");
       });
     };
-    const auto ours_one = [&](const std::string& tag, int k) {
-      return commit_ten_lines(till, phone_of(pick(rng)), tag + run.substr(run.size() - 8) + "-" + std::to_string(k));
-    };
+    const auto ours_one = [&] { return commit_ten_lines(till, phone_of(pick(rng)), next_receipt()); };
     for (int k = 0; k < bare_warmup; ++k) bare_one();
-    for (int k = 0; k < till_warmup; ++k) ours_one("W", k);
+    for (int k = 0; k < till_warmup; ++k) ours_one();
     for (int k = 0; k < commits; ++k) {
       bare_commit.push_back(bare_one());
-      our_commit.push_back(ours_one("B", k));
+      our_commit.push_back(ours_one());
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -548,6 +577,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     loy_checkout_free(c);
   }
   loy_till_close(till);
+  std::filesystem::remove_all(dir / "commits" / "data");
 
   // A till after 1,000,000 sales (--quick: 200,000 at the same pace), against the same till fresh,
   // each measured on a copy: kept whole (a retention longer than its history), and as it is once it
@@ -556,7 +586,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     const int sales = quick ? 200'000 : 1'000'000;
     const int days = sales / 500;  // 500 sales a day
     const auto history = dir / "history-source";
-    const auto marker = history / ("sales-" + std::to_string(sales));
+    const auto marker = history / ("sales-" + std::to_string(sales) + "-packed");
     if (!std::filesystem::exists(marker)) {
       std::filesystem::remove_all(history);
       std::fprintf(stderr, "adding %d sales of history to a copy of the till (once)...\n", sales);

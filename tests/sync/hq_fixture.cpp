@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <thread>
 
+#include "till_db_sql.hpp"
+
 extern char** environ;
 
 namespace loyalty::test {
@@ -261,6 +263,7 @@ loy_status sync(loy_till* till, loy_sync_result* out) {
 void tamper_outbox(const std::filesystem::path& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  add_body_functions(db);
   char* error = nullptr;
   const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
   const std::string message = error ? error : "";
@@ -273,8 +276,9 @@ void tamper_outbox(const std::filesystem::path& db_path, const std::string& sql)
 std::vector<std::string> queued_bodies(const std::filesystem::path& db_path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  add_body_functions(db);
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT body FROM outbox ORDER BY seq", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT body_text(body) FROM outbox ORDER BY seq", -1, &st, nullptr) == SQLITE_OK);
   std::vector<std::string> out;
   while (sqlite3_step(st) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
   sqlite3_finalize(st);

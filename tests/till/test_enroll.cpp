@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include "loyalty/till/seal.hpp"
+#include "till_db_sql.hpp"
 #include "support.hpp"
 
 using namespace loyalty;
@@ -44,8 +45,9 @@ struct EnrollTill {
 std::vector<json> outbox(const std::filesystem::path& db_path, const char* kind) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  test::add_body_functions(db);
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT body FROM outbox WHERE kind = ?1 ORDER BY seq", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT body_text(body) FROM outbox WHERE kind = ?1 ORDER BY seq", -1, &st, nullptr) == SQLITE_OK);
   sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
   std::vector<json> out;
   while (sqlite3_step(st) == SQLITE_ROW) out.push_back(json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))));

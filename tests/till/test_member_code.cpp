@@ -1,11 +1,16 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "loyalty/till/member_code.hpp"
+#include "loyalty/till/till.hpp"
 #include "support.hpp"
 
 using namespace loyalty;
@@ -50,4 +55,48 @@ TEST_CASE("names are masked to a first character per word, one-character words e
   CHECK(till::mask_name("  Zhang   Wei ") == "Z**** W**");
   CHECK(till::mask_name("") == "");
   CHECK(till::mask_name("王") == "*");
+}
+
+TEST_CASE("transaction ids are 128 random bits, none given twice, not even by a forked child", "[till]") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 5'000; ++i) {  // across many draws of the pool
+    const std::string id = till::random_id();
+    REQUIRE(id.size() == 32);
+    REQUIRE(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    REQUIRE(seen.insert(id).second);
+  }
+  std::vector<std::string> other(2'000);
+  std::thread t([&] {
+    for (auto& id : other) id = till::random_id();
+  });
+  t.join();
+  for (const auto& id : other) REQUIRE(seen.insert(id).second);
+
+  // The parent's pool holds ids it has not given yet; a child forked now must not give them.
+  (void)till::random_id();
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::string ids;
+    for (int i = 0; i < 64; ++i) ids += till::random_id();
+    const ssize_t n = write(fds[1], ids.data(), ids.size());
+    _exit(n == static_cast<ssize_t>(ids.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string from_child(64 * 32, '\0');
+  std::size_t got = 0;
+  while (got < from_child.size()) {
+    const ssize_t n = read(fds[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(got == from_child.size());
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  for (int i = 0; i < 64; ++i) seen.insert(till::random_id());
+  for (std::size_t i = 0; i < from_child.size(); i += 32) CHECK_FALSE(seen.contains(from_child.substr(i, 32)));
 }

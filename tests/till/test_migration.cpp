@@ -33,7 +33,7 @@ std::int64_t count(store::Store& s, const char* sql) {
 
 }  // namespace
 
-TEST_CASE("a schema 3 database is migrated to schema 4 and keeps its sales, refunds and pending effects", "[till]") {
+TEST_CASE("a schema 3 database is migrated to the current schema and keeps its sales, refunds and pending effects", "[till]") {
   test::TempDir dir;
   const std::string path = from_v3(dir.path());
   {

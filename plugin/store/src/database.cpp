@@ -146,6 +146,13 @@ std::string Statement::text(int col) const {
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
 }
 
+bool Statement::is_blob(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_BLOB; }
+
+std::string_view Statement::bytes(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+  return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string_view();
+}
+
 std::optional<std::int64_t> Statement::optional_integer(int col) const {
   if (is_null(col)) return std::nullopt;
   return integer(col);

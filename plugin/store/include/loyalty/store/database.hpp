@@ -83,6 +83,9 @@ class Statement {
   std::int64_t integer(int col) const;
   double real(int col) const;
   std::string text(int col) const;
+  bool is_blob(int col) const;
+  // A BLOB's bytes, valid until the next step or reset.
+  std::string_view bytes(int col) const;
   std::optional<std::int64_t> optional_integer(int col) const;
   std::optional<std::string> optional_text(int col) const;
 

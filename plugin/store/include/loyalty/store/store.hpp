@@ -124,7 +124,7 @@ class Store {
   // Opens the database file, creating it or migrating its schema (PRAGMA user_version).
   explicit Store(const std::string& path);
 
-  static constexpr std::int64_t kSchemaVersion = 4;
+  static constexpr std::int64_t kSchemaVersion = 5;
 
   std::optional<std::string> rules_json();
   // Stores a rule set; false when that version is already the current one.

@@ -94,6 +94,9 @@ struct CheckoutState {
   std::optional<PricingCache> cache;
 };
 
+// A new transaction id: 128 random bits as 32 hex digits, never one this process or its parent gave.
+std::string random_id();
+
 struct Committed {
   engine::Quote quote;
   std::string rules_version;
