@@ -478,7 +478,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   // on the same disk, taken in turns so that both see the same disk. Both are measured in their
   // steady state: a WAL that is still growing makes every fsync write its file's size too, and a
   // fresh one grows until its first checkpoint (1,000 frames), which for the bare commit of a 2,000
-  // byte row is 2,000 commits away. So each first commits until its WAL has been checkpointed once
+  // byte row is about 500 commits away. So each first commits until its WAL has been checkpointed once
   // and is being written over again, as a till's is all day.
   // The till commits into a copy of the cache, made anew each run (so that every run measures the
   // same till, not one holding the sales of the runs before), written to the disk before it is used.
@@ -488,7 +488,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   ::sync();
   till = open_till(commit_cfg);
   const int commits = quick ? 200 : 600;
-  const int bare_warmup = 2'500, till_warmup = 200;
+  const int bare_warmup = 2'500, till_warmup = 3'000;
   std::vector<double> bare_commit, our_commit;
   {
     const auto path = dir / "bare-commit.db";
@@ -512,7 +512,14 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     };
     const auto ours_one = [&] { return commit_ten_lines(till, phone_of(pick(rng)), next_receipt()); };
     for (int k = 0; k < bare_warmup; ++k) bare_one();
-    for (int k = 0; k < till_warmup; ++k) ours_one();
+    // The till's WAL: commits until its size has stayed the same for 100 (it is being written over).
+    const auto wal = dir / "commits" / "data" / "till.db-wal";
+    const auto wal_size = [&] { return std::filesystem::exists(wal) ? std::filesystem::file_size(wal) : 0; };
+    for (int k = 0, same = 0; k < till_warmup && same < 100; ++k) {
+      const auto before = wal_size();
+      ours_one();
+      same = wal_size() == before ? same + 1 : 0;
+    }
     for (int k = 0; k < commits; ++k) {
       bare_commit.push_back(bare_one());
       our_commit.push_back(ours_one());

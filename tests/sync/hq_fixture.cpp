@@ -265,7 +265,16 @@ void tamper_outbox(const std::filesystem::path& db_path, const std::string& sql)
   REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
   add_body_functions(db);
   char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  // On a till's database the caller's SQL sees every body as its text, then each is stored again as
+  // the till would.
+  sqlite3_stmt* outbox = nullptr;
+  const bool till = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE name = 'outbox'", -1, &outbox, nullptr) ==
+                        SQLITE_OK && sqlite3_step(outbox) == SQLITE_ROW;
+  sqlite3_finalize(outbox);
+  const std::string around = till ? "BEGIN; UPDATE outbox SET body = body_text(body); " + sql +
+                                        "; UPDATE outbox SET body = pack_body(body); COMMIT"
+                                  : sql;
+  const int rc = sqlite3_exec(db, around.c_str(), nullptr, nullptr, &error);
   const std::string message = error ? error : "";
   sqlite3_free(error);
   sqlite3_close(db);

@@ -124,7 +124,8 @@ loy_status sync(loy_till* till, loy_sync_result* out = nullptr);
 // The transactions a till queued, from its database (read after the till closed).
 std::vector<std::string> queued_bodies(const std::filesystem::path& db_path);
 loy_till_status status(loy_till* till);
-// Runs `sql` on a closed till's database (a test altering what it queued).
+// Runs `sql` on a closed till's database (a test altering what it queued), with every outbox body
+// as its text (packed ones are unpacked before and packed again after).
 void tamper_outbox(const std::filesystem::path& db_path, const std::string& sql);
 loy_member_info lookup(loy_till* till, const std::string& code);
 

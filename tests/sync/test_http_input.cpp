@@ -31,8 +31,8 @@ struct World : SyncWorld {
     // R-4 as a till whose clock runs 70 years ahead makes it (a till refuses to commit that far
     // ahead of its own clock).
     const auto db = tmp.path() / "S001-T01" / "data" / "till.db";
-    tamper_outbox(db, "UPDATE outbox SET body = pack_body(json_set(body_text(body), '$.at', '2099-01-01T02:00:00Z', "
-                      "'$.input.now', '2099-01-01T02:00:00Z')) WHERE seq = (SELECT MAX(seq) FROM outbox)");
+    tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.at', '2099-01-01T02:00:00Z', '$.input.now', "
+                      "'2099-01-01T02:00:00Z') WHERE seq = (SELECT MAX(seq) FROM outbox)");
     bodies = queued_bodies(db);
     REQUIRE(bodies.size() == 4);
   }

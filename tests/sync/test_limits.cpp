@@ -216,8 +216,8 @@ TEST_CASE("a sealed enrollment with a short iv or tag is refused, and headquarte
       REQUIRE(loy_till_enroll(t, &e, nullptr) == LOY_OK);
     }
   }
-  tamper_outbox(db, "UPDATE outbox SET body = pack_body(json_set(body_text(body), '$.sealed.iv', 'AAAA')) WHERE seq = 1");
-  tamper_outbox(db, "UPDATE outbox SET body = pack_body(json_set(body_text(body), '$.sealed.tag', 'AAAA')) WHERE seq = 2");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.sealed.iv', 'AAAA') WHERE seq = 1");
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.sealed.tag', 'AAAA') WHERE seq = 2");
   TestTill t(config);
   loy_sync_result r{};
   REQUIRE(sync(t, &r) == LOY_OK);
