@@ -14,6 +14,7 @@ packages=(
   libssl-dev        # OpenSSL 3.0: code hashing, enrollment sealing, TLS
   openssl           # the command line: demo and development keys
   libsqlite3-dev    # SQLite 3.40: the till's database
+  liblz4-dev        # LZ4: the till packs its outbox bodies
   nlohmann-json3-dev
   libcli11-dev
   catch2            # 2.13

@@ -1,7 +1,8 @@
 #pragma once
 // SQL over a till's database as tests read and tamper with it. An outbox body may be packed
 // (schema 5, loyalty/store/packed_body.hpp): body_text(body) is its text either way, and
-// pack_body(text) stores a text as the library would.
+// pack_body(text) stores a text as the library would (NULL and BLOBs pass through both as they are,
+// but for body_text unpacking a BLOB that unpacks).
 #include <sqlite3.h>
 
 #include <string_view>
@@ -13,6 +14,7 @@ namespace loyalty::test {
 
 inline void add_body_functions(sqlite3* db) {
   const auto text_of = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(ctx);
     const auto* p = static_cast<const char*>(sqlite3_value_blob(argv[0]));
     const std::string_view in(p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
     if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
@@ -22,11 +24,13 @@ inline void add_body_functions(sqlite3* db) {
     try {
       const std::string text = store::unpack_body(in);
       sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    } catch (const store::StorageError& e) {
-      sqlite3_result_error(ctx, e.what(), -1);
+    } catch (const store::StorageError&) {  // damaged (on purpose): left as it is
+      sqlite3_result_value(ctx, argv[0]);
     }
   };
   const auto pack = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+    // Only a text is packed: NULL and a BLOB (packed, or damaged on purpose) stay as they are.
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) return sqlite3_result_value(ctx, argv[0]);
     const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
     const std::string_view text(p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
     if (const auto packed = store::pack_body(text))

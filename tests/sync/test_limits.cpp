@@ -232,6 +232,45 @@ TEST_CASE("a sealed enrollment with a short iv or tag is refused, and headquarte
   w.hq.stop();  // exits cleanly: nothing it read broke it
 }
 
+TEST_CASE("a sale whose stored body is damaged is refused at the till, and every other one still syncs", "[sync]") {
+  SyncWorld w;
+  const auto config = w.till("S001", "T01");
+  const auto db = w.tmp.path() / "S001-T01" / "data" / "till.db";
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+    for (const char* r : {"D-1", "D-2", "D-3"}) REQUIRE(sell(t, r, "13800000001", 10000).status == LOY_OK);
+  }
+  // D-2's body as a packed one that does not unpack, and one that names 5 MB in 12 bytes.
+  tamper_outbox(db, "UPDATE outbox SET body = X'5000000001020304050607' WHERE receipt_id = 'D-2'");
+  {
+    TestTill t(config);
+    loy_sync_result r{};
+    REQUIRE(sync(t, &r) == LOY_OK);
+    CHECK(r.applied == 2);
+    CHECK(w.hq.query("SELECT COUNT(*) FROM txns t JOIN sales s ON s.rowid = t.rowid WHERE s.receipt_id IN ('D-1', 'D-3')") == 2);
+    CHECK(w.hq.query("SELECT COUNT(*) FROM txns t JOIN sales s ON s.rowid = t.rowid WHERE s.receipt_id = 'D-2'") == 0);
+    const auto st = status(t);
+    CHECK(st.rejected == 1);
+    CHECK(st.outbox_depth == 0);
+    // Its retried commit is a clear storage error, not a crash nor a second sale.
+    loy_checkout* c = nullptr;
+    REQUIRE(loy_checkout_begin(t, &c) == LOY_OK);
+    REQUIRE(loy_checkout_identify(c, "13800000001", nullptr) == LOY_OK);
+    const loy_line l = sale_line("1", "apparel", 10000);
+    REQUIRE(loy_checkout_add_line(c, &l) == LOY_OK);
+    CHECK(loy_checkout_commit(c, "D-2", nullptr) == LOY_E_STORAGE);
+    CHECK(std::string(loy_checkout_last_error(c)).find("damaged") != std::string::npos);
+    loy_checkout_free(c);
+    REQUIRE(sync(t, &r) == LOY_OK);  // not sent again
+    CHECK(r.applied == 0);
+  }
+  tamper_outbox(db, "UPDATE outbox SET body = X'0000500001020304050607' WHERE receipt_id = 'D-3'");
+  TestTill t(config);
+  REQUIRE(sync(t) == LOY_OK);  // an entry headquarters answered is not read again
+  CHECK(status(t).rejected == 1);
+}
+
 TEST_CASE("the largest sale a till lets the POS make fits a batch headquarters takes, and is applied", "[sync]") {
   SyncWorld w;
   TestTill t(w.till("S001", "T01"));

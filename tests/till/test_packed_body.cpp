@@ -100,6 +100,12 @@ TEST_CASE("a damaged packed body is a storage error, never a crash", "[till]") {
   std::string huge = packed;
   huge[3] = static_cast<char>(0x7F);  // names about 2 GB
   CHECK_THROWS_AS(store::unpack_body(huge), store::StorageError);
+  // Sizes refused before anything is allocated: more than 255 times the block, more than a transaction.
+  CHECK_THROWS_WITH(store::unpack_body(std::string("\x00\x00\x50\x00\x01\x02\x03\x04", 8)),
+                    Catch::Contains("names a size of 5242880 bytes"));
+  CHECK_THROWS_WITH(store::unpack_body(std::string("\x01\x00\x60\x00", 4) + std::string(30'000, 'x')),
+                    Catch::Contains("names a size of 6291457 bytes"));
+  CHECK_FALSE(store::pack_body(std::string(6 * 1024 * 1024 + 1, 'a')));  // kept as text, which any size may be
   std::mt19937 rng(9);
   for (int k = 0; k < 500; ++k) {  // flipped bytes: an error or some text, within the size it names
     std::string bad = packed;
@@ -146,11 +152,20 @@ TEST_CASE("the till packs a sale's body, and reads bodies an earlier schema wrot
     CHECK(unsent[0].body == sale);
     CHECK(unsent[2].body == sale_body("s3", 10));
   }
-  // A damaged body: the sale and the sync's read of it fail with a storage error; the others read.
-  exec(path, "UPDATE outbox SET body = X'FF00000001020304' WHERE seq = 3");
+  // A damaged body: reading its sale is a storage error; the sync sends the others, and refuses it
+  // here for good, naming it.
+  exec(path, "UPDATE outbox SET body = X'FF00000001020304' WHERE seq = 2");
   store::Store s(path);
-  CHECK_THROWS_AS(s.sale("", "R-3"), store::StorageError);
-  CHECK_THROWS_AS(s.unsent(10), store::StorageError);
-  CHECK(s.sale("", "R-1")->body == sale);
-  CHECK(s.unsent(2).size() == 2);
+  CHECK_THROWS_AS(s.sale("", "R-2"), store::StorageError);
+  CHECK(s.sale("", "R-1")->body == sale);  // the statement is usable after the error
+  std::vector<std::pair<std::int64_t, std::string>> damaged;
+  const auto unsent = s.unsent(10, 0, INT64_MAX, &damaged);
+  REQUIRE(unsent.size() == 2);
+  CHECK(unsent[0].seq == 1);
+  CHECK(unsent[1].seq == 3);
+  REQUIRE(damaged.size() == 1);
+  CHECK(damaged[0].first == 2);
+  CHECK(damaged[0].second.find("damaged in the till's database") != std::string::npos);
+  CHECK(s.status().rejected == 1);
+  CHECK(s.unsent(10).size() == 2);  // not read again
 }

@@ -2,9 +2,11 @@
 
 #include <lz4.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
+#include "loyalty/protocol/limits.hpp"
 #include "loyalty/store/database.hpp"
 
 namespace loyalty::store {
@@ -21,7 +23,7 @@ struct StreamFree {
 }  // namespace
 
 std::optional<std::string> pack_body(std::string_view text) {
-  if (text.size() > static_cast<std::size_t>(LZ4_MAX_INPUT_SIZE)) return std::nullopt;
+  if (text.size() > protocol::limits::kTxnBytes) return std::nullopt;  // beyond what unpack_body accepts
   const int n = static_cast<int>(text.size());
   std::string out(kHeader + static_cast<std::size_t>(LZ4_compressBound(n)), '\0');
   for (std::size_t i = 0; i < kHeader; ++i) out[i] = static_cast<char>((text.size() >> (8 * i)) & 0xFF);
@@ -39,7 +41,10 @@ std::string unpack_body(std::string_view packed) {
   if (packed.size() <= kHeader) throw StorageError("a packed outbox body is damaged: it is too short");
   std::uint32_t size = 0;
   for (std::size_t i = 0; i < kHeader; ++i) size |= std::uint32_t{static_cast<unsigned char>(packed[i])} << (8 * i);
-  if (size > static_cast<std::uint32_t>(LZ4_MAX_INPUT_SIZE))
+  // An LZ4 block expands at most 255 times; a transaction is at most kTxnBytes. A size beyond either
+  // is damage, refused before anything is allocated for it.
+  const std::uint64_t most = std::min<std::uint64_t>(std::uint64_t{packed.size() - kHeader} * 255, protocol::limits::kTxnBytes);
+  if (size > most)
     throw StorageError("a packed outbox body is damaged: it names a size of " + std::to_string(size) + " bytes");
   std::string out(size, '\0');
   const int n = LZ4_decompress_safe(packed.data() + kHeader, out.data(), static_cast<int>(packed.size() - kHeader),

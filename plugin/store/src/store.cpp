@@ -399,9 +399,14 @@ bool Store::coupon_used_here(std::string_view code) {
 std::optional<StoredSale> Store::sale(std::string_view origin, std::string_view receipt_id) {
   sale_->bind(1, origin).bind(2, receipt_id);
   std::optional<StoredSale> out;
-  if (sale_->step())
-    out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), body_at(*sale_, 4),
-                     sale_->text(5), sale_->text(6), sale_->integer(7)};
+  try {
+    if (sale_->step())
+      out = StoredSale{sale_->text(0), sale_->text(1), sale_->optional_text(2), sale_->text(3), body_at(*sale_, 4),
+                       sale_->text(5), sale_->text(6), sale_->integer(7)};
+  } catch (...) {
+    sale_->reset();
+    throw;
+  }
   sale_->reset();
   return out;
 }
@@ -907,19 +912,36 @@ void Store::record_answers(const std::vector<Answer>& answers) {
   }
 }
 
-std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
+std::vector<Unsent> Store::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq,
+                                 std::vector<std::pair<std::int64_t, std::string>>* damaged) {
   if (!unsent_)
     unsent_.emplace(db_, "SELECT o.txn_id, COALESCE(o.body, b.body) FROM outbox o LEFT JOIN outbox_bodies b ON b.seq = o.seq "
                          "WHERE o.seq = ?1");
   std::vector<Unsent> out;
+  std::vector<Answer> refused;  // entries whose body is damaged: they can never be sent
   for (auto it = to_send_.upper_bound(after_seq); it != to_send_.end() && *it <= through_seq && out.size() < limit; ++it) {
     unsent_->bind(1, *it);
     if (!unsent_->step()) {
       unsent_->reset();
       throw StorageError("outbox entry " + std::to_string(*it) + " to send is not in the database");
     }
-    out.push_back(Unsent{*it, unsent_->text(0), body_at(*unsent_, 1)});
+    try {
+      out.push_back(Unsent{*it, unsent_->text(0), body_at(*unsent_, 1)});
+    } catch (const StorageError& e) {
+      Answer a;
+      a.seq = *it;
+      a.rejected = true;
+      a.reason = std::string("damaged in the till's database, not sent: ") + e.what();
+      refused.push_back(std::move(a));
+    }
     unsent_->reset();
+  }
+  // Refused here for good, as headquarters refuses a transaction for its content: kept in the outbox
+  // with the reason (status counts it), the others sent.
+  if (!refused.empty()) {
+    record_answers(refused);
+    if (damaged)
+      for (const Answer& a : refused) damaged->emplace_back(a.seq, a.reason);
   }
   return out;
 }

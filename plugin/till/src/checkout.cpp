@@ -1,10 +1,9 @@
 // Quotes, commits and refunds of the till: the engine's arithmetic over the till's own state.
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
+#include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <set>
 #include <span>
@@ -120,31 +119,22 @@ std::vector<engine::SaleLine> sale_lines_left(const store::StoredSale& sale) {
 }  // namespace
 
 // 128 random bits: a till restored from an old backup never reuses an id of its own past.
-// Drawn 64 ids at a time: one RAND_bytes call costs about as much as a tenth of a commit. A forked
-// child draws its own (fork_generation), so that it never repeats an id its parent gave.
-namespace {
-std::atomic<unsigned> fork_generation{0};
-}  // namespace
-
+// Drawn 64 ids at a time: one RAND_bytes call costs about as much as a tenth of a commit. A pool
+// belongs to the process that drew it: a forked child (by fork, _Fork or clone alike) draws its own,
+// so that it never gives an id its parent holds.
 std::string random_id() {
-  static const bool registered = pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }) == 0;
   struct Pool {
     std::array<unsigned char, 64 * 16> bytes{};
     std::size_t used = 64 * 16;
-    unsigned generation = 0;
+    pid_t pid = 0;
   };
-  if (!registered) {  // no fork handler: one draw per id
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for a transaction id");
-    return hex(b);
-  }
   thread_local Pool pool;
-  const unsigned generation = fork_generation.load();
-  if (pool.used == pool.bytes.size() || pool.generation != generation) {
+  const pid_t pid = getpid();
+  if (pool.used == pool.bytes.size() || pool.pid != pid) {
     if (RAND_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size())) != 1)
       throw std::runtime_error("no randomness for a transaction id");
     pool.used = 0;
-    pool.generation = generation;
+    pool.pid = pid;
   }
   const std::span<const unsigned char> id(pool.bytes.data() + pool.used, 16);
   pool.used += 16;

@@ -192,8 +192,15 @@ store::StoreStatus Till::status() {
 }
 
 std::vector<store::Unsent> Till::unsent(std::size_t limit, std::int64_t after_seq, std::int64_t through_seq) {
+  LogBatch logs;
+  std::vector<std::pair<std::int64_t, std::string>> damaged;
   std::lock_guard lock(mu_);
-  return store().unsent(limit, after_seq, through_seq);
+  logs.logger = log_;
+  auto out = store().unsent(limit, after_seq, through_seq, &damaged);
+  if (!damaged.empty()) ++generation_;  // a member's pending points no longer count a refused entry
+  for (const auto& [seq, reason] : damaged)
+    logs(LOY_LOG_ERROR, "outbox entry " + std::to_string(seq) + " is " + reason + " (kept in the outbox, refused)");
+  return out;
 }
 
 std::int64_t Till::to_send() {

@@ -217,7 +217,10 @@ class Store {
   void record_answers(const std::vector<Answer>& answers);
   // Up to `limit` entries to send after `after_seq` and up to `through_seq`, oldest first: those not
   // answered yet, and those headquarters holds.
-  std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX);
+  // An entry whose stored body is damaged is refused here for good (state 2, with the reason) and
+  // named in `damaged` (seq, reason): it is not sent, and the ones after it are.
+  std::vector<Unsent> unsent(std::size_t limit, std::int64_t after_seq = 0, std::int64_t through_seq = INT64_MAX,
+                             std::vector<std::pair<std::int64_t, std::string>>* damaged = nullptr);
   // Deletes up to `limit` outbox entries headquarters applied, created before `before_us` and included
   // in the member record the cache holds, with a sale's lines and refunds; and the offline
   // redemptions of days before `today` - 1; stops early (after one entry at least) once `until`
