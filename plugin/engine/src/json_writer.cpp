@@ -1,7 +1,9 @@
 #include "loyalty/engine/json_writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 
 namespace loyalty::engine::detail {
 namespace {
@@ -34,41 +36,51 @@ constexpr auto kPlain = [] {
 
 }  // namespace
 
+void JsonWriter::grow(std::size_t n) { out_.resize(std::max({out_.size() * 2, size_ + n, std::size_t{256}})); }
+
+void JsonWriter::put(std::string_view s) {
+  if (!s.empty()) std::memcpy(room(s.size()), s.data(), s.size());
+}
+
 void JsonWriter::separate() {
   if (after_key_) {
     after_key_ = false;
     return;
   }
   if (first_.empty()) return;
-  if (!first_.back()) out_ += ',';
+  if (!first_.back()) put(',');
   first_.back() = 0;
 }
 
 JsonWriter& JsonWriter::open(char bracket) {
   separate();
-  out_ += bracket;
+  put(bracket);
   first_.push_back(1);
   return *this;
 }
 
 JsonWriter& JsonWriter::close(char bracket) {
-  out_ += bracket;
+  put(bracket);
   first_.pop_back();
   return *this;
 }
 
 JsonWriter& JsonWriter::key(JsonKey k) {
   separate();
-  out_ += '"';
-  out_ += k.text();
-  out_ += "\":";
+  const std::string_view t = k.text();
+  char* p = room(t.size() + 3);
+  *p++ = '"';
+  std::memcpy(p, t.data(), t.size());
+  p += t.size();
+  *p++ = '"';
+  *p = ':';
   after_key_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::key_text(std::string_view k) {
   value(k);
-  out_ += ':';
+  put(':');
   after_key_ = true;
   return *this;
 }
@@ -76,57 +88,58 @@ JsonWriter& JsonWriter::key_text(std::string_view k) {
 JsonWriter& JsonWriter::value(std::string_view s) {
   separate();
   static const char* const hex = "0123456789abcdef";
-  out_ += '"';
+  put('"');
   std::size_t i = 0;
   while (i < s.size()) {
     // A run of bytes written as they are, at once.
     std::size_t j = i;
     while (j < s.size() && kPlain[static_cast<unsigned char>(s[j])]) ++j;
-    out_.append(s.data() + i, j - i);
+    put(s.substr(i, j - i));
     i = j;
     if (i == s.size()) break;
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const std::size_t n = utf8_length(s, i);
       if (n == 0) {
-        out_ += "\xEF\xBF\xBD";
+        put("\xEF\xBF\xBD");
         ++i;
       } else {
-        out_.append(s.data() + i, n);
+        put(s.substr(i, n));
         i += n;
       }
       continue;
     }
     switch (c) {
-      case '"': out_ += "\\\""; break;
-      case '\\': out_ += "\\\\"; break;
-      case '\b': out_ += "\\b"; break;
-      case '\f': out_ += "\\f"; break;
-      case '\n': out_ += "\\n"; break;
-      case '\r': out_ += "\\r"; break;
-      case '\t': out_ += "\\t"; break;
+      case '"': put("\\\""); break;
+      case '\\': put("\\\\"); break;
+      case '\b': put("\\b"); break;
+      case '\f': put("\\f"); break;
+      case '\n': put("\\n"); break;
+      case '\r': put("\\r"); break;
+      case '\t': put("\\t"); break;
       default:
-        out_ += "\\u00";
-        out_ += hex[c >> 4];
-        out_ += hex[c & 15];
+        put("\\u00");
+        put(hex[c >> 4]);
+        put(hex[c & 15]);
     }
     ++i;
   }
-  out_ += '"';
+  put('"');
   return *this;
 }
 
 JsonWriter& JsonWriter::value(std::int64_t v) {
   separate();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, r.ptr);
+  constexpr std::size_t kMost = 20;  // "-9223372036854775808"
+  char* p = room(kMost);
+  const auto r = std::to_chars(p, p + kMost, v);
+  size_ -= kMost - static_cast<std::size_t>(r.ptr - p);
   return *this;
 }
 
 JsonWriter& JsonWriter::value(bool v) {
   separate();
-  out_ += v ? "true" : "false";
+  put(v ? "true" : "false");
   return *this;
 }
 
@@ -134,13 +147,13 @@ JsonWriter& JsonWriter::value(const std::optional<std::string>& s) { return s ? 
 
 JsonWriter& JsonWriter::null() {
   separate();
-  out_ += "null";
+  put("null");
   return *this;
 }
 
 JsonWriter& JsonWriter::raw(std::string_view json) {
   separate();
-  out_ += json;
+  put(json);
   return *this;
 }
 

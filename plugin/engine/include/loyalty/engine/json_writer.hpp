@@ -31,7 +31,7 @@ class JsonKey {
 class JsonWriter {
  public:
   JsonWriter() = default;
-  explicit JsonWriter(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
+  explicit JsonWriter(std::size_t expected_bytes) { out_.resize(expected_bytes); }
 
   JsonWriter& begin_object() { return open('{'); }
   JsonWriter& end_object() { return close('}'); }
@@ -59,15 +59,30 @@ class JsonWriter {
     return value(v);
   }
 
-  const std::string& text() const { return out_; }
-  std::string take() { return std::move(out_); }
+  std::string_view text() const { return {out_.data(), size_}; }
+  std::string take() {
+    out_.resize(size_);
+    size_ = 0;
+    return std::move(out_);
+  }
 
  private:
   JsonWriter& open(char bracket);
   JsonWriter& close(char bracket);
   void separate();  // the comma before a value or key that is not its container's first
+  // Room for n more bytes at the end of the text, to be written there.
+  char* room(std::size_t n) {
+    if (out_.size() - size_ < n) grow(n);
+    char* p = out_.data() + size_;
+    size_ += n;
+    return p;
+  }
+  void grow(std::size_t n);
+  void put(char c) { *room(1) = c; }
+  void put(std::string_view s);
 
-  std::string out_;
+  std::string out_;  // the text is its first size_ bytes; the rest is room
+  std::size_t size_ = 0;
   std::vector<unsigned char> first_;  // per open container: nothing written in it yet
   bool after_key_ = false;
 };
