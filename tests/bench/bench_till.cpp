@@ -521,8 +521,8 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   // Commits: a 10-line sale through the C header against a bare one-row WAL synchronous=FULL commit
   // on the same disk, taken in turns so that both see the same disk. Both are measured in their
   // steady state: a WAL that is still growing makes every fsync write its file's size too, and a
-  // fresh one grows until its first checkpoint (1,000 or 4,000 frames), which for the bare commit of
-  // a 2,000-byte row is 500 or 2,000 commits away. So each first commits until its WAL has been
+  // fresh one grows until its first checkpoint (1,000 frames), which for the bare commit of a
+  // 2,000-byte row is about 500 commits away. So each first commits until its WAL has been
   // checkpointed once and is being written over again, as a till's is all day.
   // The till commits into a copy of the cache, made anew each run (so that every run measures the
   // same till, not one holding the sales of the runs before), written to the disk before it is used.
@@ -532,15 +532,14 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
   ::sync();
   till = open_till(commit_cfg);
   const int commits = quick ? 200 : 600;
-  const int bare_warmup = 6'000, till_warmup = 3'000;
+  const int bare_warmup = 3'000, till_warmup = 3'000;
   // Two bare commits: SQLite's defaults but WAL and synchronous=FULL, as the till's target was set
   // against, and the settings the till opens its database with (store/database.cpp: exclusive
-  // locking, a checkpoint every 4,000 frames, the map), which make a commit cheaper for both.
+  // locking, which spares each transaction its file locks, and the map).
   std::vector<double> bare_commit, same_commit, our_commit;
   {
     BareCommit defaults(dir / "bare-commit.db", "");
-    BareCommit same(dir / "bare-commit-same.db",
-                    "PRAGMA mmap_size=1073741824; PRAGMA locking_mode=EXCLUSIVE; PRAGMA wal_autocheckpoint=4000;");
+    BareCommit same(dir / "bare-commit-same.db", "PRAGMA mmap_size=1073741824; PRAGMA locking_mode=EXCLUSIVE;");
     const auto ours_one = [&] { return commit_ten_lines(till, phone_of(pick(rng)), next_receipt()); };
     // Each commits until its WAL's size has stayed the same for 100 commits (it is being written over).
     defaults.warm(bare_warmup);

@@ -35,9 +35,6 @@ Database::Database(const std::string& path, bool exclusive) {
       if (!wal.step() || wal.text(0) != "wal") throw StorageError("cannot put " + path + " in WAL mode");
     }
     exec("PRAGMA synchronous=FULL");
-    // A till's log is copied into its database (and that file fsynced, some milliseconds) every 4,000
-    // frames rather than SQLite's 1,000: about every 1,300 sales, in a log of up to 16 MB.
-    if (exclusive) exec("PRAGMA wal_autocheckpoint=4000");
     exec("PRAGMA foreign_keys=ON");
   } catch (...) {  // the destructor does not run for a constructor that throws
     sqlite3_close_v2(db_);
