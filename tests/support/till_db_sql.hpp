@@ -5,6 +5,9 @@
 // but for body_text unpacking a BLOB that unpacks).
 #include <sqlite3.h>
 
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "loyalty/store/database.hpp"
@@ -40,6 +43,19 @@ inline void add_body_functions(sqlite3* db) {
   };
   sqlite3_create_function(db, "body_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, text_of, nullptr, nullptr);
   sqlite3_create_function(db, "pack_body", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, pack, nullptr, nullptr);
+}
+
+// Runs `sql` on the database at `path` (created when missing), with the functions above.
+inline void exec_sql(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  add_body_functions(db);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
 }
 
 }  // namespace loyalty::test

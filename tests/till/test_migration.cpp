@@ -1,12 +1,12 @@
 // A till database of an earlier release opens with this library: migrated in place, nothing lost,
 // every pending effect still counted once.
-#include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "loyalty/store/store.hpp"
 #include "support.hpp"
+#include "till_db_sql.hpp"
 
 using namespace loyalty;
 
@@ -14,15 +14,7 @@ namespace {
 
 std::string from_v3(const std::filesystem::path& dir) {
   const std::string path = (dir / "till.db").string();
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  const std::string sql = test::read_text(std::filesystem::path(LOYALTY_TILL_TEST_DATA) / "till-v3.sql");
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  INFO((err ? err : ""));
-  sqlite3_free(err);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
+  test::exec_sql(path, test::read_text(std::filesystem::path(LOYALTY_TILL_TEST_DATA) / "till-v3.sql"));
   return path;
 }
 

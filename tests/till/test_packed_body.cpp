@@ -1,6 +1,5 @@
 // An outbox body as the till's database keeps it (schema 5): packed when that makes it smaller,
 // its text otherwise, and a body written as text by an earlier schema read as it was.
-#include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 #include <random>
@@ -52,18 +51,6 @@ std::string type_of(store::Store& s, std::int64_t seq) {
   store::Statement q(s.database(), "SELECT typeof(body) FROM outbox WHERE seq = ?1");
   q.bind(1, seq);
   return q.step() ? q.text(0) : "";
-}
-
-void exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  test::add_body_functions(db);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  INFO((err ? err : ""));
-  sqlite3_free(err);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
 }
 
 }  // namespace
@@ -139,7 +126,7 @@ TEST_CASE("the till packs a sale's body, and reads bodies an earlier schema wrot
     CHECK(unsent[1].body == sealed);
   }
   // As schema 4 kept them: every body text.
-  exec(path, "UPDATE outbox SET body = body_text(body); PRAGMA user_version = 4");
+  test::exec_sql(path, "UPDATE outbox SET body = body_text(body); PRAGMA user_version = 4");
   {
     store::Store s(path);
     CHECK(s.database().user_version() == 5);
@@ -154,7 +141,7 @@ TEST_CASE("the till packs a sale's body, and reads bodies an earlier schema wrot
   }
   // A damaged body: reading its sale is a storage error; the sync sends the others, and refuses it
   // here for good, naming it.
-  exec(path, "UPDATE outbox SET body = X'FF00000001020304' WHERE seq = 2");
+  test::exec_sql(path, "UPDATE outbox SET body = X'FF00000001020304' WHERE seq = 2");
   store::Store s(path);
   CHECK_THROWS_AS(s.sale("", "R-2"), store::StorageError);
   CHECK(s.sale("", "R-1")->body == sale);  // the statement is usable after the error

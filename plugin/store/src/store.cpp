@@ -173,7 +173,7 @@ CREATE INDEX outbox_enrollments ON outbox(member_id) WHERE kind = 'enrollment';
 
 // Schema 5 changes no table: an outbox entry's body may be packed (a BLOB, packed_body.hpp), which
 // a library of schema 4 would read as text. A 10-line sale's body of about 3,000 bytes packs into
-// about 960, so four fit a page where one did: its commit writes about two and a half WAL frames,
+// about 960, so three share a page where each had one: its commit writes about three WAL frames,
 // not four to five. Bodies written before stay text.
 
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
