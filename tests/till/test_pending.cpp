@@ -32,7 +32,6 @@ std::int64_t sell(store::Store& s, const std::string& txn, std::int64_t delta, c
   store::NewSale sale;
   sale.receipt_id = "R-" + txn;
   sale.member_id = member;
-  sale.lines = "[]";
   store::OutboxEntry e;
   e.txn_id = txn;
   e.kind = "sale";

@@ -176,6 +176,20 @@ CREATE INDEX outbox_enrollments ON outbox(member_id) WHERE kind = 'enrollment';
 // about 960, so three share a page where each had one: its commit writes about three WAL frames,
 // not four to five. Bodies written before stay text.
 
+// Schema 6: a sale's commit writes its outbox entry only, not its row of `sales` (the receipt's key
+// in another B-tree: another page, another WAL frame to wait for). The row is written later, with
+// those of the sales before it (Store::file_sales): once kFileSalesEvery wait, or by any other write
+// that comes first. Until then the sale is in memory (unfiled_), loaded at open from the entries
+// after meta "sales_filed_through": an entry holds what its row does (receipt, digest, coupon).
+// A filing lost to a power loss is done again from them, so it may ride on a write that skips the
+// fsync.
+const char* const kSchema6 = R"sql(
+ALTER TABLE outbox ADD COLUMN digest TEXT;
+ALTER TABLE outbox ADD COLUMN coupon_code TEXT;
+INSERT INTO meta(key, value) VALUES('sales_filed_through', (SELECT COALESCE(MAX(seq), 0) FROM outbox))
+  ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+)sql";
+
 // Writes that can be repeated after a power loss (headquarters' answers, which a resend gets again as
 // duplicates; changes pages, which the unmoved cursor asks for again) skip the fsync: a sale's commit
 // after them syncs the log they are in. Atomicity is WAL's either way.
@@ -235,9 +249,12 @@ Store::Store(const std::string& path) : db_(path) {
                      "WHERE s.origin = ?1 AND s.receipt_id = ?2");
   insert_sale_.emplace(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
                             "VALUES('', ?1, ?2, ?3, ?4, ?5, ?6)");
+  own_sale_exists_.emplace(db_, "SELECT 1 FROM sales WHERE origin = '' AND receipt_id = ?1");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?3 WHERE origin = ?1 AND receipt_id = ?2");
   insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id, "
-                              "body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                              "body, digest, coupon_code) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  entry_body_.emplace(db_, "SELECT o.txn_id, COALESCE(o.body, b.body) FROM outbox o LEFT JOIN outbox_bodies b ON b.seq = o.seq "
+                           "WHERE o.seq = ?1");
   refund_.emplace(db_, "SELECT origin, receipt_id, result FROM refunds WHERE refund_id = ?1");
   insert_refund_.emplace(db_, "INSERT INTO refunds(refund_id, origin, receipt_id, result, outbox_seq) "
                               "VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -267,6 +284,50 @@ Store::Store(const std::string& path) : db_(path) {
   set_meta_.emplace(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   load_effects();
+  unfiled_.reserve(kFileSalesEvery);  // so that adding one after a commit cannot fail
+  load_unfiled();
+}
+
+Store::~Store() {
+  if (unfiled_.empty()) return;
+  try {
+    RelaxedSync relaxed(db_, relaxed_);  // filed again at the next open if this is lost
+    Transaction t(db_);
+    file_sales();
+    t.commit();
+  } catch (...) {  // filed at the next open
+  }
+}
+
+void Store::load_unfiled() {
+  get_meta_->bind(1, "sales_filed_through");
+  const std::int64_t through = get_meta_->step() ? get_meta_->optional_integer(0).value_or(0) : 0;
+  get_meta_->reset();
+  Statement s(db_, "SELECT seq, receipt_id, digest, member_id, coupon_code FROM outbox "
+                   "WHERE seq > ?1 AND kind = 'sale' ORDER BY seq");
+  s.bind(1, through);
+  std::vector<UnfiledSale> out;
+  out.reserve(kFileSalesEvery);
+  while (s.step()) out.push_back(UnfiledSale{s.integer(0), s.text(1), s.text(2), s.optional_text(3), s.optional_text(4)});
+  unfiled_.swap(out);
+}
+
+const Store::UnfiledSale* Store::unfiled(std::string_view receipt_id) const {
+  for (const UnfiledSale& u : unfiled_)
+    if (u.receipt_id == receipt_id) return &u;
+  return nullptr;
+}
+
+bool Store::file_sales(const UnfiledSale* also) {
+  if (unfiled_.empty() && !also) return false;
+  const auto file = [this](const UnfiledSale& u) {
+    insert_sale_->bind(1, u.receipt_id).bind(2, u.seq).bind(3, u.digest).bind(4, u.member_id).bind(5, u.coupon_code)
+        .bind(6, "").run();
+  };
+  for (const UnfiledSale& u : unfiled_) file(u);
+  if (also) file(*also);
+  set_meta_->bind(1, "sales_filed_through").bind(2, also ? also->seq : unfiled_.back().seq).run();
+  return true;
 }
 
 void Store::migrate() {
@@ -301,6 +362,7 @@ void Store::migrate() {
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     set.bind(1, through).run();
   }
+  if (v < 6) db_.exec(kSchema6);
   db_.set_user_version(kSchemaVersion);
   t.commit();
 }
@@ -390,6 +452,8 @@ std::int64_t Store::redeemed_offline(std::string_view member_id, std::int64_t lo
 }
 
 bool Store::coupon_used_here(std::string_view code) {
+  for (const UnfiledSale& u : unfiled_)
+    if (u.coupon_code == code) return true;
   coupon_used_->bind(1, code);
   const bool used = coupon_used_->step();
   coupon_used_->reset();
@@ -397,6 +461,19 @@ bool Store::coupon_used_here(std::string_view code) {
 }
 
 std::optional<StoredSale> Store::sale(std::string_view origin, std::string_view receipt_id) {
+  if (const UnfiledSale* u = origin.empty() ? unfiled(receipt_id) : nullptr) {
+    entry_body_->bind(1, u->seq);
+    std::optional<StoredSale> out;
+    try {
+      if (!entry_body_->step()) throw StorageError("the outbox entry of sale " + u->receipt_id + " is not in the database");
+      out = StoredSale{u->receipt_id, entry_body_->text(0), u->member_id, "", body_at(*entry_body_, 1), u->digest, "", u->seq};
+    } catch (...) {
+      entry_body_->reset();
+      throw;
+    }
+    entry_body_->reset();
+    return out;
+  }
   sale_->bind(1, origin).bind(2, receipt_id);
   std::optional<StoredSale> out;
   try {
@@ -412,7 +489,11 @@ std::optional<StoredSale> Store::sale(std::string_view origin, std::string_view 
 }
 
 void Store::set_sale_lines(std::string_view origin, std::string_view receipt_id, const std::string& lines) {
+  Transaction t(db_);
+  const bool filed = file_sales();
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
+  t.commit();
+  if (filed) unfiled_.clear();
 }
 
 std::optional<std::string> Store::entry_member(std::int64_t seq) {
@@ -521,11 +602,11 @@ void Store::held(std::int64_t seq) {
   waiting_.erase(seq);
 }
 
-std::int64_t Store::add_outbox(const OutboxEntry& e, std::optional<std::string_view> receipt_id) {
+std::int64_t Store::add_outbox(const OutboxEntry& e, const NewSale* sale) {
   insert_outbox_->bind(1, e.txn_id).bind(2, e.kind).bind(3, e.member_id).bind(4, e.points_delta).bind(5, e.at_us)
       .bind(6, e.created_us);
-  if (receipt_id) insert_outbox_->bind(7, *receipt_id);
-  else insert_outbox_->bind_null(7);
+  if (sale) insert_outbox_->bind(7, sale->receipt_id).bind(9, sale->digest).bind(10, sale->coupon_code);
+  else insert_outbox_->bind_null(7).bind_null(9).bind_null(10);
   if (const auto packed = pack_body(e.body)) insert_outbox_->bind_blob(8, packed->data(), packed->size()).run();
   else insert_outbox_->bind(8, e.body).run();
   return db_.last_insert_rowid();
@@ -538,14 +619,22 @@ void Store::durable() {
 }
 
 std::int64_t Store::commit_sale(const NewSale& s, const OutboxEntry& e) {
+  // The row's key would refuse it only once filed, and with it every filing after.
+  own_sale_exists_->bind(1, s.receipt_id);
+  const bool exists = own_sale_exists_->step();
+  own_sale_exists_->reset();
+  if (exists || unfiled(s.receipt_id)) throw StorageError("receipt " + s.receipt_id + " names a sale this till holds");
   durable();
   Transaction t(db_);
-  const std::int64_t seq = add_outbox(e, s.receipt_id);
-  insert_sale_->bind(1, s.receipt_id).bind(2, seq).bind(3, s.digest).bind(4, s.member_id).bind(5, s.coupon_code)
-      .bind(6, s.lines).run();
+  const std::int64_t seq = add_outbox(e, &s);
   if (s.offline && s.redeemed_points > 0 && s.member_id)
     add_redeemed_offline_->bind(1, *s.member_id).bind(2, s.local_day).bind(3, s.redeemed_points).run();
+  UnfiledSale u{seq, s.receipt_id, s.digest, s.member_id, s.coupon_code};
+  // Filed with the sales before it once enough wait (their rows share a page or two).
+  const bool filed = unfiled_.size() + 1 >= kFileSalesEvery && file_sales(&u);
   t.commit();
+  if (filed) unfiled_.clear();
+  else unfiled_.push_back(std::move(u));  // room reserved: cannot throw
   count_unanswered(seq, e);
   return seq;
 }
@@ -572,11 +661,13 @@ std::int64_t Store::commit_refund(const std::string& refund_id, const std::strin
                                   const std::string& lines_left, const std::string& result, const OutboxEntry& e) {
   durable();
   Transaction t(db_);
+  const bool filed = file_sales();
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines_left).run();
   if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
   const std::int64_t seq = add_outbox(e);
   insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).bind(5, seq).run();
   t.commit();
+  if (filed) unfiled_.clear();
   count_unanswered(seq, e);
   return seq;
 }
@@ -858,6 +949,7 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   }
   RelaxedSync relaxed(db_, relaxed_);  // pruning again after a power loss loses nothing
   Transaction t(db_);
+  const bool filed = file_sales();  // so that a sale pruned goes with its row
   struct Row {
     std::int64_t seq;
     std::optional<std::string> receipt_id;  // a sale's
@@ -882,6 +974,7 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   Statement days(db_, "DELETE FROM offline_redeemed WHERE day < ?1");
   days.bind(1, today - 1).run();
   t.commit();
+  if (filed) unfiled_.clear();
   return pruned;
 }
 
@@ -895,6 +988,7 @@ std::int64_t Store::last_seq() {
 void Store::record_answers(const std::vector<Answer>& answers) {
   RelaxedSync relaxed(db_, relaxed_);
   Transaction t(db_);
+  const bool filed = file_sales();  // a write that comes anyway
   std::vector<const Answer*> written;  // answers for entries this database holds
   for (const Answer& a : answers) {
     const bool w = a.rejected && a.held ? hold_row(a.seq, a.reason)
@@ -904,6 +998,7 @@ void Store::record_answers(const std::vector<Answer>& answers) {
   }
   advance_answered_through();
   t.commit();
+  if (filed) unfiled_.clear();
   // What this till counts and sends follows the database once the answers are in it (a held entry
   // still counts, and is sent again).
   for (const Answer* a : written) {
@@ -959,6 +1054,12 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Store::sales_to_
   const bool current = get_meta_->step() && get_meta_->optional_integer(0).value_or(0) >= 2;
   get_meta_->reset();
   if (current) return std::nullopt;
+  {
+    Transaction t(db_);
+    const bool filed = file_sales();
+    t.commit();
+    if (filed) unfiled_.clear();
+  }
   std::vector<std::pair<std::string, std::string>> out;
   Statement s(db_, "SELECT s.receipt_id, COALESCE(o.body, b.body) FROM sales s JOIN outbox o ON o.seq = s.outbox_seq "
                    "LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq WHERE s.origin = '' AND s.outbox_seq != 0");

@@ -255,8 +255,6 @@ Committed Till::commit(CheckoutState& s, std::string_view receipt_id, const engi
   sale.offline = offline;
   sale.redeemed_points = q.redeem_points;
   if (s.coupon_code && !q.coupon_rejected) sale.coupon_code = s.coupon_code;
-  // sale.lines stays empty: the lines as sold are in the body (input and quote), and a refund reads
-  // them from there until one of them is refunded.
 
   const std::string txn_id = random_id();
   engine::detail::JsonWriter body(4096);  // a 10-line sale's is about 3,000 bytes

@@ -60,7 +60,8 @@ struct NewSale {
   bool offline = false;
   std::int64_t redeemed_points = 0;
   std::optional<std::string> coupon_code;  // an accepted coupon
-  std::string lines;  // "": as sold (in the entry's body)
+  // Its lines as sold are its entry's body's (input and quote): a refund reads them from there until
+  // one of them is refunded.
 };
 
 // One transaction for headquarters, queued until it is synced.
@@ -123,8 +124,15 @@ class Store {
  public:
   // Opens the database file, creating it or migrating its schema (PRAGMA user_version).
   explicit Store(const std::string& path);
+  // Files the sales not filed yet (best effort: they are filed again at the next open otherwise).
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
-  static constexpr std::int64_t kSchemaVersion = 5;
+  static constexpr std::int64_t kSchemaVersion = 6;
+  // A sale's row of `sales` is written with those of the sales before it once this many wait to be
+  // filed, or sooner by any write that comes (schema 6).
+  static constexpr std::size_t kFileSalesEvery = 64;
 
   std::optional<std::string> rules_json();
   // Stores a rule set; false when that version is already the current one.
@@ -167,6 +175,7 @@ class Store {
   // This till's refunds of a sale that headquarters has not refused (txn_id, body), oldest first.
   std::vector<std::pair<std::string, std::string>> refunds_of(std::string_view origin, std::string_view receipt_id);
   // The sale and its outbox entry in one transaction (one fsync); returns the entry's sequence number.
+  // StorageError when this till holds a sale of that receipt.
   std::int64_t commit_sale(const NewSale& sale, const OutboxEntry& entry);
 
   // A sale of another till fetched from headquarters, kept under its store (`origin`) and receipt so
@@ -254,9 +263,9 @@ class Store {
 
   Database db_;
   bool relaxed_ = false;  // synchronous=FULL is not known to be in force
-  // Writes an entry (a sale's names its receipt); what it counts for its member is the caller's to
-  // add once the transaction is committed (count_unanswered).
-  std::int64_t add_outbox(const OutboxEntry& e, std::optional<std::string_view> receipt_id = std::nullopt);
+  // Writes an entry (a sale's names its receipt, digest and coupon); what it counts for its member is
+  // the caller's to add once the transaction is committed (count_unanswered).
+  std::int64_t add_outbox(const OutboxEntry& e, const NewSale* sale = nullptr);
 
   // The entries to send (waiting for an answer or held), and those waiting with their created_us.
   std::set<std::int64_t> to_send_;
@@ -303,10 +312,27 @@ class Store {
   bool reject_row(std::int64_t seq, std::string_view reason);
   bool hold_row(std::int64_t seq, std::string_view reason);
 
+  // This till's own sales whose rows of `sales` are not written yet, oldest first (at most
+  // kFileSalesEvery - 1): every sale entry after meta "sales_filed_through". Their entries hold
+  // what the rows do (receipt, digest, coupon), so that they are loaded again at open. A write
+  // that comes files them in its own transaction (file_sales), and this is cleared once it commits.
+  struct UnfiledSale {
+    std::int64_t seq = 0;
+    std::string receipt_id, digest;
+    std::optional<std::string> member_id, coupon_code;
+  };
+  std::vector<UnfiledSale> unfiled_;
+  void load_unfiled();
+  const UnfiledSale* unfiled(std::string_view receipt_id) const;
+  // Writes the rows of unfiled_ and of `also`, and moves sales_filed_through on, in the caller's
+  // transaction; false when there was nothing to write. unfiled_ is the caller's to clear once the
+  // transaction has committed.
+  bool file_sales(const UnfiledSale* also = nullptr);
+
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
-      insert_sale_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_,
-      prunable_, prune_body_, prune_answer_, prune_entry_, prune_refunds_, prune_sale_, unsent_, first_waiting_;
+      insert_sale_, own_sale_exists_, update_sale_lines_, insert_outbox_, refund_, insert_refund_, add_redeemed_offline_, begin_, commit_, ack_,
+      prunable_, prune_body_, prune_answer_, prune_entry_, prune_refunds_, prune_sale_, unsent_, first_waiting_, entry_body_;
 };
 
 }  // namespace loyalty::store
