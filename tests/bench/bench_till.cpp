@@ -233,8 +233,8 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
   check(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK, "history open");
   check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK, "history begin");
   sqlite3_stmt *outbox = nullptr, *answer = nullptr, *sale = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id, body) "
-                         "VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, ?5, ?6)", -1, &outbox, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id, body, "
+                         "digest) VALUES(?1, ?2, 'sale', ?3, 120, ?4, ?4, ?5, ?6, ?2)", -1, &outbox, nullptr);
   sqlite3_prepare_v2(db, "INSERT INTO answers(seq, state, acked_version, member_id, created_us) VALUES(?1, 1, 1, ?2, ?3)", -1,
                      &answer, nullptr);
   sqlite3_prepare_v2(db, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
@@ -295,12 +295,17 @@ void add_history(const std::filesystem::path& db_path, int sales, int days) {
     check(sqlite3_step(sale) == SQLITE_DONE, "history sale");
     sqlite3_reset(sale);
   }
-  // Every entry has headquarters' answer, as the sync that got them would have recorded.
+  // Every entry has headquarters' answer, as the sync that got them would have recorded, and every
+  // sale has its row of `sales` (schema 6: filed).
   sqlite3_stmt* through = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES('answered_through', ?1) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", -1, &through, nullptr);
-  sqlite3_bind_int64(through, 1, first + sales - 1);
-  check(sqlite3_step(through) == SQLITE_DONE, "history answered");
+  sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     -1, &through, nullptr);
+  for (const char* key : {"answered_through", "sales_filed_through"}) {
+    sqlite3_bind_text(through, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(through, 2, first + sales - 1);
+    check(sqlite3_step(through) == SQLITE_DONE, "history meta");
+    sqlite3_reset(through);
+  }
   sqlite3_finalize(through);
   sqlite3_finalize(outbox);
   sqlite3_finalize(answer);
@@ -627,7 +632,7 @@ std::vector<Figure> till_figures(const std::filesystem::path& dir, bool quick) {
     const int sales = quick ? 200'000 : 1'000'000;
     const int days = sales / 500;  // 500 sales a day
     const auto history = dir / "history-source";
-    const auto marker = history / ("sales-" + std::to_string(sales) + "-packed");
+    const auto marker = history / ("sales-" + std::to_string(sales) + "-schema6");
     if (!std::filesystem::exists(marker)) {
       std::filesystem::remove_all(history);
       std::fprintf(stderr, "adding %d sales of history to a copy of the till (once)...\n", sales);

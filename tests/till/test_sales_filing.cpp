@@ -7,6 +7,7 @@
 
 #include "loyalty/store/store.hpp"
 #include "support.hpp"
+#include "till_db_sql.hpp"
 
 using namespace loyalty;
 
@@ -141,4 +142,23 @@ TEST_CASE("any write of the till files the sales waiting, and closing files them
   CHECK(count(s, "SELECT value FROM meta WHERE key = 'sales_filed_through'") ==
         count(s, "SELECT MAX(seq) FROM outbox"));
   check_sale(s, "R-5", count(s, "SELECT seq FROM outbox WHERE receipt_id = 'R-5'"));
+}
+
+TEST_CASE("sales filed already, with the record of the filing behind, are not filed twice", "[till]") {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "till.db").string();
+  {
+    store::Store s(path);
+    for (int i = 0; i < 5; ++i) commit(s, "R-" + std::to_string(i));
+  }
+  // Rows written, as by a tool, without moving sales_filed_through on.
+  test::exec_sql(path, "UPDATE meta SET value = 0 WHERE key = 'sales_filed_through'");
+  store::Store s(path);
+  check_sale(s, "R-2", 3);
+  CHECK_THROWS_AS(commit(s, "R-2"), store::StorageError);
+  const std::int64_t every = static_cast<std::int64_t>(store::Store::kFileSalesEvery);
+  // The five count as waiting: the commit that makes 64 files them again, and the others.
+  for (std::int64_t i = 5; i < every; ++i) commit(s, "R-" + std::to_string(i));
+  CHECK(filed(s) == every);
+  for (std::int64_t i = 0; i < every; ++i) check_sale(s, "R-" + std::to_string(i), i + 1);
 }

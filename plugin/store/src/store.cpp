@@ -1,5 +1,6 @@
 #include "loyalty/store/store.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -247,8 +248,10 @@ Store::Store(const std::string& path) : db_(path) {
                      "COALESCE(o.body, b.body, s.foreign_body), s.digest, s.origin, s.outbox_seq FROM sales s "
                      "LEFT JOIN outbox o ON o.seq = s.outbox_seq LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq "
                      "WHERE s.origin = ?1 AND s.receipt_id = ?2");
+  // Filing again what is filed already (a database written by other means than this store) keeps the
+  // row there: commit_sale refuses a receipt this till holds, so both are the same sale.
   insert_sale_.emplace(db_, "INSERT INTO sales(origin, receipt_id, outbox_seq, digest, member_id, coupon_code, lines) "
-                            "VALUES('', ?1, ?2, ?3, ?4, ?5, ?6)");
+                            "VALUES('', ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(origin, receipt_id) DO NOTHING");
   own_sale_exists_.emplace(db_, "SELECT 1 FROM sales WHERE origin = '' AND receipt_id = ?1");
   update_sale_lines_.emplace(db_, "UPDATE sales SET lines = ?3 WHERE origin = ?1 AND receipt_id = ?2");
   insert_outbox_.emplace(db_, "INSERT INTO outbox(txn_id, kind, member_id, points_delta, at_us, created_us, receipt_id, "
@@ -284,7 +287,6 @@ Store::Store(const std::string& path) : db_(path) {
   set_meta_.emplace(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   load_effects();
-  unfiled_.reserve(kFileSalesEvery);  // so that adding one after a commit cannot fail
   load_unfiled();
 }
 
@@ -309,6 +311,7 @@ void Store::load_unfiled() {
   std::vector<UnfiledSale> out;
   out.reserve(kFileSalesEvery);
   while (s.step()) out.push_back(UnfiledSale{s.integer(0), s.text(1), s.text(2), s.optional_text(3), s.optional_text(4)});
+  out.reserve(std::max(out.size() + 1, kFileSalesEvery));  // the next commit files them (commit_sale)
   unfiled_.swap(out);
 }
 
