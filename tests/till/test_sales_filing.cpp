@@ -157,8 +157,31 @@ TEST_CASE("sales filed already, with the record of the filing behind, are not fi
   check_sale(s, "R-2", 3);
   CHECK_THROWS_AS(commit(s, "R-2"), store::StorageError);
   const std::int64_t every = static_cast<std::int64_t>(store::Store::kFileSalesEvery);
-  // The five count as waiting: the commit that makes 64 files them again, and the others.
-  for (std::int64_t i = 5; i < every; ++i) commit(s, "R-" + std::to_string(i));
-  CHECK(filed(s) == every);
-  for (std::int64_t i = 0; i < every; ++i) check_sale(s, "R-" + std::to_string(i), i + 1);
+  // The five are read from their rows, not waiting: the 64 after them are filed together.
+  for (std::int64_t i = 5; i < every + 4; ++i) commit(s, "R-" + std::to_string(i));
+  CHECK(filed(s) == 5);
+  commit(s, "R-" + std::to_string(every + 4));
+  CHECK(filed(s) == every + 5);
+  for (std::int64_t i = 0; i < every + 5; ++i) check_sale(s, "R-" + std::to_string(i), i + 1);
+}
+
+TEST_CASE("a sale filed and refunded, with the record of the filing behind, keeps its lines left", "[till]") {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "till.db").string();
+  {
+    store::Store s(path);
+    commit(s, "R-1");
+    store::OutboxEntry e;
+    e.txn_id = "t-F-1";
+    e.kind = "refund";
+    e.member_id = "M-1";
+    e.points_delta = -5;
+    e.body = "{}";
+    s.commit_refund("F-1", "", "R-1", R"([{"left":1}])", "{}", e);
+  }
+  test::exec_sql(path, "UPDATE meta SET value = 0 WHERE key = 'sales_filed_through'");
+  store::Store s(path);
+  CHECK(s.sale("", "R-1")->lines == R"([{"left":1}])");
+  s.set_sale_lines("", "R-1", R"([{"left":0}])");
+  CHECK(s.sale("", "R-1")->lines == R"([{"left":0}])");
 }

@@ -305,8 +305,11 @@ void Store::load_unfiled() {
   get_meta_->bind(1, "sales_filed_through");
   const std::int64_t through = get_meta_->step() ? get_meta_->optional_integer(0).value_or(0) : 0;
   get_meta_->reset();
-  Statement s(db_, "SELECT seq, receipt_id, digest, member_id, coupon_code FROM outbox "
-                   "WHERE seq > ?1 AND kind = 'sale' ORDER BY seq");
+  // A sale whose row is there already (a database written by other means) is read from its row,
+  // which may hold lines refunded since: memory holds only sales without one.
+  Statement s(db_, "SELECT o.seq, o.receipt_id, o.digest, o.member_id, o.coupon_code FROM outbox o "
+                   "WHERE o.seq > ?1 AND o.kind = 'sale' AND NOT EXISTS (SELECT 1 FROM sales s "
+                   "WHERE s.origin = '' AND s.receipt_id = o.receipt_id) ORDER BY o.seq");
   s.bind(1, through);
   std::vector<UnfiledSale> out;
   out.reserve(kFileSalesEvery);
@@ -492,6 +495,10 @@ std::optional<StoredSale> Store::sale(std::string_view origin, std::string_view 
 }
 
 void Store::set_sale_lines(std::string_view origin, std::string_view receipt_id, const std::string& lines) {
+  if (!origin.empty() || !unfiled(receipt_id)) {  // its row is there: one statement, as before schema 6
+    update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
+    return;
+  }
   Transaction t(db_);
   const bool filed = file_sales();
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
