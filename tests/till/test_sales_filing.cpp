@@ -30,6 +30,16 @@ std::int64_t commit(store::Store& s, const std::string& receipt, std::optional<s
   return s.commit_sale(sale, e);
 }
 
+store::OutboxEntry refund_entry(const std::string& refund_id) {
+  store::OutboxEntry e;
+  e.txn_id = "t-" + refund_id;
+  e.kind = "refund";
+  e.member_id = "M-1";
+  e.points_delta = -5;
+  e.body = "{}";
+  return e;
+}
+
 std::int64_t count(store::Store& s, const std::string& sql) {
   store::Statement q(s.database(), sql.c_str());
   REQUIRE(q.step());
@@ -124,13 +134,7 @@ TEST_CASE("any write of the till files the sales waiting, and closing files them
     commit(s, "R-3");
     CHECK(filed(s) == 2);
     // A refund rewrites its sale's row: the row is written first.
-    store::OutboxEntry e;
-    e.txn_id = "t-F-1";
-    e.kind = "refund";
-    e.member_id = "M-1";
-    e.points_delta = -5;
-    e.body = "{}";
-    s.commit_refund("F-1", "", "R-3", R"([{"id":"1"}])", "{}", e);
+    s.commit_refund("F-1", "", "R-3", R"([{"id":"1"}])", "{}", refund_entry("F-1"));
     CHECK(filed(s) == 3);
     CHECK(s.sale("", "R-3")->lines == R"([{"id":"1"}])");
     commit(s, "R-4");
@@ -171,13 +175,7 @@ TEST_CASE("a sale filed and refunded, with the record of the filing behind, keep
   {
     store::Store s(path);
     commit(s, "R-1");
-    store::OutboxEntry e;
-    e.txn_id = "t-F-1";
-    e.kind = "refund";
-    e.member_id = "M-1";
-    e.points_delta = -5;
-    e.body = "{}";
-    s.commit_refund("F-1", "", "R-1", R"([{"left":1}])", "{}", e);
+    s.commit_refund("F-1", "", "R-1", R"([{"left":1}])", "{}", refund_entry("F-1"));
   }
   test::exec_sql(path, "UPDATE meta SET value = 0 WHERE key = 'sales_filed_through'");
   store::Store s(path);

@@ -290,13 +290,25 @@ Store::Store(const std::string& path) : db_(path) {
   load_unfiled();
 }
 
+class Store::FilingTransaction {
+ public:
+  explicit FilingTransaction(Store& s) : s_(s), t_(s.db_), filed_(s.file_sales()) {}
+  void commit() {
+    t_.commit();
+    if (filed_) s_.unfiled_.clear();
+  }
+
+ private:
+  Store& s_;
+  Transaction t_;
+  bool filed_;
+};
+
 Store::~Store() {
   if (unfiled_.empty()) return;
   try {
     RelaxedSync relaxed(db_, relaxed_);  // filed again at the next open if this is lost
-    Transaction t(db_);
-    file_sales();
-    t.commit();
+    FilingTransaction(*this).commit();
   } catch (...) {  // filed at the next open
   }
 }
@@ -312,7 +324,6 @@ void Store::load_unfiled() {
                    "WHERE s.origin = '' AND s.receipt_id = o.receipt_id) ORDER BY o.seq");
   s.bind(1, through);
   std::vector<UnfiledSale> out;
-  out.reserve(kFileSalesEvery);
   while (s.step()) out.push_back(UnfiledSale{s.integer(0), s.text(1), s.text(2), s.optional_text(3), s.optional_text(4)});
   out.reserve(std::max(out.size() + 1, kFileSalesEvery));  // the next commit files them (commit_sale)
   unfiled_.swap(out);
@@ -499,11 +510,9 @@ void Store::set_sale_lines(std::string_view origin, std::string_view receipt_id,
     update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
     return;
   }
-  Transaction t(db_);
-  const bool filed = file_sales();
+  FilingTransaction t(*this);
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines).run();
   t.commit();
-  if (filed) unfiled_.clear();
 }
 
 std::optional<std::string> Store::entry_member(std::int64_t seq) {
@@ -670,14 +679,12 @@ std::optional<StoredRefund> Store::refund(std::string_view refund_id) {
 std::int64_t Store::commit_refund(const std::string& refund_id, const std::string& origin, const std::string& receipt_id,
                                   const std::string& lines_left, const std::string& result, const OutboxEntry& e) {
   durable();
-  Transaction t(db_);
-  const bool filed = file_sales();
+  FilingTransaction t(*this);
   update_sale_lines_->bind(1, origin).bind(2, receipt_id).bind(3, lines_left).run();
   if (db_.changes() != 1) throw StorageError("refund of a sale that is not stored: " + receipt_id);
   const std::int64_t seq = add_outbox(e);
   insert_refund_->bind(1, refund_id).bind(2, origin).bind(3, receipt_id).bind(4, result).bind(5, seq).run();
   t.commit();
-  if (filed) unfiled_.clear();
   count_unanswered(seq, e);
   return seq;
 }
@@ -958,8 +965,7 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
     prune_sale_.emplace(db_, "DELETE FROM sales WHERE origin = '' AND receipt_id = ?1 AND outbox_seq = ?2");
   }
   RelaxedSync relaxed(db_, relaxed_);  // pruning again after a power loss loses nothing
-  Transaction t(db_);
-  const bool filed = file_sales();  // so that a sale pruned goes with its row
+  FilingTransaction t(*this);  // so that a sale pruned goes with its row
   struct Row {
     std::int64_t seq;
     std::optional<std::string> receipt_id;  // a sale's
@@ -984,7 +990,6 @@ std::int64_t Store::prune(std::int64_t before_us, std::int64_t today, std::size_
   Statement days(db_, "DELETE FROM offline_redeemed WHERE day < ?1");
   days.bind(1, today - 1).run();
   t.commit();
-  if (filed) unfiled_.clear();
   return pruned;
 }
 
@@ -997,8 +1002,7 @@ std::int64_t Store::last_seq() {
 
 void Store::record_answers(const std::vector<Answer>& answers) {
   RelaxedSync relaxed(db_, relaxed_);
-  Transaction t(db_);
-  const bool filed = file_sales();  // a write that comes anyway
+  FilingTransaction t(*this);  // a write that comes anyway
   std::vector<const Answer*> written;  // answers for entries this database holds
   for (const Answer& a : answers) {
     const bool w = a.rejected && a.held ? hold_row(a.seq, a.reason)
@@ -1008,7 +1012,6 @@ void Store::record_answers(const std::vector<Answer>& answers) {
   }
   advance_answered_through();
   t.commit();
-  if (filed) unfiled_.clear();
   // What this till counts and sends follows the database once the answers are in it (a held entry
   // still counts, and is sent again).
   for (const Answer* a : written) {
@@ -1064,12 +1067,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Store::sales_to_
   const bool current = get_meta_->step() && get_meta_->optional_integer(0).value_or(0) >= 2;
   get_meta_->reset();
   if (current) return std::nullopt;
-  {
-    Transaction t(db_);
-    const bool filed = file_sales();
-    t.commit();
-    if (filed) unfiled_.clear();
-  }
+  FilingTransaction(*this).commit();  // the rows read below
   std::vector<std::pair<std::string, std::string>> out;
   Statement s(db_, "SELECT s.receipt_id, COALESCE(o.body, b.body) FROM sales s JOIN outbox o ON o.seq = s.outbox_seq "
                    "LEFT JOIN outbox_bodies b ON b.seq = s.outbox_seq WHERE s.origin = '' AND s.outbox_seq != 0");

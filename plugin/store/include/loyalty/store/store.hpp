@@ -312,8 +312,8 @@ class Store {
   bool reject_row(std::int64_t seq, std::string_view reason);
   bool hold_row(std::int64_t seq, std::string_view reason);
 
-  // This till's own sales whose rows of `sales` are not written yet, oldest first (at most
-  // kFileSalesEvery - 1): every sale entry after meta "sales_filed_through". Their entries hold
+  // This till's own sales whose rows of `sales` are not written yet, oldest first (fewer than
+  // kFileSalesEvery once a sale is committed): every sale entry after meta "sales_filed_through". Their entries hold
   // what the rows do (receipt, digest, coupon), so that they are loaded again at open. A write
   // that comes files them in its own transaction (file_sales), and this is cleared once it commits.
   struct UnfiledSale {
@@ -328,6 +328,8 @@ class Store {
   // transaction; false when there was nothing to write. unfiled_ is the caller's to clear once the
   // transaction has committed.
   bool file_sales(const UnfiledSale* also = nullptr);
+  // A write transaction that files the sales waiting first; they leave unfiled_ once it commits.
+  class FilingTransaction;
 
   std::optional<Statement> by_code_, by_id_, pending_, coupon_, member_version_, insert_member_, delete_codes_,
       insert_code_, coupon_version_, upsert_coupon_, get_meta_, set_meta_, redeemed_offline_, coupon_used_, sale_,
