@@ -1,31 +1,27 @@
 // Headquarters' ledger (RULES.md, "Member state that headquarters keeps"): each synced sale re-checked
 // with the engine under the rules version it names, points in lots that expire, tiers from the net
 // spend of a moving window with a grace period, single-use coupons across every store, and the flags
-// an operator reviews. It works inside the storage's write transactions; every member or coupon it
-// writes back takes the next number of the changes feed, once per transaction.
+// an operator reviews. Plain C++ over the storage port, inside one of its transactions; the
+// arithmetic is policy.hpp's.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "loyalty/engine/quote.hpp"
 #include "loyalty/engine/rules.hpp"
 #include "loyalty/hq/storage.hpp"
 #include "loyalty/hq/txn.hpp"
 #include "loyalty/store/database.hpp"
+#include "policy.hpp"
+#include "port.hpp"
 
 namespace loyalty::hq::detail {
-
-// The first instant after the end of the month `months` after `at`'s month, in `offset_minutes`:
-// when points earned at `at` expire.
-std::int64_t expiry_after(std::int64_t at_us, std::int32_t months, std::int32_t offset_minutes);
-// The start of the day holding `at_us` in `offset_minutes`, as UTC microseconds.
-std::int64_t day_start(std::int64_t at_us, std::int32_t offset_minutes);
 
 // A published rule set that this headquarters cannot load (a damaged database, or one published by a
 // newer release).
@@ -34,35 +30,34 @@ class UnloadableRules : public store::StorageError {
   using store::StorageError::StorageError;
 };
 
+// Published rule sets by version, loaded once (a version is never published twice with other text).
+// Shared by every transaction; thread-safe.
+class RulesCache {
+ public:
+  // nullptr when the version was never published.
+  std::shared_ptr<const engine::RuleSet> get(Tx& tx, std::string_view version);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
+};
+
 class Ledger {
  public:
-  // `seq` is the changes feed's counter of the storage's write transaction: a coupon marked used
-  // takes the next number.
-  Ledger(store::Database& db, std::int64_t& seq);
+  // Inside one transaction. Call refresh() before anything that needs the current rules.
+  Ledger(Tx& tx, RulesCache& rules) : tx_(tx), cache_(rules) {}
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
   // A published rule set by version (kept for good: every sale is re-checked under its own), and the
-  // current one as of the last refresh(); nullptr when there is none. Call refresh() at the start of
-  // each transaction: another process (`loyalty-hq rules set`) may have published since.
-  std::shared_ptr<const engine::RuleSet> rules(std::string_view version);
+  // current one; nullptr when there is none.
+  std::shared_ptr<const engine::RuleSet> rules(std::string_view version) { return cache_.get(tx_, version); }
   std::shared_ptr<const engine::RuleSet> current_rules() const { return current_; }
   void refresh();
 
-  // A member's ledger state, read once per transaction and written back once.
-  struct MemberState {
-    std::string id;
-    std::int64_t points = 0, points_before = 0;
-    std::string tier;
-    std::optional<std::int64_t> grace_until_us;
-    engine::Minor spend = 0;
-    std::int64_t spend_at_us = 0;
-    std::optional<engine::MonthDay> birthday;
-  };
   std::optional<MemberState> load(const std::string& id);
-  // Writes points, tier, grace and spend back, bumps the member's version into the changes feed
-  // (number `seq`), and returns the new version.
-  std::int64_t save(const MemberState& m, std::int64_t seq);
+  // Writes points, tier, grace and spend back and moves the member on the changes feed; the new version.
+  std::int64_t save(const MemberState& m) { return tx_.save_member(m); }
 
   // The figures a sale counts with once re-checked: points from headquarters' quote, money and the
   // points redeemed as the till took them. A disagreement is flagged with both quotes.
@@ -89,11 +84,13 @@ class Ledger {
 
   // One slice of the daily pass at `now_us`: at most `limit` members after `after` in id order, each
   // re-evaluated (upgrade, grace, downgrade, spend); a member changed goes on the changes feed. The
-  // last member id of the slice, or nullopt when none was left. Run each slice in a write transaction.
+  // last member id of the slice, or nullopt when none was left.
   std::optional<std::string> tier_pass_slice(std::int64_t now_us, const std::string& after, std::int64_t limit,
                                              TierPassReport& report);
   void record_tier(const std::string& member, std::int64_t at_us, const std::string& from, const std::string& to,
-                   std::int64_t spend, std::string_view reason);
+                   engine::Minor spend, std::string_view reason) {
+    tx_.insert_tier_change(member, at_us, from, to, spend, reason);
+  }
 
   // Coupons: the first redemption to reach headquarters wins; another is flagged. True when the
   // coupon changed (marked used).
@@ -107,13 +104,11 @@ class Ledger {
   void check_balance(const MemberState& m, const Txn* txn, std::int64_t now_us);
 
   // At most `limit` lots due at `now_us` expire, each exactly once; a member whose balance changed
-  // goes on the changes feed. False when none was due. Run each slice in a write transaction.
+  // goes on the changes feed. False when none was due.
   bool expire_slice(std::int64_t now_us, std::int64_t limit, ExpiryReport& report);
 
-  // What a till shows: the next expiry (points, and the instant in the rules' offset) and the next tier.
+  // What a till shows: the next expiry (points, and the instant in the rules' offset).
   std::optional<engine::PointsExpiry> next_expiry(const std::string& member, const engine::RuleSet* rules);
-  static std::optional<engine::NextTier> next_tier(const engine::RuleSet& rules, std::string_view tier,
-                                                   engine::Minor spend);
 
  private:
   // The member's tier at an instant.
@@ -126,13 +121,10 @@ class Ledger {
   // either side).
   bool held_recently(const std::string& member, const std::string& tier, std::int64_t at_us);
   engine::Minor window_spend(const engine::RuleSet& rules, const std::string& member, std::int64_t at_us);
-  std::shared_ptr<const engine::RuleSet> current_;
 
-  std::int64_t& seq_;
-  std::map<std::string, std::shared_ptr<const engine::RuleSet>, std::less<>> rules_;
-  store::Statement rules_json_, current_version_, load_, save_, expire_points_, open_lots_, take_lot_, insert_lot_,
-      spend_, set_tier_, insert_tier_change_, coupon_, use_coupon_, insert_flag_, close_flags_,
-      tier_at_, history_, held_, next_expiry_, pass_slice_, due_lots_, expire_lot_;
+  Tx& tx_;
+  RulesCache& cache_;
+  std::shared_ptr<const engine::RuleSet> current_;
 };
 
 }  // namespace loyalty::hq::detail
