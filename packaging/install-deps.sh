@@ -14,6 +14,9 @@ packages=(
   libssl-dev        # OpenSSL 3.0: code hashing, enrollment sealing, TLS
   openssl           # the command line: demo and development keys
   libsqlite3-dev    # SQLite 3.40: the till's database
+  libpq-dev         # libpq 15: headquarters' PostgreSQL storage
+  postgresql        # PostgreSQL 15's server: the postgres tests start a throwaway cluster
+  postgresql-client # pg_dump and pg_restore: the tests' backups of headquarters
   liblz4-dev        # LZ4: the till packs its outbox bodies
   nlohmann-json3-dev
   libcli11-dev

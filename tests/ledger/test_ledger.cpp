@@ -554,7 +554,10 @@ TEST_CASE("serving, headquarters runs the daily tier pass and expiry on its own 
 TEST_CASE("a database of schema 1 is migrated: balances become lots, sales keep their figures and refunds", "[ledger]") {
   TempDir tmp;
   Chain chain(tmp.path() / "pki");
-  HqProcess hq(tmp.path() / "hq", chain.dir(), kNoTimer);
+  // A database of SQLite's first schema: this test is SQLite's, whichever storage the others use.
+  json sqlite = kNoTimer;
+  sqlite["database"] = "hq.db";
+  HqProcess hq(tmp.path() / "hq", chain.dir(), sqlite);
   {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open((tmp.path() / "hq" / "hq.db").c_str(), &db) == SQLITE_OK);
@@ -686,14 +689,7 @@ TEST_CASE("a basket, a rule set or a refund that does not add up changes nothing
   }
   tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.rules_version', 'demo-2026.1') "
                     "WHERE seq = (SELECT MAX(seq) FROM outbox)");
-  {
-    sqlite3* hqdb = nullptr;
-    REQUIRE(sqlite3_open((w.hq.dir() / "hq.db").c_str(), &hqdb) == SQLITE_OK);
-    sqlite3_busy_timeout(hqdb, 5000);
-    REQUIRE(sqlite3_exec(hqdb, "UPDATE rules SET json = '{\"version\": \"demo-2026.1\"}' WHERE version = 'demo-2026.1'",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(hqdb);
-  }
+  w.hq.execute("UPDATE rules SET json = '{\"version\": \"demo-2026.1\"}' WHERE version = 'demo-2026.1'");
   w.hq.stop();
   w.hq.start();  // forgets the rule sets it had loaded
   {

@@ -6,9 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fcntl.h>
+#include <regex>
 #include <thread>
 
 #include "till_db_sql.hpp"
@@ -44,7 +49,48 @@ int wait_exit(pid_t pid) {
   return 128 + WTERMSIG(status);
 }
 
+// The cluster's URL (without a database), from the state file pg_cluster.sh wrote.
+std::string pg_server() {
+  const char* state = std::getenv("LOYALTY_TEST_PG_STATE");
+  std::string url = read_text(std::string(state) + ".url");
+  while (!url.empty() && (url.back() == '\n' || url.back() == ' ')) url.pop_back();
+  if (url.empty())
+    FAIL("no PostgreSQL cluster is running for the postgres tests: " << state
+                                                                       << ".url is missing (tests/support/pg_cluster.sh)");
+  return url;
+}
+
+// Runs SQL on the cluster's database `db`; the first column of the first row ("" when none).
+std::string pg_exec(const std::string& server, const std::string& db, const std::string& sql) {
+  PGconn* c = PQconnectdb((server + "/" + db).c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    const std::string why = PQerrorMessage(c);
+    PQfinish(c);
+    FAIL("cannot connect to the test cluster: " << why);
+  }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PGresult* r = PQexec(c, sql.c_str());
+  const ExecStatusType st = PQresultStatus(r);
+  std::string out;
+  if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+  const std::string error = PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  INFO(sql << ": " << error);
+  REQUIRE((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK));
+  return out;
+}
+
+int run(const std::vector<std::string>& args, const std::filesystem::path& output) {
+  return wait_exit(spawn(args, output, false));
+}
+
 }  // namespace
+
+bool postgres_mode() {
+  const char* s = std::getenv("LOYALTY_TEST_PG_STATE");
+  return s && *s;
+}
 
 Chain::Chain(const std::filesystem::path& dir, const std::vector<std::string>& stores) : dir_(dir), ca_("loyalty test CA") {
   std::filesystem::create_directories(dir_);
@@ -69,6 +115,16 @@ HqProcess::HqProcess(const std::filesystem::path& dir, const std::filesystem::pa
                       {"code_key", kCodeKeyHex},
                       {"enrollment_key_file", (chain_dir / "hq-enroll-private.pem").string()},
                       {"limits", {{"timeout_seconds", 5}}}};
+  if (postgres_mode() && !edit.contains("database") && !edit.contains("storage")) {
+    static std::atomic<int> counter{0};
+    pg_server_ = pg_server();
+    pg_database_ = "hq_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    pg_exec(pg_server_, "postgres", "DROP DATABASE IF EXISTS " + pg_database_);
+    pg_exec(pg_server_, "postgres", "CREATE DATABASE " + pg_database_);
+    pg_url_ = pg_server_ + "/" + pg_database_;
+    c.erase("database");
+    c["storage"] = {{"kind", "postgres"}, {"url", pg_url_}};
+  }
   c.merge_patch(edit);
   write_text(config(), c.dump(2));
 }
@@ -77,6 +133,11 @@ HqProcess::~HqProcess() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     wait_exit(pid_);
+  }
+  if (!pg_database_.empty()) {
+    PGconn* c = PQconnectdb((pg_server_ + "/postgres").c_str());
+    if (PQstatus(c) == CONNECTION_OK) PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + pg_database_ + " WITH (FORCE)").c_str()));
+    PQfinish(c);
   }
 }
 
@@ -161,6 +222,14 @@ nlohmann::json HqProcess::member(const std::string& id) const {
 }
 
 std::int64_t HqProcess::query(const std::string& sql) const {
+  if (!pg_url_.empty()) {
+    std::string q = std::regex_replace(sql, std::regex("\\browid\\b"), "row");
+    q = std::regex_replace(q, std::regex("\\bleft\\b"), "points_left");
+    const std::string v = pg_exec(pg_server_, pg_database_, q);
+    INFO(q);
+    REQUIRE(!v.empty());
+    return std::stoll(v);
+  }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2((dir_ / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
@@ -175,11 +244,35 @@ std::int64_t HqProcess::query(const std::string& sql) const {
   return v;
 }
 
+void HqProcess::execute(const std::string& sql) const {
+  if (!pg_url_.empty()) {
+    pg_exec(pg_server_, pg_database_, sql);
+    return;
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir_ / "hq.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  INFO(sql << ": " << message);
+  REQUIRE(rc == SQLITE_OK);
+}
+
 std::string HqProcess::log() const { return read_text(dir_ / "hq.log"); }
 
 void HqProcess::save_copy(const std::filesystem::path& dir) {
   stop();
   std::filesystem::create_directories(dir);
+  if (!pg_url_.empty()) {
+    const int rc = run({"/usr/bin/pg_dump", "-Fc", "-f", (dir / "hq.dump").string(), pg_url_}, dir / "pg_dump.log");
+    INFO(read_text(dir / "pg_dump.log"));
+    REQUIRE(rc == 0);
+    start();
+    return;
+  }
   for (const char* f : {"hq.db", "hq.db-wal", "hq.db.feed"})
     if (std::filesystem::exists(dir_ / f)) std::filesystem::copy_file(dir_ / f, dir / f);
   start();
@@ -187,6 +280,16 @@ void HqProcess::save_copy(const std::filesystem::path& dir) {
 
 void HqProcess::restore_copy(const std::filesystem::path& dir, bool with_mark) {
   stop();
+  if (!pg_url_.empty()) {
+    // PostgreSQL keeps no mark: the database is put back whole, as pg_restore does.
+    pg_exec(pg_server_, "postgres", "DROP DATABASE " + pg_database_ + " WITH (FORCE)");
+    pg_exec(pg_server_, "postgres", "CREATE DATABASE " + pg_database_);
+    const int rc = run({"/usr/bin/pg_restore", "-d", pg_url_, (dir / "hq.dump").string()}, dir / "pg_restore.log");
+    INFO(read_text(dir / "pg_restore.log"));
+    REQUIRE(rc == 0);
+    start();
+    return;
+  }
   std::vector<std::string> files = {"hq.db", "hq.db-wal", "hq.db-shm"};
   if (with_mark) files.push_back("hq.db.feed");
   for (const auto& f : files) std::filesystem::remove(dir_ / f);

@@ -35,6 +35,12 @@ struct CliResult {
   std::string out;  // stdout and stderr
 };
 
+// Which storage the tests' headquarters use: SQLite (hq.db in its folder), or PostgreSQL when
+// LOYALTY_TEST_PG_STATE names the state file of the cluster tests/support/pg_cluster.sh started (its
+// URL in LOYALTY_TEST_PG_STATE.url), each HqProcess in a database of its own. A test run for
+// PostgreSQL that finds no cluster fails; it never passes by skipping.
+bool postgres_mode();
+
 class HqProcess {
  public:
   // Headquarters in `dir` (hq.json, hq.db, hq.log) with the chain's files of `chain_dir`. `edit` is
@@ -63,8 +69,14 @@ class HqProcess {
   void publish_rules(const std::filesystem::path& rules) const;
   void import_members(const std::string& csv) const;
   nlohmann::json member(const std::string& id) const;  // from `members list --json`; null when absent
-  // One integer from headquarters' database (read-only), e.g. "SELECT COUNT(*) FROM sales".
+  // One integer from headquarters' database (read-only), e.g. "SELECT COUNT(*) FROM sales". On
+  // PostgreSQL, SQLite's `rowid` of txns and `left` of lots are read as `row` and `points_left`.
   std::int64_t query(const std::string& sql) const;
+  // Changes headquarters' database behind its back (a damaged row), on either storage.
+  void execute(const std::string& sql) const;
+  // True when headquarters keeps the feed's mark beside its database (SQLite): a database put back
+  // from a backup is then found at start, not only by the tills' cursors.
+  bool keeps_feed_mark() const { return pg_url_.empty(); }
   std::string log() const;
 
   // Headquarters' database as a backup holds it: stops, copies hq.db (its WAL and the feed's mark
@@ -78,6 +90,7 @@ class HqProcess {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::string pg_server_, pg_database_, pg_url_;  // PostgreSQL: the cluster, this headquarters' database on it
 };
 
 // A till's configuration for store `store`, till `till`, syncing with `hq_url` with the chain's files.

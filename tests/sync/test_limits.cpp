@@ -173,8 +173,7 @@ TEST_CASE("a rule set a till cannot load stops none of its member changes, and i
   auto newer = nlohmann::json::parse(read_text(demo_rules_path()));
   newer["version"] = "demo-2027.1";
   newer["loyalty_games"] = {{"enabled", true}};
-  tamper_outbox(w.hq.dir() / "hq.db", "INSERT INTO rules(version, json, published_us) VALUES('demo-2027.1', '" +
-                                          newer.dump() + "', 1)");
+  w.hq.execute("INSERT INTO rules(version, json, published_us) VALUES('demo-2027.1', '" + newer.dump() + "', 1)");
 
   loy_sync_result r{};
   const loy_status synced = sync(t, &r);

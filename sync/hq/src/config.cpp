@@ -52,7 +52,27 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
   ObjectReader r(doc, "");
   HqConfig c;
   read_listen(r.string("listen"), c);
-  c.database = path_in(r, "database", base, false);
+  // "database": the SQLite file; or "storage": {"kind": "sqlite", "path": ...} or
+  // {"kind": "postgres", "url": ..., "connections": N}.
+  if (const auto* storage = r.optional("storage")) {
+    if (r.optional("database")) fail("database", "give database or storage, not both");
+    ObjectReader s(*storage, "storage");
+    const std::string kind = s.string("kind");
+    if (kind == "sqlite") {
+      c.database = path_in(s, "path", base, false);
+    } else if (kind == "postgres") {
+      c.storage = HqConfig::StorageKind::postgres;
+      c.postgres_url = s.string("url");
+      if (c.postgres_url.empty()) fail(s.path_of("url"), "must name the database (postgresql://user@host:port/name)");
+      if (s.optional("connections"))
+        c.postgres_connections = static_cast<std::int32_t>(s.integer("connections", 1, 256));
+    } else {
+      fail(s.path_of("kind"), "must be \"sqlite\" or \"postgres\"");
+    }
+    s.finish();
+  } else {
+    c.database = path_in(r, "database", base, false);
+  }
   {
     ObjectReader t(r.required("tls"), "tls");
     c.cert_file = path_in(t, "cert_file", base, true);

@@ -68,8 +68,14 @@ Hq open_hq(const std::string& config_path, bool serving = false) {
   Hq h{std::move(config).value(), nullptr, nullptr};
   h.opener = std::make_unique<hq::EnrollmentOpener>(read_file(h.config.enrollment_key_file.string(), 1 << 20),
                                                     h.config.code_key);
-  h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener, serving,
-                                      hq::LedgerPolicy{h.config.past_days});
+  if (h.config.storage == hq::HqConfig::StorageKind::postgres)
+    h.storage = hq::open_postgres_storage(h.config.postgres_url,
+                                          h.config.postgres_connections ? h.config.postgres_connections
+                                                                        : h.config.threads + 2,
+                                          *h.opener, hq::LedgerPolicy{h.config.past_days});
+  else
+    h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener, serving,
+                                        hq::LedgerPolicy{h.config.past_days});
   return h;
 }
 
@@ -149,8 +155,10 @@ int serve(const std::string& config_path, const std::string& port_file) {
   hq::Service service(*h.storage, h.config, log_line);
   LedgerTimer timer(*h.storage, h.config.ledger_timer_seconds);
   hq::run_server(h.config, service, log_line, [&](std::uint16_t port) {
-    log_line("listening on https://" + h.config.listen_host + ":" + std::to_string(port) + " (database " +
-             h.config.database.string() + ")");
+    log_line("listening on https://" + h.config.listen_host + ":" + std::to_string(port) + " (" +
+             (h.config.storage == hq::HqConfig::StorageKind::postgres ? std::string("PostgreSQL storage")
+                                                                         : "database " + h.config.database.string()) +
+             ")");
     if (!port_file.empty()) {
       const std::string tmp = port_file + ".tmp";
       std::ofstream(tmp) << port << "\n";

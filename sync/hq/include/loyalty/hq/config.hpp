@@ -13,7 +13,13 @@ namespace loyalty::hq {
 struct HqConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8443;  // 0: any free port (reported on start)
-  std::filesystem::path database;
+  // Where the ledger is kept: one SQLite file (the embedded default), or a PostgreSQL database that
+  // several instances share.
+  enum class StorageKind { sqlite, postgres };
+  StorageKind storage = StorageKind::sqlite;
+  std::filesystem::path database;   // sqlite: the file
+  std::string postgres_url;         // postgres: a libpq connection string or URI
+  std::int32_t postgres_connections = 0;  // postgres: connections held open (0: threads + 2)
   std::filesystem::path cert_file, key_file, ca_file;  // headquarters' TLS identity, and the chain's CA
   std::vector<std::uint8_t> code_key;                 // the chain's key for member code hashes
   std::filesystem::path enrollment_key_file;          // RSA private key (PEM) that opens enrollments

@@ -259,4 +259,9 @@ struct LedgerPolicy {
 std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener,
                                              bool serving = false, LedgerPolicy policy = {});
 
+// The shared storage: a PostgreSQL database (libpq connection string or URI), with `connections`
+// held open. Its schema is migrated at open, once, whichever instances open it together.
+std::unique_ptr<Storage> open_postgres_storage(const std::string& url, int connections, const EnrollmentOpener& opener,
+                                               LedgerPolicy policy = {});
+
 }  // namespace loyalty::hq

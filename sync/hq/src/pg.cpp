@@ -1,0 +1,169 @@
+#include "pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+
+namespace loyalty::hq::pg {
+namespace {
+
+std::string error_of(PGconn* c) {
+  std::string m = c ? PQerrorMessage(c) : "out of memory";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+void quiet(void*, const char*) {}  // notices (an index that exists already) are not errors
+
+}  // namespace
+
+Params& Params::add(std::string_view v) {
+  values_.emplace_back(std::string(v));
+  return *this;
+}
+
+Params& Params::add(std::int64_t v) {
+  values_.emplace_back(std::to_string(v));
+  return *this;
+}
+
+Params& Params::null() {
+  values_.emplace_back(std::nullopt);
+  return *this;
+}
+
+Params& Params::add_array(const std::vector<std::string>& items) {
+  std::string a = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) a += ',';
+    a += '"';
+    for (const char c : items[i]) {
+      if (c == '"' || c == '\\') a += '\\';
+      a += c;
+    }
+    a += '"';
+  }
+  a += '}';
+  values_.emplace_back(std::move(a));
+  return *this;
+}
+
+Params& Params::add_bytes(const void* data, std::size_t size) {
+  static const char* const digits = "0123456789abcdef";
+  std::string hex = "\\x";
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < size; ++i) (hex += digits[p[i] >> 4]) += digits[p[i] & 15];
+  values_.emplace_back(std::move(hex));
+  return *this;
+}
+
+const char* const* Params::values() const {
+  pointers_.clear();
+  for (const auto& v : values_) pointers_.push_back(v ? v->c_str() : nullptr);
+  return pointers_.data();
+}
+
+Result::~Result() { PQclear(r_); }
+
+int Result::rows() const { return PQntuples(r_); }
+
+bool Result::is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+
+std::string Result::text(int row, int col) const {
+  return std::string(PQgetvalue(r_, row, col), static_cast<std::size_t>(PQgetlength(r_, row, col)));
+}
+
+std::int64_t Result::integer(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  const char* v = PQgetvalue(r_, row, col);
+  const char* end = v + PQgetlength(r_, row, col);
+  std::int64_t out = 0;
+  const auto [ptr, ec] = std::from_chars(v, end, out);
+  if (ec != std::errc() || ptr != end) throw PgError("PostgreSQL returned " + std::string(v) + " for an integer", "");
+  return out;
+}
+
+std::optional<std::string> Result::optional_text(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return text(row, col);
+}
+
+std::optional<std::int64_t> Result::optional_integer(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return integer(row, col);
+}
+
+std::string Result::bytes(int row, int col) const {
+  const std::string hex = text(row, col);
+  if (hex.size() < 2 || hex[0] != '\\' || hex[1] != 'x' || hex.size() % 2 != 0)
+    throw PgError("PostgreSQL returned a bytea not in hex form", "");
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2 - 1);
+  for (std::size_t i = 2; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) throw PgError("PostgreSQL returned a bytea not in hex form", "");
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+Connection::Connection(const std::string& url) {
+  conn_ = PQconnectdb(url.c_str());
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    const std::string why = error_of(conn_);
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw PgError("cannot connect to PostgreSQL: " + why, "");
+  }
+  PQsetNoticeProcessor(conn_, quiet, nullptr);
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+bool Connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+
+void Connection::reset() {
+  PQreset(conn_);
+  prepared_.clear();
+  if (PQstatus(conn_) != CONNECTION_OK) throw PgError("cannot connect to PostgreSQL again: " + error_of(conn_), "");
+}
+
+Result Connection::checked(PGresult* r, std::string_view what) {
+  PGconn* conn = conn_;
+  const ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Result(r);
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = r ? PQresultErrorMessage(r) : error_of(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  if (message.empty()) message = error_of(conn);
+  PQclear(r);
+  std::string sql(what.substr(0, 120));
+  const std::string sqlstate = state ? state : (PQstatus(conn) == CONNECTION_OK ? "XX000" : "08006");
+  if (failure_.empty()) failure_ = sqlstate;
+  throw PgError("PostgreSQL: " + message + " (in: " + sql + ")", sqlstate);
+}
+
+void Connection::exec(const char* sql) { checked(PQexec(conn_, sql), sql); }
+
+Result Connection::query(const char* sql, const Params& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    const std::string name = "s" + std::to_string(prepared_.size() + 1);
+    checked(PQprepare(conn_, name.c_str(), sql, params.size(), nullptr), sql);
+    it = prepared_.emplace(sql, name).first;
+  }
+  return checked(PQexecPrepared(conn_, it->second.c_str(), params.size(), params.values(), nullptr, nullptr, 0), sql);
+}
+
+bool retryable(const std::string& sqlstate) {
+  return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "23505" || sqlstate.rfind("08", 0) == 0 ||
+         sqlstate == "57P01";
+}
+
+}  // namespace loyalty::hq::pg

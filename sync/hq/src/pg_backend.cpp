@@ -1,0 +1,1092 @@
+// The PostgreSQL backend: several loyalty-hq instances on one database give the results of one
+// (docs/operations.md, "Several instances"). Write transactions run at READ COMMITTED and lock what
+// they change before they read it: a member (SELECT ... FOR UPDATE), a sale being refunded, a coupon,
+// a slice of the daily pass; the batches of one till and each slice of the daily work take an advisory
+// lock. A conflict PostgreSQL detects (a deadlock, a key another transaction took meanwhile) runs the
+// transaction again from its start. The changes feed's numbers are given at the end of each
+// transaction, under the feed's row lock held until it commits, so that they follow the order of commits.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "ledger_storage.hpp"
+#include "loyalty/hq/storage.hpp"
+#include "pg.hpp"
+#include "policy.hpp"
+#include "port.hpp"
+
+namespace loyalty::hq {
+namespace {
+
+using namespace detail;
+using pg::Connection;
+using pg::Params;
+using pg::PgError;
+using pg::Result;
+
+constexpr int kSchemaVersion = 1;
+
+// Each migration is applied once, in order, in a transaction of its own, while the instance holds
+// the migrations' advisory lock: instances starting together apply it once.
+const char* const kMigrations[] = {
+    // 1: the ledger as SQLite's schema 3 holds it. Instants are UTC microseconds.
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE feed(id INT PRIMARY KEY CHECK (id = 1), last BIGINT NOT NULL);
+INSERT INTO feed VALUES(1, 0);
+CREATE TABLE members(
+  id TEXT PRIMARY KEY,
+  version BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  phone TEXT,
+  masked_name TEXT NOT NULL,
+  tier TEXT NOT NULL,
+  birthday INT,
+  purchases BIGINT NOT NULL DEFAULT 0,
+  last_purchase_us BIGINT,
+  last_purchase_off INT,
+  points BIGINT NOT NULL DEFAULT 0,
+  created_us BIGINT NOT NULL,
+  grace_until_us BIGINT,
+  spend_minor BIGINT NOT NULL DEFAULT 0,
+  spend_at_us BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX members_seq ON members(seq);
+CREATE INDEX members_tier ON members(tier, id);
+CREATE TABLE member_codes(hash BYTEA PRIMARY KEY, member_id TEXT NOT NULL, kind TEXT NOT NULL);
+CREATE INDEX member_codes_member ON member_codes(member_id);
+CREATE TABLE aliases(alias TEXT PRIMARY KEY, member_id TEXT NOT NULL);
+CREATE INDEX aliases_member ON aliases(member_id);
+CREATE TABLE coupons(
+  code TEXT PRIMARY KEY,
+  version BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  member_id TEXT,
+  definition TEXT NOT NULL,
+  issued_us BIGINT,
+  used_txn_id TEXT,
+  used_store TEXT,
+  used_at_us BIGINT);
+CREATE INDEX coupons_seq ON coupons(seq);
+CREATE INDEX coupons_member ON coupons(member_id);
+CREATE SEQUENCE txns_row;
+CREATE TABLE txns(
+  row BIGINT PRIMARY KEY,
+  txn_id TEXT NOT NULL UNIQUE,
+  store_id TEXT NOT NULL,
+  till_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  member_id TEXT,
+  member_version BIGINT,
+  at_us BIGINT NOT NULL,
+  received_us BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  held_us BIGINT,
+  duplicate_of TEXT,
+  waits_for TEXT);
+CREATE INDEX txns_waiting ON txns(waits_for) WHERE status = 'held';
+CREATE INDEX txns_held ON txns(held_us) WHERE held_us IS NOT NULL;
+CREATE INDEX txns_duplicate ON txns(duplicate_of) WHERE duplicate_of IS NOT NULL;
+CREATE TABLE sales(
+  row BIGINT PRIMARY KEY,
+  txn_id TEXT NOT NULL,
+  store_id TEXT NOT NULL,
+  receipt_id TEXT NOT NULL,
+  member_id TEXT,
+  at_us BIGINT NOT NULL,
+  payable_minor BIGINT NOT NULL,
+  spend_sold_minor BIGINT NOT NULL,
+  spend_minor BIGINT NOT NULL,
+  refunded_minor BIGINT NOT NULL DEFAULT 0,
+  points_earned BIGINT NOT NULL,
+  points_redeemed BIGINT NOT NULL,
+  till_points_earned BIGINT NOT NULL,
+  till_taken_back BIGINT NOT NULL DEFAULT 0,
+  points_taken_back BIGINT NOT NULL DEFAULT 0,
+  points_given_back BIGINT NOT NULL DEFAULT 0,
+  rules_version TEXT NOT NULL);
+CREATE INDEX sales_receipt ON sales(store_id, receipt_id);
+CREATE INDEX sales_member ON sales(member_id, at_us) INCLUDE (spend_minor) WHERE member_id IS NOT NULL;
+CREATE TABLE refunds(
+  txn_id TEXT PRIMARY KEY,
+  sale_txn_id TEXT NOT NULL,
+  refund_id TEXT NOT NULL,
+  amount_minor BIGINT NOT NULL,
+  points_taken_back BIGINT NOT NULL,
+  points_given_back BIGINT NOT NULL);
+CREATE INDEX refunds_sale ON refunds(sale_txn_id);
+CREATE TABLE batches(
+  store_id TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  answer TEXT NOT NULL,
+  received_us BIGINT NOT NULL,
+  PRIMARY KEY(store_id, batch_id));
+CREATE TABLE stores(
+  store_id TEXT PRIMARY KEY,
+  last_batch_us BIGINT NOT NULL,
+  txns BIGINT NOT NULL,
+  last_txn_lag_us BIGINT NOT NULL);
+CREATE TABLE tills(
+  store_id TEXT NOT NULL,
+  till_id TEXT NOT NULL,
+  last_batch_us BIGINT NOT NULL,
+  backlog BIGINT,
+  skew_us BIGINT,
+  sent_us BIGINT,
+  PRIMARY KEY(store_id, till_id));
+CREATE TABLE rules(
+  id BIGSERIAL PRIMARY KEY,
+  version TEXT NOT NULL UNIQUE,
+  json TEXT NOT NULL,
+  published_us BIGINT NOT NULL);
+CREATE TABLE lots(
+  id BIGSERIAL PRIMARY KEY,
+  member_id TEXT NOT NULL,
+  txn_id TEXT,
+  earned_us BIGINT NOT NULL,
+  expires_us BIGINT NOT NULL,
+  points BIGINT NOT NULL,
+  points_left BIGINT NOT NULL,
+  expired BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX lots_member ON lots(member_id, expires_us, id);
+CREATE INDEX lots_due ON lots(expires_us, id) WHERE points_left > 0;
+CREATE TABLE tier_changes(
+  id BIGSERIAL PRIMARY KEY,
+  member_id TEXT NOT NULL,
+  at_us BIGINT NOT NULL,
+  from_tier TEXT NOT NULL,
+  to_tier TEXT NOT NULL,
+  spend_minor BIGINT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX tier_changes_member ON tier_changes(member_id, at_us, id);
+CREATE TABLE flags(
+  id BIGSERIAL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  raised_us BIGINT NOT NULL,
+  store_id TEXT,
+  till_id TEXT,
+  member_id TEXT,
+  txn_id TEXT,
+  detail TEXT NOT NULL,
+  closed_us BIGINT);
+CREATE INDEX flags_open ON flags(id) WHERE closed_us IS NULL;
+CREATE INDEX flags_member ON flags(member_id, id);
+CREATE INDEX flags_store_open ON flags(store_id) WHERE closed_us IS NULL;
+CREATE INDEX flags_held ON flags(txn_id) WHERE kind = 'held' AND closed_us IS NULL;
+CREATE TABLE refused(
+  id BIGSERIAL PRIMARY KEY,
+  store_id TEXT NOT NULL,
+  till_id TEXT NOT NULL,
+  txn_id TEXT NOT NULL,
+  digest TEXT NOT NULL UNIQUE,
+  reason TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_us BIGINT NOT NULL);
+)sql",
+};
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
+
+// A spend summed by PostgreSQL (numeric: it cannot overflow), held within the engine's range.
+constexpr const char* kSpendSum = "LEAST(GREATEST(COALESCE(SUM(spend_minor), 0), 0), 1000000000000000000)::BIGINT";
+
+std::optional<std::int64_t> birthday_int(const std::optional<engine::MonthDay>& b) {
+  if (!b) return std::nullopt;
+  return store::month_day_to_int(*b);
+}
+
+HeldRow held_row(const Result& r, int i, bool with_body) {
+  HeldRow h;
+  h.id = std::to_string(r.integer(i, 0));
+  h.txn_id = r.text(i, 1);
+  h.store_id = r.text(i, 2);
+  h.till_id = r.text(i, 3);
+  h.kind = r.text(i, 4);
+  h.status = r.text(i, 5);
+  h.reason = r.optional_text(i, 6).value_or("");
+  h.final = h.status == "rejected";
+  h.received_us = r.integer(i, 7);
+  h.at_us = r.integer(i, 8);
+  h.held_us = r.optional_integer(i, 9);
+  if (with_body) h.body = r.text(i, 10);
+  return h;
+}
+
+HeldRow refused_row(const Result& r, int i, bool with_body) {
+  HeldRow h;
+  h.id = "r" + std::to_string(r.integer(i, 0));
+  h.txn_id = r.text(i, 1);
+  h.store_id = r.text(i, 2);
+  h.till_id = r.text(i, 3);
+  h.kind = "invalid";
+  h.status = "rejected";
+  h.reason = r.text(i, 4);
+  h.final = true;
+  h.received_us = r.integer(i, 5);
+  h.held_us = h.received_us;
+  if (with_body) h.body = r.text(i, 6);
+  return h;
+}
+
+FlagRow flag_row(const Result& r, int i) {
+  return FlagRow{r.integer(i, 0),
+                 r.text(i, 1),
+                 r.integer(i, 2),
+                 r.optional_text(i, 3).value_or(""),
+                 r.optional_text(i, 4).value_or(""),
+                 r.optional_text(i, 6).value_or(""),
+                 r.optional_text(i, 5),
+                 r.text(i, 7),
+                 r.optional_integer(i, 8)};
+}
+
+std::vector<std::string> column(const Result& r) {
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+  return out;
+}
+
+class PgTx final : public Tx {
+ public:
+  PgTx(Connection& c, bool writing) : c_(c), writing_(writing) {}
+
+  // The feed's numbers for what this transaction changed, in one step just before it commits.
+  void assign_feed() {
+    const std::int64_t n = static_cast<std::int64_t>(members_.size() + coupons_.size());
+    if (n == 0) return;
+    const Result r = c_.query("UPDATE feed SET last = last + $1 WHERE id = 1 RETURNING last", Params().add(n));
+    const std::int64_t base = r.integer(0, 0) - n;
+    if (!members_.empty())
+      c_.query("UPDATE members m SET seq = $2 + t.ord FROM unnest($1::text[]) WITH ORDINALITY AS t(id, ord) "
+               "WHERE m.id = t.id",
+               Params().add_array(members_order_).add(base));
+    if (!coupons_.empty())
+      c_.query("UPDATE coupons c SET seq = $2 + t.ord FROM unnest($1::text[]) WITH ORDINALITY AS t(code, ord) "
+               "WHERE c.code = t.code",
+               Params().add_array(coupons_order_).add(base + static_cast<std::int64_t>(members_.size())));
+  }
+
+  void lock(std::string_view name) override {
+    c_.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", Params().add(name));
+  }
+
+  std::optional<std::string> meta_text(std::string_view key) override {
+    const Result r = c_.query("SELECT value FROM meta WHERE key = $1", Params().add(key));
+    return r.empty() ? std::nullopt : r.optional_text(0, 0);
+  }
+  std::int64_t meta_int(std::string_view key) override {
+    const auto v = meta_text(key);
+    if (!v || v->empty()) return 0;
+    try {
+      return std::stoll(*v);
+    } catch (const std::exception&) {
+      throw store::StorageError("meta " + std::string(key) + " holds " + *v + ", not a number");
+    }
+  }
+  void set_meta(std::string_view key, std::string_view value) override {
+    c_.query("INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+             Params().add(key).add(value));
+  }
+  void set_meta(std::string_view key, std::int64_t value) override { set_meta(key, std::to_string(value)); }
+  std::int64_t feed_end() override { return c_.query("SELECT last FROM feed WHERE id = 1").integer(0, 0); }
+
+  std::optional<std::string> rules_json(std::string_view version) override {
+    const Result r = c_.query("SELECT json FROM rules WHERE version = $1", Params().add(version));
+    return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
+  }
+  std::optional<RulesRecord> current_rules() override {
+    const Result r = c_.query("SELECT version, json FROM rules ORDER BY id DESC LIMIT 1");
+    return r.empty() ? std::nullopt : std::optional<RulesRecord>(RulesRecord{r.text(0, 0), r.text(0, 1)});
+  }
+  std::optional<std::string> current_rules_version() override {
+    const Result r = c_.query("SELECT version FROM rules ORDER BY id DESC LIMIT 1");
+    return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
+  }
+  void insert_rules(const RulesRecord& rules, std::int64_t now_us) override {
+    c_.query("INSERT INTO rules(version, json, published_us) VALUES($1, $2, $3)",
+             Params().add(rules.version).add(rules.json).add(now_us));
+  }
+
+  std::string resolve(const std::string& id) override {
+    const Result r = c_.query("SELECT member_id FROM aliases WHERE alias = $1", Params().add(id));
+    return r.empty() ? id : r.text(0, 0);
+  }
+  bool member_exists(const std::string& id) override {
+    return !c_.query("SELECT 1 FROM members WHERE id = $1", Params().add(id)).empty();
+  }
+  std::int64_t member_version(const std::string& id) override {
+    const Result r = c_.query("SELECT version FROM members WHERE id = $1", Params().add(id));
+    return r.empty() ? 0 : r.integer(0, 0);
+  }
+  std::optional<MemberState> load_member(const std::string& id) override {
+    const Result r = c_.query(writing_ ? "SELECT points, tier, grace_until_us, spend_minor, spend_at_us, birthday "
+                                         "FROM members WHERE id = $1 FOR UPDATE"
+                                       : "SELECT points, tier, grace_until_us, spend_minor, spend_at_us, birthday "
+                                         "FROM members WHERE id = $1",
+                              Params().add(id));
+    if (r.empty()) return std::nullopt;
+    MemberState m;
+    m.id = id;
+    m.points = r.integer(0, 0);
+    m.tier = r.text(0, 1);
+    m.grace_until_us = r.optional_integer(0, 2);
+    m.spend = r.integer(0, 3);
+    m.spend_at_us = r.integer(0, 4);
+    if (const auto b = r.optional_integer(0, 5)) m.birthday = store::month_day_from_int(*b);
+    return m;
+  }
+  std::int64_t save_member(const MemberState& m) override {
+    const Result r = c_.query("UPDATE members SET points = $2, tier = $3, grace_until_us = $4, spend_minor = $5, "
+                              "spend_at_us = $6, version = version + 1 WHERE id = $1 RETURNING version",
+                              Params().add(m.id).add(m.points).add(m.tier).add(m.grace_until_us).add(m.spend)
+                                  .add(m.spend_at_us));
+    if (r.empty()) throw store::StorageError("member " + m.id + " is not in the database");
+    touch_member(m.id);
+    return r.integer(0, 0);
+  }
+  void note_purchase(const std::string& id, const engine::Instant& at) override {
+    c_.query("UPDATE members SET purchases = purchases + 1, "
+             "last_purchase_off = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < $2 "
+             "THEN $3 ELSE last_purchase_off END, "
+             "last_purchase_us = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < $2 "
+             "THEN $2 ELSE last_purchase_us END WHERE id = $1",
+             Params().add(id).add(at.utc_micros).add(std::int64_t{at.offset_minutes}));
+  }
+  void insert_member(const NewMember& m) override {
+    c_.query("INSERT INTO members(id, version, seq, name, phone, masked_name, tier, birthday, purchases, points, "
+             "created_us) VALUES($1, 1, 0, $2, $3, $4, $5, $6, 0, 0, $7)",
+             Params().add(m.id).add(m.name).add(m.phone).add(m.masked_name).add(m.tier).add(birthday_int(m.birthday))
+                 .add(m.created_us));
+    touch_member(m.id);
+  }
+  std::int64_t merge_member(const std::string& id, const std::string& name, const std::string& masked,
+                            const std::string& phone, const std::optional<engine::MonthDay>& birthday) override {
+    const Result r = c_.query("UPDATE members SET masked_name = CASE WHEN name = '' THEN $3 ELSE masked_name END, "
+                              "name = CASE WHEN name = '' THEN $2 ELSE name END, "
+                              "phone = COALESCE(phone, $4), birthday = COALESCE(birthday, $5), "
+                              "version = version + 1 WHERE id = $1 RETURNING version",
+                              Params().add(id).add(name).add(masked).add(phone).add(birthday_int(birthday)));
+    if (r.empty()) throw store::StorageError("a member update returned no row");
+    touch_member(id);
+    return r.integer(0, 0);
+  }
+  void update_member(const std::string& id, const std::string& name, const std::optional<std::string>& phone,
+                     const std::string& masked, const std::optional<engine::MonthDay>& birthday) override {
+    c_.query("UPDATE members SET name = $2, phone = $3, masked_name = $4, birthday = $5, version = version + 1 "
+             "WHERE id = $1",
+             Params().add(id).add(name).add(phone).add(masked).add(birthday_int(birthday)));
+    touch_member(id);
+  }
+  std::string member_tier(const std::string& id) override {
+    const Result r = c_.query("SELECT tier FROM members WHERE id = $1", Params().add(id));
+    return r.empty() ? std::string() : r.text(0, 0);
+  }
+  void set_imported_tier(const std::string& id, const std::string& tier) override {
+    c_.query("UPDATE members SET tier = $2, grace_until_us = NULL WHERE id = $1", Params().add(id).add(tier));
+  }
+  void raise_history(const std::string& id, std::optional<std::int64_t> purchases,
+                     const std::optional<engine::Instant>& last) override {
+    if (purchases)
+      c_.query("UPDATE members SET purchases = GREATEST(purchases, $2) WHERE id = $1", Params().add(id).add(*purchases));
+    if (last)
+      c_.query("UPDATE members SET last_purchase_us = $2, last_purchase_off = $3 "
+               "WHERE id = $1 AND (last_purchase_us IS NULL OR last_purchase_us < $2)",
+               Params().add(id).add(last->utc_micros).add(std::int64_t{last->offset_minutes}));
+  }
+  std::vector<std::string> member_ids(std::int64_t limit) override {
+    return column(c_.query("SELECT id FROM members ORDER BY id LIMIT $1", Params().add(limit)));
+  }
+  std::vector<std::string> members_of_tier(const std::string& tier) override {
+    return column(c_.query("SELECT id FROM members WHERE tier = $1 ORDER BY id", Params().add(tier)));
+  }
+  std::optional<MemberRow> member_row(std::string_view id) override {
+    const Result r = c_.query("SELECT id, version, name, phone, tier, birthday, points, purchases, last_purchase_us, "
+                              "last_purchase_off FROM members WHERE id = COALESCE((SELECT member_id FROM aliases "
+                              "WHERE alias = $1), $1)",
+                              Params().add(id));
+    if (r.empty()) return std::nullopt;
+    MemberRow m;
+    m.id = r.text(0, 0);
+    m.version = r.integer(0, 1);
+    m.name = r.text(0, 2);
+    m.phone = r.optional_text(0, 3).value_or("");
+    m.tier = r.text(0, 4);
+    if (const auto b = r.optional_integer(0, 5)) m.birthday = store::month_day_from_int(*b);
+    m.points = r.integer(0, 6);
+    m.purchases = r.integer(0, 7);
+    if (const auto us = r.optional_integer(0, 8))
+      m.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(r.integer(0, 9))};
+    m.aliases = column(c_.query("SELECT alias FROM aliases WHERE member_id = $1 ORDER BY alias", Params().add(m.id)));
+    return m;
+  }
+  std::optional<MemberDetail> member_detail(std::string_view id) override {
+    auto m = member_row(id);
+    if (!m) return std::nullopt;
+    MemberDetail d;
+    d.member = std::move(*m);
+    const Params mid = Params().add(d.member.id);
+    {
+      const Result r = c_.query("SELECT grace_until_us, spend_minor FROM members WHERE id = $1", mid);
+      d.grace_until_us = r.optional_integer(0, 0);
+      d.spend_minor = r.integer(0, 1);
+    }
+    const auto lots = [&](const Result& r) {
+      for (int i = 0; i < r.rows(); ++i)
+        d.lots.push_back(LotRow{r.integer(i, 0), r.integer(i, 1), r.integer(i, 2), r.integer(i, 3), r.integer(i, 4),
+                                r.optional_text(i, 5).value_or("")});
+    };
+    lots(c_.query("SELECT earned_us, expires_us, points, points_left, expired, txn_id FROM lots "
+                  "WHERE member_id = $1 AND points_left > 0 ORDER BY expires_us, id",
+                  mid));
+    lots(c_.query("SELECT earned_us, expires_us, points, points_left, expired, txn_id FROM lots "
+                  "WHERE member_id = $1 AND points_left = 0 ORDER BY id DESC LIMIT 20",
+                  mid));
+    {
+      const Result r = c_.query("SELECT at_us, from_tier, to_tier, reason, spend_minor FROM tier_changes "
+                                "WHERE member_id = $1 ORDER BY id",
+                                mid);
+      for (int i = 0; i < r.rows(); ++i)
+        d.tiers.push_back(TierChangeRow{r.integer(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.integer(i, 4)});
+    }
+    {
+      const Result r = c_.query("SELECT txn_id, store_id, receipt_id, at_us, payable_minor, refunded_minor, "
+                                "points_earned, points_redeemed FROM sales WHERE member_id = $1 "
+                                "ORDER BY at_us DESC LIMIT 20",
+                                mid);
+      for (int i = 0; i < r.rows(); ++i)
+        d.sales.push_back(SaleRow{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.integer(i, 3), r.integer(i, 4),
+                                  r.integer(i, 5), r.integer(i, 6), r.integer(i, 7)});
+    }
+    {
+      const Result r = c_.query("SELECT code, definition, used_txn_id, used_store, used_at_us FROM coupons "
+                                "WHERE member_id = $1 ORDER BY issued_us, code",
+                                mid);
+      for (int i = 0; i < r.rows(); ++i)
+        d.coupons.push_back(CouponRow{r.text(i, 0), r.text(i, 1), r.optional_text(i, 2), r.optional_text(i, 3),
+                                      r.optional_integer(i, 4)});
+    }
+    {
+      const Result r = c_.query("SELECT id, kind, raised_us, store_id, till_id, member_id, txn_id, detail, closed_us "
+                                "FROM flags WHERE member_id = $1 ORDER BY id",
+                                mid);
+      for (int i = 0; i < r.rows(); ++i) d.flags.push_back(flag_row(r, i));
+    }
+    return d;
+  }
+
+  std::optional<std::string> member_by_code(const protocol::CodeHash& hash) override {
+    const Result r =
+        c_.query("SELECT member_id FROM member_codes WHERE hash = $1", Params().add_bytes(hash.data(), hash.size()));
+    return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
+  }
+  void insert_code(const protocol::CodeHash& hash, const std::string& member, std::string_view kind) override {
+    c_.query("INSERT INTO member_codes(hash, member_id, kind) VALUES($1, $2, $3)",
+             Params().add_bytes(hash.data(), hash.size()).add(member).add(kind));
+  }
+  void drop_codes(const std::string& member) override {
+    c_.query("DELETE FROM member_codes WHERE member_id = $1", Params().add(member));
+  }
+  void insert_alias(const std::string& alias, const std::string& member) override {
+    c_.query("INSERT INTO aliases(alias, member_id) VALUES($1, $2)", Params().add(alias).add(member));
+  }
+
+  std::vector<OpenLot> open_lots(const std::string& member, std::int64_t points) override {
+    // The lots, oldest first, up to the first whose running total reaches `points`.
+    const Result r = c_.query("SELECT id, points_left FROM (SELECT id, points_left, expires_us, "
+                              "SUM(points_left) OVER (ORDER BY expires_us, id) - points_left AS before "
+                              "FROM lots WHERE member_id = $1 AND points_left > 0) l WHERE before < $2 "
+                              "ORDER BY expires_us, id",
+                              Params().add(member).add(points));
+    std::vector<OpenLot> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(OpenLot{r.integer(i, 0), r.integer(i, 1)});
+    return out;
+  }
+  void take_from_lot(std::int64_t lot, std::int64_t points) override {
+    c_.query("UPDATE lots SET points_left = points_left - $2 WHERE id = $1", Params().add(lot).add(points));
+  }
+  void insert_lot(const NewLot& l) override {
+    c_.query("INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, points_left) "
+             "VALUES($1, $2, $3, $4, $5, $6)",
+             Params().add(l.member_id).add(l.txn_id).add(l.earned_us).add(l.expires_us).add(l.points).add(l.left));
+  }
+  std::vector<DueLot> due_lots(std::int64_t now_us, std::int64_t limit) override {
+    // Locked: a sale that takes from the lot meanwhile waits, and sees it expired.
+    const Result r = c_.query("SELECT id, member_id, points_left FROM lots WHERE points_left > 0 AND expires_us <= $1 "
+                              "ORDER BY expires_us, id LIMIT $2 FOR UPDATE",
+                              Params().add(now_us).add(limit));
+    std::vector<DueLot> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(DueLot{r.integer(i, 0), r.text(i, 1), r.integer(i, 2)});
+    return out;
+  }
+  void expire_lot(std::int64_t lot) override {
+    c_.query("UPDATE lots SET expired = points_left, points_left = 0 WHERE id = $1", Params().add(lot));
+  }
+  void expire_points(const std::string& member, std::int64_t points) override {
+    c_.query("UPDATE members SET points = points - $2, version = version + 1 WHERE id = $1",
+             Params().add(member).add(points));
+    touch_member(member);
+  }
+  std::optional<std::pair<std::int64_t, std::int64_t>> next_expiry(const std::string& member) override {
+    const Result r = c_.query("SELECT expires_us, LEAST(SUM(points_left), 1000000000000000000)::BIGINT FROM lots "
+                              "WHERE member_id = $1 AND points_left > 0 GROUP BY expires_us ORDER BY expires_us LIMIT 1",
+                              Params().add(member));
+    if (r.empty()) return std::nullopt;
+    return std::make_pair(r.integer(0, 0), r.integer(0, 1));
+  }
+
+  engine::Minor window_spend(const std::string& member, std::int64_t after_us, std::int64_t through_us) override {
+    static const std::string sql =
+        std::string("SELECT ") + kSpendSum + " FROM sales WHERE member_id = $1 AND at_us > $2 AND at_us <= $3";
+    return c_.query(sql.c_str(), Params().add(member).add(after_us).add(through_us)).integer(0, 0);
+  }
+  std::pair<std::int64_t, std::optional<std::int64_t>> history(const std::string& member,
+                                                               std::int64_t before_us) override {
+    const Result r = c_.query("SELECT COUNT(*), MAX(at_us) FROM sales WHERE member_id = $1 AND at_us < $2",
+                              Params().add(member).add(before_us));
+    return {r.integer(0, 0), r.optional_integer(0, 1)};
+  }
+  void insert_sale(const NewSale& s) override {
+    c_.query("INSERT INTO sales(row, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, spend_sold_minor, "
+             "spend_minor, points_earned, points_redeemed, till_points_earned, rules_version) "
+             "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)",
+             Params().add(s.row).add(s.txn_id).add(s.store_id).add(s.receipt_id).add(s.member_id).add(s.at_us)
+                 .add(s.payable_minor).add(s.spend_minor).add(s.points_earned).add(s.points_redeemed)
+                 .add(s.till_points_earned).add(s.rules_version));
+  }
+  std::optional<SaleState> find_sale(const std::string& txn_id) override {
+    // Locked: two refunds of one sale at once are applied one after the other.
+    const Result r = c_.query(
+        writing_ ? "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, s.till_points_earned, "
+                   "s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, s.rules_version, "
+                   "s.points_taken_back, s.row, s.spend_sold_minor, t.received_us FROM txns t "
+                   "JOIN sales s ON s.row = t.row WHERE t.txn_id = $1 FOR UPDATE OF s"
+                 : "SELECT s.member_id, s.payable_minor, s.refunded_minor, s.points_earned, s.till_points_earned, "
+                   "s.till_taken_back, s.points_redeemed, s.points_given_back, s.at_us, s.rules_version, "
+                   "s.points_taken_back, s.row, s.spend_sold_minor, t.received_us FROM txns t "
+                   "JOIN sales s ON s.row = t.row WHERE t.txn_id = $1",
+        Params().add(txn_id));
+    if (r.empty()) return std::nullopt;
+    SaleState s;
+    s.member_id = r.optional_text(0, 0);
+    s.payable_minor = r.integer(0, 1);
+    s.refunded_minor = r.integer(0, 2);
+    s.points_earned = r.integer(0, 3);
+    s.till_points_earned = r.integer(0, 4);
+    s.till_taken_back = r.integer(0, 5);
+    s.points_redeemed = r.integer(0, 6);
+    s.points_given_back = r.integer(0, 7);
+    s.at_us = r.integer(0, 8);
+    s.rules_version = r.text(0, 9);
+    s.points_taken_back = r.integer(0, 10);
+    s.row = r.integer(0, 11);
+    s.spend_sold_minor = r.integer(0, 12);
+    s.received_us = r.integer(0, 13);
+    return s;
+  }
+  void refund_sale(const SaleRefunded& r) override {
+    c_.query("UPDATE sales SET refunded_minor = refunded_minor + $2, till_taken_back = till_taken_back + $3, "
+             "points_taken_back = points_taken_back + $4, points_given_back = points_given_back + $5, "
+             "spend_minor = $6 WHERE row = $1",
+             Params().add(r.row).add(r.amount_minor).add(r.till_taken_back).add(r.points_taken_back)
+                 .add(r.points_given_back).add(r.spend_minor));
+  }
+  static std::optional<PriorTxn> prior(const Result& r) {
+    if (r.empty()) return std::nullopt;
+    return PriorTxn{r.text(0, 0), r.optional_text(0, 1), r.optional_integer(0, 2).value_or(0), r.text(0, 3)};
+  }
+  std::optional<PriorTxn> prior_sale(const std::string& store, const std::string& receipt,
+                                     const std::string& till) override {
+    return prior(c_.query("SELECT t.txn_id, t.member_id, t.member_version, t.body FROM sales s "
+                          "JOIN txns t ON t.row = s.row WHERE s.store_id = $1 AND s.receipt_id = $2 AND t.till_id = $3 "
+                          "ORDER BY s.row LIMIT 1",
+                          Params().add(store).add(receipt).add(till)));
+  }
+  std::optional<PriorTxn> prior_refund(const std::string& sale_txn_id, const std::string& refund_id,
+                                       const std::string& store, const std::string& till) override {
+    return prior(c_.query("SELECT t.txn_id, t.member_id, t.member_version, t.body FROM refunds r "
+                          "JOIN txns t ON t.txn_id = r.txn_id WHERE r.sale_txn_id = $1 AND r.refund_id = $2 "
+                          "AND t.store_id = $3 AND t.till_id = $4 ORDER BY t.row LIMIT 1",
+                          Params().add(sale_txn_id).add(refund_id).add(store).add(till)));
+  }
+  std::vector<std::string> refund_bodies(const std::string& sale_txn_id) override {
+    return column(c_.query("SELECT t.body FROM refunds r JOIN txns t ON t.txn_id = r.txn_id "
+                           "WHERE r.sale_txn_id = $1 ORDER BY t.row",
+                           Params().add(sale_txn_id)));
+  }
+  void insert_refund(const NewRefund& r) override {
+    c_.query("INSERT INTO refunds(txn_id, sale_txn_id, refund_id, amount_minor, points_taken_back, points_given_back) "
+             "VALUES($1, $2, $3, $4, $5, $6)",
+             Params().add(r.txn_id).add(r.sale_txn_id).add(r.refund_id).add(r.amount_minor).add(r.points_taken_back)
+                 .add(r.points_given_back));
+  }
+  std::vector<SaleRecord> sales_by_receipt(std::string_view store_id, std::string_view receipt_id) override {
+    const Result r = c_.query("SELECT t.txn_id, t.store_id, t.body, s.member_id FROM sales s "
+                              "JOIN txns t ON t.row = s.row WHERE s.store_id = $1 AND s.receipt_id = $2 ORDER BY s.row",
+                              Params().add(store_id).add(receipt_id));
+    std::vector<SaleRecord> out;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(SaleRecord{r.text(i, 0), r.text(i, 1), r.text(i, 2), {}, r.optional_text(i, 3), {}});
+    for (SaleRecord& rec : out) {
+      rec.copies = column(c_.query("SELECT txn_id FROM txns WHERE duplicate_of = $1 ORDER BY row", Params().add(rec.txn_id)));
+      rec.refunds = refund_bodies(rec.txn_id);
+    }
+    return out;
+  }
+
+  void insert_tier_change(const std::string& member, std::int64_t at_us, const std::string& from, const std::string& to,
+                          engine::Minor spend, std::string_view reason) override {
+    c_.query("INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
+             "VALUES($1, $2, $3, $4, $5, $6)",
+             Params().add(member).add(at_us).add(from).add(to).add(spend).add(reason));
+  }
+  std::optional<std::string> tier_at(const std::string& member, std::int64_t at_us) override {
+    const Result r = c_.query("SELECT to_tier FROM tier_changes WHERE member_id = $1 AND at_us <= $2 "
+                              "ORDER BY at_us DESC, id DESC LIMIT 1",
+                              Params().add(member).add(at_us));
+    return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
+  }
+  bool tier_held_between(const std::string& member, const std::string& tier, std::int64_t after_us,
+                         std::int64_t through_us) override {
+    return !c_.query("SELECT 1 FROM tier_changes WHERE member_id = $1 AND at_us > $2 AND at_us <= $3 "
+                     "AND (from_tier = $4 OR to_tier = $4) LIMIT 1",
+                     Params().add(member).add(after_us).add(through_us).add(tier))
+                .empty();
+  }
+  std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_after_us,
+                                  std::int64_t window_through_us, std::int64_t limit) override {
+    // The slice's members are locked first; the figures are read after, by a statement of its own,
+    // so that they include every sale committed for them before the locks were granted.
+    const Result ids = c_.query("SELECT id FROM members WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
+                                Params().add(after).add(limit));
+    std::vector<PassRow> rows;
+    if (ids.empty()) return rows;
+    static const std::string sql =
+        std::string("SELECT m.id, m.tier, m.grace_until_us, m.spend_minor, (SELECT ") + kSpendSum +
+        " FROM sales s WHERE s.member_id = m.id AND s.at_us > $3 AND s.at_us <= $4) "
+        "FROM members m WHERE m.id > $1 AND m.id <= $2 ORDER BY m.id";
+    const Result r = c_.query(sql.c_str(), Params().add(after).add(ids.text(ids.rows() - 1, 0)).add(window_after_us)
+                                               .add(window_through_us));
+    rows.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i)
+      rows.push_back(PassRow{r.text(i, 0), r.text(i, 1), r.optional_integer(i, 2), r.integer(i, 3), r.integer(i, 4)});
+    return rows;
+  }
+  void set_tier(const std::string& member, const std::string& tier, std::optional<std::int64_t> grace_until_us,
+                engine::Minor spend, std::int64_t spend_at_us) override {
+    c_.query("UPDATE members SET tier = $2, grace_until_us = $3, spend_minor = $4, spend_at_us = $5, "
+             "version = version + 1 WHERE id = $1",
+             Params().add(member).add(tier).add(grace_until_us).add(spend).add(spend_at_us));
+    touch_member(member);
+  }
+
+  std::optional<CouponState> coupon(const std::string& code) override {
+    const Result r = c_.query(writing_ ? "SELECT member_id, definition, used_txn_id, used_store, used_at_us FROM coupons "
+                                         "WHERE code = $1 FOR UPDATE"
+                                       : "SELECT member_id, definition, used_txn_id, used_store, used_at_us FROM coupons "
+                                         "WHERE code = $1",
+                              Params().add(code));
+    if (r.empty()) return std::nullopt;
+    return CouponState{r.optional_text(0, 0), r.text(0, 1), r.optional_text(0, 2), r.optional_text(0, 3),
+                       r.optional_integer(0, 4)};
+  }
+  void use_coupon(const std::string& code, const std::string& txn_id, const std::string& store,
+                  std::int64_t at_us) override {
+    c_.query("UPDATE coupons SET used_txn_id = $2, used_store = $3, used_at_us = $4, version = version + 1 "
+             "WHERE code = $1",
+             Params().add(code).add(txn_id).add(store).add(at_us));
+    touch_coupon(code);
+  }
+  bool coupon_exists(const std::string& code) override {
+    return !c_.query("SELECT 1 FROM coupons WHERE code = $1", Params().add(code)).empty();
+  }
+  void insert_coupon(const std::string& code, const std::string& member, const std::string& definition,
+                     std::int64_t now_us) override {
+    c_.query("INSERT INTO coupons(code, version, seq, member_id, definition, issued_us) VALUES($1, 1, 0, $2, $3, $4)",
+             Params().add(code).add(member).add(definition).add(now_us));
+    touch_coupon(code);
+  }
+
+  void insert_flag(const NewFlag& f) override {
+    c_.query("INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
+             "VALUES($1, $2, $3, $4, $5, $6, $7)",
+             Params().add(f.kind).add(f.raised_us).add(f.store_id).add(f.till_id).add(f.member_id).add(f.txn_id)
+                 .add(f.detail));
+  }
+  void close_balance_flags(const std::string& member, std::int64_t now_us) override {
+    c_.query("UPDATE flags SET closed_us = $2 WHERE member_id = $1 AND kind = 'negative_balance' AND closed_us IS NULL",
+             Params().add(member).add(now_us));
+  }
+  void close_held_flags(const std::string& txn_id, std::int64_t now_us) override {
+    c_.query("UPDATE flags SET closed_us = $2 WHERE txn_id = $1 AND kind = 'held' AND closed_us IS NULL",
+             Params().add(txn_id).add(now_us));
+  }
+  std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) override {
+    const Result r = c_.query(include_closed
+                                  ? "SELECT id, kind, raised_us, store_id, till_id, member_id, txn_id, detail, closed_us "
+                                    "FROM flags ORDER BY id DESC LIMIT $1"
+                                  : "SELECT id, kind, raised_us, store_id, till_id, member_id, txn_id, detail, closed_us "
+                                    "FROM flags WHERE closed_us IS NULL ORDER BY id DESC LIMIT $1",
+                              Params().add(limit));
+    std::vector<FlagRow> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(flag_row(r, i));
+    return out;
+  }
+
+  std::optional<StoredTxn> find_txn(const std::string& txn_id) override {
+    const Result r = c_.query("SELECT digest, status, reason, member_id, member_version, row FROM txns WHERE txn_id = $1",
+                              Params().add(txn_id));
+    if (r.empty()) return std::nullopt;
+    return StoredTxn{r.integer(0, 5), r.text(0, 0), r.text(0, 1), r.optional_text(0, 2).value_or(""),
+                     r.optional_text(0, 3), r.optional_integer(0, 4).value_or(0)};
+  }
+  std::int64_t new_txn_row() override { return c_.query("SELECT nextval('txns_row')").integer(0, 0); }
+  void insert_txn(const TxnRow& t) override {
+    c_.query("INSERT INTO txns(row, txn_id, store_id, till_id, kind, digest, status, reason, member_id, member_version, "
+             "at_us, received_us, body, held_us, duplicate_of, waits_for) "
+             "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             Params().add(t.row).add(t.txn_id).add(t.store_id).add(t.till_id).add(t.kind).add(t.digest).add(t.status)
+                 .add(t.reason).add(t.member_id)
+                 .add(t.member_id ? std::optional<std::int64_t>(t.member_version) : std::nullopt).add(t.at_us)
+                 .add(t.received_us).add(t.body).add(t.held_us).add(t.duplicate_of).add(t.waits_for));
+  }
+  void update_txn(const TxnUpdate& u) override {
+    c_.query("UPDATE txns SET status = $2, reason = $3, member_id = $4, member_version = $5, duplicate_of = $6, "
+             "waits_for = $7 WHERE row = $1",
+             Params().add(u.row).add(u.status).add(u.reason).add(u.member_id)
+                 .add(u.member_id ? std::optional<std::int64_t>(u.member_version) : std::nullopt).add(u.duplicate_of)
+                 .add(u.waits_for));
+  }
+  std::vector<std::int64_t> waiting_for(const std::string& key) override {
+    const Result r =
+        c_.query("SELECT row FROM txns WHERE waits_for = $1 AND status = 'held' ORDER BY row", Params().add(key));
+    std::vector<std::int64_t> rows;
+    for (int i = 0; i < r.rows(); ++i) rows.push_back(r.integer(i, 0));
+    return rows;
+  }
+  std::optional<std::string> txn_body(std::int64_t row) override {
+    const Result r = c_.query("SELECT body FROM txns WHERE row = $1", Params().add(row));
+    return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
+  }
+  std::optional<std::pair<std::int64_t, std::string>> received_of(std::int64_t row) override {
+    const Result r = c_.query("SELECT received_us, reason FROM txns WHERE row = $1", Params().add(row));
+    if (r.empty()) return std::nullopt;
+    return std::make_pair(r.integer(0, 0), r.optional_text(0, 1).value_or(""));
+  }
+  std::string original_of(const std::string& txn_id) override {
+    const Result r = c_.query("SELECT duplicate_of FROM txns WHERE txn_id = $1", Params().add(txn_id));
+    return r.empty() || r.is_null(0, 0) ? txn_id : r.text(0, 0);
+  }
+  std::vector<std::int64_t> unapplied_rows() override {
+    const Result r = c_.query("SELECT row FROM txns WHERE status IN ('held', 'rejected') ORDER BY row");
+    std::vector<std::int64_t> rows;
+    for (int i = 0; i < r.rows(); ++i) rows.push_back(r.integer(i, 0));
+    return rows;
+  }
+  std::optional<std::string> refused_reason(const std::string& digest) override {
+    const Result r = c_.query("SELECT reason FROM refused WHERE digest = $1", Params().add(digest));
+    return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
+  }
+  void insert_refused(const RefusedRow& r) override {
+    c_.query("INSERT INTO refused(store_id, till_id, txn_id, digest, reason, body, received_us) "
+             "VALUES($1, $2, $3, $4, $5, $6, $7)",
+             Params().add(r.store_id).add(r.till_id).add(r.txn_id).add(r.digest).add(r.reason).add(r.body)
+                 .add(r.received_us));
+  }
+  std::vector<HeldRow> held(bool include_applied, std::int64_t limit) override {
+    std::vector<HeldRow> out;
+    const Result t = c_.query(
+        include_applied ? "SELECT row, txn_id, store_id, till_id, kind, status, reason, received_us, at_us, held_us, "
+                          "body FROM txns WHERE held_us IS NOT NULL ORDER BY row LIMIT $1"
+                        : "SELECT row, txn_id, store_id, till_id, kind, status, reason, received_us, at_us, held_us, "
+                          "body FROM txns WHERE held_us IS NOT NULL AND status IN ('held', 'rejected') "
+                          "ORDER BY row LIMIT $1",
+        Params().add(limit));
+    for (int i = 0; i < t.rows(); ++i) out.push_back(held_row(t, i, false));
+    const Result r = c_.query("SELECT id, txn_id, store_id, till_id, reason, received_us, body FROM refused "
+                              "ORDER BY id LIMIT $1",
+                              Params().add(limit));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(refused_row(r, i, false));
+    std::stable_sort(out.begin(), out.end(), [](const HeldRow& a, const HeldRow& b) { return a.received_us < b.received_us; });
+    if (out.size() > static_cast<std::size_t>(limit)) out.resize(static_cast<std::size_t>(limit));
+    return out;
+  }
+  std::optional<HeldRow> held_txn(std::string_view id) override {
+    if (!id.empty() && id.front() == 'r' && id.size() > 1 && id.size() < 19 &&
+        id.find_first_not_of("0123456789", 1) == std::string_view::npos) {
+      const Result r = c_.query("SELECT id, txn_id, store_id, till_id, reason, received_us, body FROM refused "
+                                "WHERE id = $1",
+                                Params().add(std::int64_t{std::stoll(std::string(id.substr(1)))}));
+      if (r.empty()) return std::nullopt;
+      return refused_row(r, 0, true);
+    }
+    const bool row = !id.empty() && id.find_first_not_of("0123456789") == std::string_view::npos && id.size() < 19;
+    const Result r =
+        row ? c_.query("SELECT row, txn_id, store_id, till_id, kind, status, reason, received_us, at_us, held_us, body "
+                       "FROM txns WHERE row = $1 AND held_us IS NOT NULL",
+                       Params().add(std::int64_t{std::stoll(std::string(id))}))
+            : c_.query("SELECT row, txn_id, store_id, till_id, kind, status, reason, received_us, at_us, held_us, body "
+                       "FROM txns WHERE txn_id = $1 AND held_us IS NOT NULL",
+                       Params().add(id));
+    if (r.empty()) return std::nullopt;
+    return held_row(r, 0, true);
+  }
+
+  std::optional<std::pair<std::string, std::string>> find_batch(std::string_view store,
+                                                                std::string_view batch_id) override {
+    const Result r = c_.query("SELECT digest, answer FROM batches WHERE store_id = $1 AND batch_id = $2",
+                              Params().add(store).add(batch_id));
+    if (r.empty()) return std::nullopt;
+    return std::make_pair(r.text(0, 0), r.text(0, 1));
+  }
+  void insert_batch(std::string_view store, std::string_view batch_id, const std::string& digest,
+                    const std::string& answer, std::int64_t now_us) override {
+    c_.query("INSERT INTO batches(store_id, batch_id, digest, answer, received_us) VALUES($1, $2, $3, $4, $5)",
+             Params().add(store).add(batch_id).add(digest).add(answer).add(now_us));
+  }
+  void note_sync(const StoreSync& s) override {
+    c_.query("INSERT INTO stores(store_id, last_batch_us, txns, last_txn_lag_us) VALUES($1, $2, $3, $4) "
+             "ON CONFLICT(store_id) DO UPDATE SET last_batch_us = excluded.last_batch_us, "
+             "txns = stores.txns + excluded.txns, last_txn_lag_us = excluded.last_txn_lag_us",
+             Params().add(s.store_id).add(s.at_us).add(s.txns).add(s.newest_lag_us));
+    c_.query("INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us, sent_us) "
+             "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(store_id, till_id) DO UPDATE SET "
+             "last_batch_us = excluded.last_batch_us, backlog = excluded.backlog, skew_us = excluded.skew_us, "
+             "sent_us = COALESCE(excluded.sent_us, tills.sent_us)",
+             Params().add(s.store_id).add(s.till_id).add(s.at_us).add(s.queued)
+                 .add(s.sent_at_us ? std::optional<std::int64_t>(*s.sent_at_us - s.at_us) : std::nullopt)
+                 .add(s.sent_at_us));
+  }
+  std::optional<std::int64_t> till_sent(const std::string& store, const std::string& till) override {
+    const Result r = c_.query("SELECT sent_us FROM tills WHERE store_id = $1 AND till_id = $2",
+                              Params().add(store).add(till));
+    return r.empty() ? std::nullopt : r.optional_integer(0, 0);
+  }
+  std::vector<StoreRow> stores() override {
+    const Result r = c_.query("SELECT store_id, last_batch_us, txns, last_txn_lag_us, "
+                              "(SELECT COUNT(*) FROM flags f WHERE f.store_id = stores.store_id AND f.closed_us IS NULL) "
+                              "FROM stores ORDER BY store_id");
+    std::vector<StoreRow> out;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(StoreRow{r.text(i, 0), r.integer(i, 1), r.integer(i, 2), r.integer(i, 3), r.integer(i, 4), {}});
+    for (StoreRow& row : out) {
+      const Result t = c_.query("SELECT till_id, last_batch_us, backlog, skew_us FROM tills WHERE store_id = $1 "
+                                "ORDER BY till_id",
+                                Params().add(row.store_id));
+      for (int i = 0; i < t.rows(); ++i)
+        row.tills.push_back(TillRow{t.text(i, 0), t.integer(i, 1), t.optional_integer(i, 2), t.optional_integer(i, 3)});
+    }
+    return out;
+  }
+
+  std::vector<FeedMember> changed_members(std::int64_t after, std::int64_t limit) override {
+    const Result r = c_.query("SELECT id, version, seq, masked_name, tier, birthday, purchases, last_purchase_us, "
+                              "last_purchase_off, points, spend_minor FROM members WHERE seq > $1 ORDER BY seq LIMIT $2",
+                              Params().add(after).add(limit));
+    std::vector<FeedMember> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      FeedMember f;
+      f.seq = r.integer(i, 2);
+      protocol::MemberRecord& rec = f.record;
+      rec.member.id = r.text(i, 0);
+      rec.version = r.integer(i, 1);
+      rec.masked_name = r.text(i, 3);
+      rec.member.tier = r.text(i, 4);
+      if (const auto b = r.optional_integer(i, 5)) rec.member.birthday = store::month_day_from_int(*b);
+      rec.member.purchases = r.integer(i, 6);
+      if (const auto us = r.optional_integer(i, 7))
+        rec.member.last_purchase_at = engine::Instant{*us, static_cast<std::int32_t>(r.integer(i, 8))};
+      rec.member.points = r.integer(i, 9);
+      f.spend_minor = r.integer(i, 10);
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+  std::vector<FeedCoupon> changed_coupons(std::int64_t after, std::int64_t limit) override {
+    const Result r = c_.query("SELECT code, version, seq, member_id, definition, used_txn_id IS NOT NULL FROM coupons "
+                              "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                              Params().add(after).add(limit));
+    std::vector<FeedCoupon> out;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(FeedCoupon{r.integer(i, 2), r.text(i, 0), r.text(i, 4), r.integer(i, 1), r.optional_text(i, 3),
+                               r.text(i, 5) == "t"});
+    return out;
+  }
+  std::vector<protocol::CodeHash> codes_of(const std::string& member) override {
+    const Result r = c_.query("SELECT hash FROM member_codes WHERE member_id = $1 ORDER BY kind, hash",
+                              Params().add(member));
+    std::vector<protocol::CodeHash> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::string blob = r.bytes(i, 0);
+      protocol::CodeHash h{};
+      if (blob.size() != h.size()) throw store::StorageError("a member code hash is not 32 bytes");
+      std::memcpy(h.data(), blob.data(), h.size());
+      out.push_back(h);
+    }
+    return out;
+  }
+
+ private:
+  void touch_member(const std::string& id) {
+    if (!writing_) throw store::StorageError("a change of the feed outside a write transaction");
+    if (members_.insert(id).second) members_order_.push_back(id);
+  }
+  void touch_coupon(const std::string& code) {
+    if (!writing_) throw store::StorageError("a change of the feed outside a write transaction");
+    if (coupons_.insert(code).second) coupons_order_.push_back(code);
+  }
+
+  Connection& c_;
+  bool writing_;
+  std::set<std::string> members_, coupons_;  // changed by this transaction: they go on the feed at its end
+  std::vector<std::string> members_order_, coupons_order_;
+};
+
+// A fixed set of connections, each used by one transaction at a time.
+class Pool {
+ public:
+  Pool(const std::string& url, int size) : url_(url) {
+    for (int i = 0; i < size; ++i) free_.push_back(std::make_unique<Connection>(url));
+  }
+  class Lease {
+   public:
+    Lease(Pool& p, std::unique_ptr<Connection> c) : p_(p), c_(std::move(c)) {}
+    ~Lease() { p_.give_back(std::move(c_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Connection& operator*() { return *c_; }
+    Connection* operator->() { return c_.get(); }
+
+   private:
+    Pool& p_;
+    std::unique_ptr<Connection> c_;
+  };
+  Lease take() {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return !free_.empty(); });
+    auto c = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(c));
+  }
+
+ private:
+  void give_back(std::unique_ptr<Connection> c) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(std::move(c));
+    }
+    ready_.notify_one();
+  }
+  std::string url_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::vector<std::unique_ptr<Connection>> free_;
+};
+
+class PgBackend final : public Backend {
+ public:
+  PgBackend(const std::string& url, int connections) : pool_(url, std::max(1, connections)) {
+    auto c = pool_.take();
+    migrate(*c);
+  }
+
+  void write(const std::function<void(Tx&)>& body) override {
+    for (int attempt = 1;; ++attempt) {
+      auto c = pool_.take();
+      try {
+        if (!c->ok()) c->reset();
+        c->clear_failure();
+        c->exec("BEGIN");
+        PgTx tx(*c, true);
+        body(tx);
+        tx.assign_feed();
+        c->exec("COMMIT");
+        return;
+      } catch (...) {
+        // The transaction's first failure decides, whatever the body made of it: a conflict with
+        // another transaction (or a lost connection) runs it again; anything else is the caller's.
+        const std::string state = c->failure();
+        rollback(*c);
+        if (attempt >= kAttempts || !(pg::retryable(state) || !c->ok())) throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(attempt * attempt, 50)));
+    }
+  }
+
+  void read(const std::function<void(Tx&)>& body) override {
+    for (int attempt = 1;; ++attempt) {
+      auto c = pool_.take();
+      try {
+        if (!c->ok()) c->reset();
+        c->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        PgTx tx(*c, false);
+        body(tx);
+        c->exec("COMMIT");
+        return;
+      } catch (...) {
+        rollback(*c);
+        if (attempt >= kAttempts || c->ok()) throw;  // only a lost connection is tried again
+      }
+    }
+  }
+
+ private:
+  static constexpr int kAttempts = 20;
+
+  static void rollback(Connection& c) {
+    try {
+      if (c.ok()) c.exec("ROLLBACK");
+    } catch (...) {  // a transaction that cannot roll back ends with its connection
+    }
+  }
+
+  static void migrate(Connection& c) {
+    c.exec("SELECT pg_advisory_lock(hashtextextended('loyalty-hq migrations', 0))");
+    try {
+      c.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INT PRIMARY KEY, applied_us BIGINT NOT NULL)");
+      const std::int64_t have = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").integer(0, 0);
+      if (have > kSchemaVersion)
+        throw store::StorageError("the database has schema " + std::to_string(have) + ", newer than this loyalty-hq's " +
+                                  std::to_string(kSchemaVersion));
+      for (int v = static_cast<int>(have) + 1; v <= kSchemaVersion; ++v) {
+        c.exec("BEGIN");
+        try {
+          c.exec(kMigrations[v - 1]);
+          c.query("INSERT INTO schema_migrations(version, applied_us) VALUES($1, "
+                  "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT)",
+                  Params().add(v));
+          c.exec("COMMIT");
+        } catch (...) {
+          rollback(c);
+          throw;
+        }
+      }
+    } catch (...) {
+      try {
+        c.exec("SELECT pg_advisory_unlock_all()");
+      } catch (...) {
+      }
+      throw;
+    }
+    c.exec("SELECT pg_advisory_unlock_all()");
+  }
+
+  Pool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Storage> open_postgres_storage(const std::string& url, int connections, const EnrollmentOpener& opener,
+                                               LedgerPolicy policy) {
+  return make_storage(std::make_unique<PgBackend>(url, connections), opener, policy);
+}
+
+}  // namespace loyalty::hq
