@@ -125,6 +125,7 @@ HqProcess::HqProcess(const std::filesystem::path& dir, const std::filesystem::pa
     c.erase("database");
     c["storage"] = {{"kind", "postgres"}, {"url", pg_url_}};
   }
+  if (edit.contains("storage")) c.erase("database");
   c.merge_patch(edit);
   write_text(config(), c.dump(2));
 }

@@ -72,6 +72,8 @@ class HqProcess {
   // One integer from headquarters' database (read-only), e.g. "SELECT COUNT(*) FROM sales". On
   // PostgreSQL, SQLite's `rowid` of txns and `left` of lots are read as `row` and `points_left`.
   std::int64_t query(const std::string& sql) const;
+  // PostgreSQL: this headquarters' database, for a second instance to share ("" on SQLite).
+  const std::string& storage_url() const { return pg_url_; }
   // Changes headquarters' database behind its back (a damaged row), on either storage.
   void execute(const std::string& sql) const;
   // True when headquarters keeps the feed's mark beside its database (SQLite): a database put back

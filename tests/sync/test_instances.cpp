@@ -1,0 +1,236 @@
+// Several loyalty-hq instances on one PostgreSQL database give exactly the results of one: batches
+// for the same member from two stores at once, the same batch delivered to both instances at once,
+// the tier pass and expiry run by both at once, and the changes feed read while writers on both
+// commit in any order (label: postgres; these tests need the cluster and fail without it).
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include "hq_fixture.hpp"
+#include "loyalty/protocol/batch.hpp"
+#include "loyalty/sync/https_client.hpp"
+
+using namespace loyalty::test;
+using nlohmann::json;
+
+namespace {
+
+// A second headquarters on the first one's database, serving.
+struct TwoInstances : SyncWorld {
+  TwoInstances() : SyncWorld(json{{"ledger", {{"timer_seconds", 0}}}}), b(tmp.path() / "hq-b", tmp.path() / "pki", storage()) {
+    b.start();
+  }
+  json storage() const {
+    REQUIRE(postgres_mode());
+    REQUIRE(!hq.storage_url().empty());
+    return json{{"storage", {{"kind", "postgres"}, {"url", hq.storage_url()}}}, {"ledger", {{"timer_seconds", 0}}}};
+  }
+  HqProcess b;
+};
+
+// Members M-00000.. with phones 1390000xxxx, in `tier`, each with `points`.
+std::string members_csv(int n, const std::string& tier, int points) {
+  std::string csv = "id,name,phone,card,birthday,tier,points\n";
+  for (int i = 0; i < n; ++i) {
+    char line[128];
+    std::snprintf(line, sizeof line, "M-%05d,Member %d,139%08d,,,%s,%d\n", i, i, i, tier.c_str(), points);
+    csv += line;
+  }
+  return csv;
+}
+
+std::string phone(int i) {
+  char b[16];
+  std::snprintf(b, sizeof b, "139%08d", i);
+  return b;
+}
+
+// Runs `f` on two threads at once and waits for both.
+template <class A, class B>
+void at_once(A a, B b) {
+  std::thread x(a), y(b);
+  x.join();
+  y.join();
+}
+
+}  // namespace
+
+TEST_CASE("two instances: one member's sales from two stores synced at once are each counted once", "[instances]") {
+  TwoInstances w;
+  TestTill a(w.till("S001", "T01"));
+  TestTill b(w.till("S002", "T01", json::object(), w.b.url()));
+  REQUIRE(sync(a) == LOY_OK);
+  REQUIRE(sync(b) == LOY_OK);
+  std::int64_t earned = 0;
+  int sales = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 15; ++i) {
+      const std::string n = std::to_string(round) + "-" + std::to_string(i);
+      const Sold x = sell(a, "A-" + n, "13800000001", 1000 + 37 * i);
+      const Sold y = sell(b, "B-" + n, "13800000001", 2000 + 53 * i);
+      REQUIRE(x.status == LOY_OK);
+      REQUIRE(y.status == LOY_OK);
+      earned += x.quote.points_earned + y.quote.points_earned;
+      sales += 2;
+    }
+    loy_status ra = LOY_OK, rb = LOY_OK;
+    at_once([&] { ra = sync(a); }, [&] { rb = sync(b); });
+    REQUIRE(ra == LOY_OK);
+    REQUIRE(rb == LOY_OK);
+  }
+  REQUIRE(sync(a) == LOY_OK);
+  REQUIRE(sync(b) == LOY_OK);
+  const std::int64_t points = 5000 + earned;
+  CHECK(w.hq.member("M-1")["points"] == points);
+  CHECK(w.b.member("M-1")["points"] == points);
+  CHECK(w.hq.member("M-1")["purchases"] == sales);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == sales);
+  CHECK(w.hq.query("SELECT SUM(points_left) FROM lots WHERE member_id = 'M-1'") == points);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE closed_us IS NULL") == 0);
+  // Both tills hold what headquarters holds.
+  CHECK(lookup(a, "13800000001").confirmed_points == points);
+  CHECK(lookup(b, "13800000001").confirmed_points == points);
+  CHECK(lookup(a, "13800000001").pending_points == 0);
+}
+
+TEST_CASE("two instances: the same batch delivered to both at once is applied once and answered alike", "[instances]") {
+  TwoInstances w;
+  const auto config = w.till("S001", "T01");
+  std::map<std::string, std::int64_t> earned;
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+    for (int i = 0; i < 40; ++i) {
+      const std::string code = i % 2 ? "13800000001" : "13800000002";
+      const Sold s = sell(t, "R-" + std::to_string(i), code, 1000 + 11 * i);
+      REQUIRE(s.status == LOY_OK);
+      earned[code] += s.quote.points_earned;
+    }
+  }
+  const auto bodies = queued_bodies(w.tmp.path() / "S001-T01" / "data" / "till.db");
+  REQUIRE(bodies.size() == 40);
+  const loyalty::sync::TlsFiles tls{w.chain.dir() / "ca.pem", w.chain.dir() / "store-S001.pem",
+                                    w.chain.dir() / "store-S001.key"};
+  const auto post = [&](const std::string& url, const std::string& body) {
+    loyalty::sync::HttpsClient client(url, tls);
+    return client.request("POST", "/v1/batches", body, "", std::chrono::milliseconds(10000));
+  };
+  for (int k = 0; k < 10; ++k) {
+    INFO("batch " << k);
+    // Four transactions, two of them already sent in the batch before (a till that sent again).
+    const std::size_t from = k == 0 ? 0 : static_cast<std::size_t>(4 * k - 2);
+    const std::vector<std::string> part(bodies.begin() + static_cast<std::ptrdiff_t>(from),
+                                        bodies.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(from + 4, 40)));
+    const std::string body = loyalty::protocol::batch_json("T01", "B-" + std::to_string(k), part);
+    loyalty::sync::HttpResult ra, rb;
+    at_once([&] { ra = post(w.hq.url(), body); }, [&] { rb = post(w.b.url(), body); });
+    INFO(ra.body << "\n" << rb.body);
+    CHECK(ra.status == 200);
+    CHECK(rb.status == 200);
+    CHECK(ra.body == rb.body);  // one applied it; the other answered from its record
+    const auto answer = json::parse(ra.body);
+    for (const auto& r : answer["results"]) CHECK((r["status"] == "applied" || r["status"] == "duplicate"));
+  }
+  // The last ones, under two batch ids at once: each transaction once whatever the batch.
+  const std::vector<std::string> rest(bodies.begin() + 38, bodies.end());
+  loyalty::sync::HttpResult ra, rb;
+  at_once([&] { ra = post(w.hq.url(), loyalty::protocol::batch_json("T01", "X-1", rest)); },
+          [&] { rb = post(w.b.url(), loyalty::protocol::batch_json("T01", "X-2", rest)); });
+  CHECK(ra.status == 200);
+  CHECK(rb.status == 200);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns") == 40);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 40);
+  CHECK(w.hq.member("M-1")["points"] == 5000 + earned["13800000001"]);
+  CHECK(w.hq.member("M-2")["points"] == 1000 + earned["13800000002"]);
+  CHECK(w.hq.member("M-1")["purchases"] == 20);
+}
+
+TEST_CASE("two instances: the tier pass and expiry run by both at once make each due change once", "[instances]") {
+  TwoInstances w;
+  constexpr int kMembers = 3000;
+  w.hq.import_members(members_csv(kMembers, "gold", 100));
+  const auto both = [&](std::vector<std::string> args) {
+    CliResult ra, rb;
+    at_once([&] { ra = w.hq.cli(args); }, [&] { rb = w.b.cli(args); });
+    INFO(ra.out << "\n" << rb.out);
+    REQUIRE(ra.exit_code == 0);
+    REQUIRE(rb.exit_code == 0);
+  };
+  // Nobody spent: every gold and black member gets grace, once.
+  both({"tiers", "--now", "2030-01-10T12:00:00Z"});
+  const std::int64_t graced = w.hq.query("SELECT COUNT(*) FROM tier_changes WHERE reason = 'grace'");
+  CHECK(graced == kMembers + 2);  // and M-1 (gold), M-3 (black)
+  CHECK(w.hq.query("SELECT COUNT(*) FROM members WHERE grace_until_us IS NOT NULL") == graced);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM (SELECT member_id FROM tier_changes WHERE reason = 'grace' "
+                   "GROUP BY member_id HAVING COUNT(*) > 1) twice") == 0);
+  // After the grace: each of them lowered once.
+  both({"tiers", "--now", "2030-05-01T12:00:00Z"});
+  CHECK(w.hq.query("SELECT COUNT(*) FROM tier_changes WHERE reason = 'downgrade'") == graced);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM members WHERE tier = 'silver'") == kMembers + 3);
+  // Expiry, years later: every lot once, every point once.
+  const std::int64_t total = w.hq.query("SELECT SUM(points) FROM members");
+  REQUIRE(total == kMembers * 100 + 5000 + 1000 + 300);
+  both({"expire", "--now", "2040-01-01T00:00:00Z"});
+  CHECK(w.hq.query("SELECT SUM(expired) FROM lots") == total);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM lots WHERE points_left > 0") == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM members WHERE points != 0") == 0);
+}
+
+TEST_CASE("two instances: a till reading the changes feed while both commit misses no record", "[instances]") {
+  TwoInstances w;
+  constexpr int kMembers = 60;
+  w.hq.import_members(members_csv(kMembers, "silver", 0));
+  struct Writer {
+    std::string store, till;
+    bool on_b;
+  };
+  const std::vector<Writer> writers = {{"S001", "T01", false}, {"S001", "T02", true}, {"S002", "T01", false},
+                                       {"S002", "T02", true}};
+  std::vector<std::unique_ptr<TestTill>> tills;
+  for (const auto& wr : writers) {
+    tills.push_back(std::make_unique<TestTill>(w.till(wr.store, wr.till, json::object(), wr.on_b ? w.b.url() : "")));
+    REQUIRE(sync(*tills.back()) == LOY_OK);
+  }
+  TestTill reader(w.till("S001", "T09"));
+  REQUIRE(sync(reader) == LOY_OK);
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < tills.size(); ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937 rng(static_cast<unsigned>(7 + i));
+      for (int round = 0; round < 8; ++round) {
+        for (int s = 0; s < 6; ++s) {
+          const int m = static_cast<int>(rng() % kMembers);
+          const std::string receipt = writers[i].till + "-" + std::to_string(round) + "-" + std::to_string(s);
+          if (sell(*tills[i], receipt, phone(m), 1000 + static_cast<std::int64_t>(rng() % 5000)).status != LOY_OK)
+            ++failures;
+        }
+        if (sync(*tills[i]) != LOY_OK) ++failures;
+      }
+    });
+  }
+  // The reader pulls the feed from the first instance all along, while tills of both commit.
+  int reads = 0;
+  std::thread reading([&] {
+    while (!done) {
+      if (sync(reader) != LOY_OK) ++failures;
+      ++reads;
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  reading.join();
+  CHECK(failures == 0);
+  CHECK(reads > 3);
+  REQUIRE(sync(reader) == LOY_OK);
+  // Every member as the reader holds it is as headquarters holds it.
+  for (int m = 0; m < kMembers; ++m) {
+    INFO("member " << m);
+    char id[16];
+    std::snprintf(id, sizeof id, "M-%05d", m);
+    CHECK(lookup(reader, phone(m)).confirmed_points == w.hq.member(id)["points"]);
+  }
+}
