@@ -262,6 +262,50 @@ void HqProcess::execute(const std::string& sql) const {
   REQUIRE(rc == SQLITE_OK);
 }
 
+namespace {
+
+class SqliteHold final : public HqProcess::WriteHold {
+ public:
+  explicit SqliteHold(const std::filesystem::path& db) {
+    REQUIRE(sqlite3_open_v2(db.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+    REQUIRE(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+  ~SqliteHold() override {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db_);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class PgHold final : public HqProcess::WriteHold {
+ public:
+  explicit PgHold(const std::string& url) : c_(PQconnectdb(url.c_str())) {
+    REQUIRE(PQstatus(c_) == CONNECTION_OK);
+    PQclear(PQexec(c_, "BEGIN"));
+    PGresult* r = PQexec(c_, "LOCK TABLE members IN EXCLUSIVE MODE");
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    REQUIRE(ok);
+  }
+  ~PgHold() override {
+    PQclear(PQexec(c_, "ROLLBACK"));
+    PQfinish(c_);
+  }
+
+ private:
+  PGconn* c_;
+};
+
+}  // namespace
+
+std::unique_ptr<HqProcess::WriteHold> HqProcess::hold_writes() const {
+  if (!pg_url_.empty()) return std::make_unique<PgHold>(pg_url_);
+  return std::make_unique<SqliteHold>(dir_ / "hq.db");
+}
+
 std::string HqProcess::log() const { return read_text(dir_ / "hq.log"); }
 
 void HqProcess::save_copy(const std::filesystem::path& dir) {

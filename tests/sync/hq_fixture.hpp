@@ -72,6 +72,13 @@ class HqProcess {
   // One integer from headquarters' database (read-only), e.g. "SELECT COUNT(*) FROM sales". On
   // PostgreSQL, SQLite's `rowid` of txns and `left` of lots are read as `row` and `points_left`.
   std::int64_t query(const std::string& sql) const;
+  // Holds headquarters' database so that no write gets through until it is dropped, while reads still
+  // do: SQLite's write lock (BEGIN IMMEDIATE), or PostgreSQL's EXCLUSIVE lock of the members table.
+  class WriteHold {
+   public:
+    virtual ~WriteHold() = default;
+  };
+  std::unique_ptr<WriteHold> hold_writes() const;
   // PostgreSQL: this headquarters' database, for a second instance to share ("" on SQLite).
   const std::string& storage_url() const { return pg_url_; }
   // Changes headquarters' database behind its back (a damaged row), on either storage.

@@ -254,3 +254,31 @@ TEST_CASE("past its connection limit headquarters closes new connections, and se
   CHECK(served);
   CHECK(w.hq.log().find("connection limit (2) reached") != std::string::npos);
 }
+
+TEST_CASE("a batch waiting for the database holds up no health check, changes page or handshake", "[sync]") {
+  World w;
+  const std::string body = batch("B-WAIT", {w.bodies[0], w.bodies[1]});
+  std::atomic<bool> done{false};
+  HttpResult answered;
+  std::thread batch_thread;
+  {
+    const auto hold = w.hq.hold_writes();
+    batch_thread = std::thread([&] {
+      answered = w.send("POST", "/v1/batches", body);
+      done = true;
+    });
+    // Long enough for the batch to reach the database and wait there.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Each on a connection of its own: a new handshake every time.
+    CHECK(w.send("GET", "/v1/health").status == 200);
+    const HttpResult changes = w.send("GET", "/v1/changes?after=0&limit=10");
+    CHECK(changes.status == 200);
+    CHECK(changes.body.find("\"members\"") != std::string::npos);
+    CHECK(w.send("GET", "/v1/rules").status == 200);
+    CHECK_FALSE(done);  // the batch still waits for the database
+  }
+  batch_thread.join();  // the database let go, the batch goes through
+  INFO(answered.body);
+  CHECK(answered.status == 200);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 2);
+}

@@ -93,6 +93,12 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
   }
   c.enrollment_key_file = path_in(r, "enrollment_key_file", base, true);
   if (r.optional("threads")) c.threads = static_cast<std::int32_t>(r.integer("threads", 1, 64));
+  if (const auto* workers = r.optional("workers")) {
+    ObjectReader w(*workers, "workers");
+    if (w.optional("batches")) c.batch_workers = static_cast<std::int32_t>(w.integer("batches", 1, 64));
+    if (w.optional("reads")) c.read_workers = static_cast<std::int32_t>(w.integer("reads", 1, 64));
+    w.finish();
+  }
   if (const auto* limits = r.optional("limits")) {
     ObjectReader l(*limits, "limits");
     // At least the largest batch a till sends: a limit below it would refuse what tills make.

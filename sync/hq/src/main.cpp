@@ -70,12 +70,13 @@ Hq open_hq(const std::string& config_path, bool serving = false) {
                                                     h.config.code_key);
   if (h.config.storage == hq::HqConfig::StorageKind::postgres)
     h.storage = hq::open_postgres_storage(h.config.postgres_url,
-                                          h.config.postgres_connections ? h.config.postgres_connections
-                                                                        : h.config.threads + 2,
+                                          h.config.postgres_connections
+                                              ? h.config.postgres_connections
+                                              : h.config.batch_workers + h.config.read_workers + 2,
                                           *h.opener, hq::LedgerPolicy{h.config.past_days});
   else
     h.storage = hq::open_sqlite_storage(h.config.database.string(), *h.opener, serving,
-                                        hq::LedgerPolicy{h.config.past_days});
+                                        hq::LedgerPolicy{h.config.past_days}, serving ? h.config.read_workers : 0);
   return h;
 }
 

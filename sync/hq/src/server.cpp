@@ -12,6 +12,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -38,7 +39,8 @@ class Session;
 
 struct ServerState {
   ServerState(const HqConfig& c, Service& s, const std::function<void(const std::string&)>& l, std::size_t cap)
-      : config(c), service(s), log(l), max_connections(cap) {}
+      : config(c), service(s), log(l), max_connections(cap),
+        batches(static_cast<std::size_t>(c.batch_workers)), reads(static_cast<std::size_t>(c.read_workers)) {}
   const HqConfig& config;
   Service& service;
   const std::function<void(const std::string&)>& log;
@@ -46,6 +48,9 @@ struct ServerState {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  // Storage work runs here, off the threads that serve connections: batches on theirs, reads on
+  // theirs, so that a large batch (or many) never holds up a health check, a changes page or a handshake.
+  net::thread_pool batches, reads;
 };
 
 // The store id of the verified client certificate: its subject's common name.
@@ -136,8 +141,15 @@ class Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(req.body());
     r.if_none_match = std::string(req[http::field::if_none_match]);
     r.store_id = store_id_;
-    HttpResponse res = state_.service.handle(r, unix_micros_now());
-    send(std::move(res), req.keep_alive(), req.version());
+    const bool keep_alive = req.keep_alive();
+    const unsigned version = req.version();
+    auto& workers = r.method == "POST" ? state_.batches : state_.reads;
+    net::post(workers, [self = shared_from_this(), r = std::move(r), keep_alive, version]() mutable {
+      HttpResponse res = self->state_.service.handle(r, unix_micros_now());
+      net::post(self->stream_.get_executor(), [self, res = std::move(res), keep_alive, version]() mutable {
+        self->send(std::move(res), keep_alive, version);
+      });
+    });
   }
 
   void send_error(int status, std::string_view code, const std::string& message) {
@@ -379,6 +391,9 @@ void run_server(const HqConfig& config, Service& service, const std::function<vo
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : threads) t.join();
+  // A request still with a worker (at a forced stop) finishes there; its answer has nowhere to go.
+  state.batches.join();
+  state.reads.join();
   log("stopped");
 }
 

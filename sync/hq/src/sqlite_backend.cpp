@@ -1147,7 +1147,9 @@ class SqliteTx final : public Tx {
 // commands. Thread-safe: one transaction at a time.
 class SqliteBackend final : public Backend {
  public:
-  SqliteBackend(const std::string& path, bool serving) : db_(path, false), mark_(path + ".feed") {
+  // `readers`: connections of their own for reads, which WAL lets run beside the writer (0: reads
+  // take turns with writes on the one connection, as the administration commands do).
+  SqliteBackend(const std::string& path, bool serving, int readers) : db_(path, false), mark_(path + ".feed") {
     migrate(std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::system_clock::now().time_since_epoch()).count());
     tx_.emplace(db_);
@@ -1155,6 +1157,8 @@ class SqliteBackend final : public Backend {
       db_.exec("PRAGMA wal_autocheckpoint=0");
       checkpointer_.emplace(path);
     }
+    for (int i = 0; i < readers; ++i) readers_.push_back(std::make_unique<Reader>(path));
+    for (std::size_t i = 0; i < readers_.size(); ++i) free_readers_.push_back(i);
   }
 
   void write(const std::function<void(Tx&)>& body) override {
@@ -1176,9 +1180,33 @@ class SqliteBackend final : public Backend {
   }
 
   void read(const std::function<void(Tx&)>& body) override {
-    std::lock_guard lock(mu_);
-    ReadTransaction r(db_);
-    body(*tx_);
+    if (readers_.empty()) {
+      std::lock_guard lock(mu_);
+      ReadTransaction r(db_);
+      body(*tx_);
+      return;
+    }
+    std::size_t i = 0;
+    {
+      std::unique_lock lock(readers_mu_);
+      reader_free_.wait(lock, [&] { return !free_readers_.empty(); });
+      i = free_readers_.back();
+      free_readers_.pop_back();
+    }
+    struct Back {
+      SqliteBackend& b;
+      std::size_t i;
+      ~Back() {
+        {
+          std::lock_guard lock(b.readers_mu_);
+          b.free_readers_.push_back(i);
+        }
+        b.reader_free_.notify_one();
+      }
+    } back{*this, i};
+    Reader& reader = *readers_[i];
+    ReadTransaction r(reader.db);
+    body(reader.tx);
   }
 
   std::optional<std::pair<std::string, std::int64_t>> feed_mark() override { return mark_.read(); }
@@ -1229,18 +1257,28 @@ class SqliteBackend final : public Backend {
     db_.set_user_version(kSchemaVersion);
     t.commit();
   }
+  struct Reader {
+    explicit Reader(const std::string& path) : db(path, false), tx(db) {}
+    Database db;
+    SqliteTx tx;
+  };
+
   std::mutex mu_;
   Database db_;
   std::optional<Checkpointer> checkpointer_;  // declared after db_: stopped before it closes
   FeedMark mark_;
   std::optional<SqliteTx> tx_;
+  std::vector<std::unique_ptr<Reader>> readers_;
+  std::mutex readers_mu_;
+  std::condition_variable reader_free_;
+  std::vector<std::size_t> free_readers_;
 };
 
 }  // namespace
 
 std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener, bool serving,
-                                             LedgerPolicy policy) {
-  return make_storage(std::make_unique<SqliteBackend>(path, serving), opener, policy);
+                                             LedgerPolicy policy, int readers) {
+  return make_storage(std::make_unique<SqliteBackend>(path, serving, readers), opener, policy);
 }
 
 }  // namespace loyalty::hq

@@ -19,11 +19,13 @@ struct HqConfig {
   StorageKind storage = StorageKind::sqlite;
   std::filesystem::path database;   // sqlite: the file
   std::string postgres_url;         // postgres: a libpq connection string or URI
-  std::int32_t postgres_connections = 0;  // postgres: connections held open (0: threads + 2)
+  std::int32_t postgres_connections = 0;  // postgres: connections held open (0: the workers' and the timer's)
   std::filesystem::path cert_file, key_file, ca_file;  // headquarters' TLS identity, and the chain's CA
   std::vector<std::uint8_t> code_key;                 // the chain's key for member code hashes
   std::filesystem::path enrollment_key_file;          // RSA private key (PEM) that opens enrollments
-  std::int32_t threads = 2;
+  std::int32_t threads = 2;         // threads serving connections: TLS, HTTP, never storage
+  std::int32_t batch_workers = 2;   // threads applying batches
+  std::int32_t read_workers = 2;    // threads answering reads (changes, rules, sales, health, metrics)
   std::uint64_t body_limit = 8 * 1024 * 1024;         // bytes of one request body
   std::int32_t timeout_seconds = 30;                  // each read or write of a request or answer
   std::int32_t changes_page_limit = 1000;             // most records in one changes page

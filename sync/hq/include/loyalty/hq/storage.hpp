@@ -248,16 +248,17 @@ class RequestError : public std::runtime_error {
 };
 
 // The embedded storage: one SQLite file (WAL, synchronous=FULL), shared with the administration
-// commands. Thread-safe: one writer at a time. `serving`: the write-ahead log is copied into the
-// database by a thread of its own, off the path of the requests (the administration commands leave it
-// to SQLite's automatic checkpoints).
+// commands. Thread-safe: one writer at a time, readers beside it. `serving`: the write-ahead log is
+// copied into the database by a thread of its own, off the path of the requests (the administration
+// commands leave it to SQLite's automatic checkpoints).
 // The ledger's policies a storage applies (headquarters' configuration, docs/headquarters.md).
 struct LedgerPolicy {
   std::int32_t past_days = 30;  // a sale dated further back than this when it arrives is past-dated
 };
 
+// `readers`: connections for reads beside the writer (0: reads take turns with writes).
 std::unique_ptr<Storage> open_sqlite_storage(const std::string& path, const EnrollmentOpener& opener,
-                                             bool serving = false, LedgerPolicy policy = {});
+                                             bool serving = false, LedgerPolicy policy = {}, int readers = 0);
 
 // The shared storage: a PostgreSQL database (libpq connection string or URI), with `connections`
 // held open. Its schema is migrated at open, once, whichever instances open it together.
