@@ -215,7 +215,12 @@ class Campaign {
   std::string rows_of(const std::string& receipt, const char* key = "receipt_id") {
     sqlite3* db = nullptr;
     std::string out;
-    if (sqlite3_open_v2((hq_.dir() / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
+    // Of SQLite's file only (on PostgreSQL the failure's message goes without it).
+    if (!hq_.storage_url().empty() ||
+        sqlite3_open_v2((hq_.dir() / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      sqlite3_close(db);
+      return out;
+    }
     sqlite3_stmt* st = nullptr;
     const std::string sql = "SELECT txn_id, till_id, status, COALESCE(reason, ''), COALESCE(duplicate_of, '') FROM txns "
                             "WHERE json_extract(body, '$." + std::string(key) + "') = '" + receipt + "'";
