@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <thread>
 
 #include "hq_fixture.hpp"
 #include "loyalty/protocol/batch.hpp"
@@ -168,3 +170,88 @@ TEST_CASE("a till refuses a headquarters whose certificate is for another host",
   CHECK(hq.query("SELECT COUNT(*) FROM txns") == 0);
 }
 
+
+namespace {
+
+// A TCP connection to headquarters that never starts its TLS handshake.
+struct Silent {
+  explicit Silent(std::uint16_t port) : fd(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    timeval tv{15, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Silent() { ::close(fd); }
+  Silent(const Silent&) = delete;
+  Silent& operator=(const Silent&) = delete;
+  // True when headquarters closed it (read gives end of file or a reset, not the receive timeout).
+  bool closed_by_server() const {
+    char b[64];
+    const ssize_t n = ::recv(fd, b, sizeof b, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+  int fd;
+};
+
+std::int64_t metric(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("a connection that does not finish its handshake in time is closed, and one address's cannot take "
+          "every slot", "[sync]") {
+  World w;
+  w.hq.stop();
+  w.hq.edit_config({{"limits", {{"handshake_seconds", 1}, {"handshakes_per_address", 4}}}});
+  w.hq.start();
+  const auto config = w.till("S001", "T01");
+  {
+    std::vector<std::unique_ptr<Silent>> held;
+    for (int i = 0; i < 4; ++i) held.push_back(std::make_unique<Silent>(w.hq.port()));
+    // A fifth from the same address, while the four wait in their handshake: closed at once.
+    Silent fifth(w.hq.port());
+    CHECK(fifth.closed_by_server());
+    // The four are closed at their deadline.
+    for (const auto& s : held) CHECK(s->closed_by_server());
+  }
+  // Then a till syncs as ever.
+  TestTill t(config);
+  CHECK(sync(t) == LOY_OK);
+  HttpsClient client(w.hq.url(), w.store("store-S001"));
+  const auto metrics = client.request("GET", "/metrics", "", "", kTimeout).body;
+  INFO(metrics);
+  CHECK(metric(metrics, "loyalty_hq_connections_refused_total") >= 1);
+  CHECK(w.hq.log().find("connections in their TLS handshake") != std::string::npos);
+}
+
+TEST_CASE("a client that reconnects resumes its TLS session: no second full handshake", "[sync]") {
+  World w;
+  w.hq.stop();
+  // Idle connections are closed after a second: every request below needs a connection again.
+  w.hq.edit_config({{"limits", {{"timeout_seconds", 1}}}});
+  w.hq.start();
+  HttpsClient client(w.hq.url(), w.store("store-S001"));
+  for (int i = 0; i < 3; ++i) {
+    CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }
+  CHECK(client.handshakes().full == 1);
+  CHECK(client.handshakes().resumed == 2);
+  // A till does the same through its own sync: its second sync resumes.
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE(sync(t) == LOY_OK);
+  HttpsClient reader(w.hq.url(), w.store("store-S001"));
+  const auto metrics = reader.request("GET", "/metrics", "", "", kTimeout).body;
+  INFO(metrics);
+  const auto resumed_at = metrics.find("loyalty_hq_tls_handshakes_total{kind=\"resumed\"} ");
+  REQUIRE(resumed_at != std::string::npos);
+  CHECK(std::stoll(metrics.substr(resumed_at + 48)) >= 3);
+}

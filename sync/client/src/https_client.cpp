@@ -85,6 +85,22 @@ std::vector<tcp::endpoint> resolve(const std::string& host, const std::string& p
 }  // namespace
 
 struct HttpsClient::Impl {
+  ~Impl() {
+    SSL_CTX_set_app_data(ctx.native_handle(), nullptr);  // no ticket is kept from here on
+    close();
+    if (session) SSL_SESSION_free(session);
+    session = nullptr;
+  }
+  // Headquarters' newest session ticket, offered at the next connection to resume.
+  static int on_new_session(SSL* ssl, SSL_SESSION* s) {
+    auto* self = static_cast<Impl*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    if (!self) return 0;
+    if (self->session) SSL_SESSION_free(self->session);
+    self->session = s;
+    return 1;  // kept
+  }
+  SSL_SESSION* session = nullptr;
+  Handshakes handshakes;
   std::string host, port;
   bool host_is_address = false;
   net::io_context ioc;
@@ -121,6 +137,9 @@ struct HttpsClient::Impl {
 
   void close() {
     if (stream) {
+      // Marked shut down: OpenSSL would otherwise take a connection ended without close_notify (an
+      // idle one headquarters closed, one cut) for a bad session, and its ticket could not resume.
+      SSL_set_shutdown(stream->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
       beast::error_code ec;
       beast::get_lowest_layer(*stream).socket().close(ec);
     }
@@ -132,6 +151,7 @@ struct HttpsClient::Impl {
   void connect(std::chrono::milliseconds timeout) {
     close();
     stream.emplace(ioc, ctx);
+    if (session && SSL_SESSION_is_resumable(session)) SSL_set_session(stream->native_handle(), session);
     // SNI names the host; an address is not a host name and is not sent.
     if (!host_is_address && !SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()))
       throw NetworkError("cannot set the TLS server name " + host);
@@ -154,7 +174,13 @@ struct HttpsClient::Impl {
     beast::get_lowest_layer(*stream).expires_after(within(timeout));
     stream->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     run();
-    if (ec) throw NetworkError("TLS handshake with headquarters at " + host + ":" + port + " failed: " + ec.message());
+    if (ec) {
+      // A session headquarters no longer takes is not offered again.
+      if (session) SSL_SESSION_free(session);
+      session = nullptr;
+      throw NetworkError("TLS handshake with headquarters at " + host + ":" + port + " failed: " + ec.message());
+    }
+    ++(SSL_session_reused(stream->native_handle()) == 1 ? handshakes.resumed : handshakes.full);
     connected = true;
   }
 
@@ -210,6 +236,9 @@ HttpsClient::HttpsClient(const std::string& url, const TlsFiles& tls) : impl_(st
   protocol::require_modern_tls(ctx);
   protocol::load_tls_files(ctx, {"hq.ca_file", "hq.cert_file", "hq.key_file"}, tls.ca_file, tls.cert_file, tls.key_file);
   ctx.set_verify_mode(ssl::verify_peer);
+  SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_set_app_data(ctx.native_handle(), impl_.get());
+  SSL_CTX_sess_set_new_cb(ctx.native_handle(), &Impl::on_new_session);
 }
 
 HttpsClient::~HttpsClient() = default;
@@ -258,5 +287,7 @@ void HttpsClient::cancel() {
 }
 
 void HttpsClient::disconnect() { impl_->close(); }
+
+HttpsClient::Handshakes HttpsClient::handshakes() const { return impl_->handshakes; }
 
 }  // namespace loyalty::sync

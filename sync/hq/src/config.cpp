@@ -109,6 +109,10 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
       c.timeout_seconds = static_cast<std::int32_t>(l.integer("timeout_seconds", 1, 3600));
     if (l.optional("connections"))
       c.max_connections = static_cast<std::int32_t>(l.integer("connections", 1, 1'000'000));
+    if (l.optional("handshake_seconds"))
+      c.handshake_seconds = static_cast<std::int32_t>(l.integer("handshake_seconds", 1, 600));
+    if (l.optional("handshakes_per_address"))
+      c.handshakes_per_address = static_cast<std::int32_t>(l.integer("handshakes_per_address", 1, 1'000'000));
     if (l.optional("changes_page"))
       c.changes_page_limit = static_cast<std::int32_t>(l.integer("changes_page", 1, 10000));
     l.finish();

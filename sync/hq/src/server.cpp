@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct ServerState {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::string, int> handshaking;  // connections in their handshake, by client address
   // Storage work runs here, off the threads that serve connections: batches on theirs, reads on
   // theirs, so that a large batch (or many) never holds up a health check, a changes page or a handshake.
   net::thread_pool batches, reads;
@@ -67,8 +69,9 @@ std::string peer_store_id(SSL* ssl) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ssl::context& ctx, ServerState& state)
-      : stream_(std::move(socket), ctx), state_(state) {
+  // `address`: the client's, counted in state.handshaking until the handshake ends.
+  Session(tcp::socket&& socket, ssl::context& ctx, ServerState& state, std::string address)
+      : stream_(std::move(socket), ctx), state_(state), address_(std::move(address)) {
     beast::error_code ec;
     // Answers go out whole at once, not held for the client's delayed acknowledgement (Nagle).
     beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay(true), ec);
@@ -78,6 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     std::lock_guard lock(state_.mu);
     state_.sessions.erase(this);
+    if (handshaking_) release_handshake_locked();
   }
 
   void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::on_run, shared_from_this())); }
@@ -94,16 +98,28 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::seconds timeout() const { return std::chrono::seconds(state_.config.timeout_seconds); }
 
   void on_run() {
-    beast::get_lowest_layer(stream_).expires_after(timeout());
+    // A handshake of its own, short deadline: a connection that does not authenticate soon holds no slot.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(state_.config.handshake_seconds));
     stream_.async_handshake(ssl::stream_base::server,
                             beast::bind_front_handler(&Session::on_handshake, shared_from_this()));
   }
 
+  void release_handshake_locked() {
+    handshaking_ = false;
+    const auto it = state_.handshaking.find(address_);
+    if (it != state_.handshaking.end() && --it->second <= 0) state_.handshaking.erase(it);
+  }
+
   void on_handshake(beast::error_code ec) {
+    {
+      std::lock_guard lock(state_.mu);
+      if (handshaking_) release_handshake_locked();
+    }
     if (ec) {
       state_.log("TLS handshake with " + peer_ + " refused: " + ec.message());
       return;
     }
+    state_.service.count_handshake(SSL_session_reused(stream_.native_handle()) == 1);
     store_id_ = peer_store_id(stream_.native_handle());
     if (store_id_.empty()) {
       state_.log("client " + peer_ + " refused: its certificate names no store (CN of 1..32 letters, digits, '-', '_')");
@@ -209,6 +225,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   ServerState& state_;
+  std::string address_;
+  bool handshaking_ = true;  // under state_.mu
   std::string peer_ = "(unknown)";
   std::string store_id_;
   bool idle_ = false;
@@ -261,24 +279,39 @@ class Listener : public std::enable_shared_from_this<Listener> {
     accept_failing_ = false;
     accept_pause_ = std::chrono::milliseconds(0);
     {
-      bool full = false;
+      beast::error_code aec;
+      const auto remote = socket.remote_endpoint(aec);
+      const std::string address = aec ? std::string("(unknown)") : remote.address().to_string();
+      bool full = false, crowded = false;
+      std::shared_ptr<Session> s;
       {
         std::lock_guard lock(state_.mu);
         full = state_.sessions.size() >= state_.max_connections;
+        // One address's connections still in their handshake are capped: unauthenticated ones from
+        // a few addresses cannot take the slots every till needs.
+        crowded = !full && state_.handshaking[address] >= state_.config.handshakes_per_address;
+        if (!full && !crowded) {
+          s = std::make_shared<Session>(std::move(socket), ctx_, state_, address);
+          state_.sessions.emplace(s.get(), s);
+          ++state_.handshaking[address];
+        } else if (state_.handshaking[address] == 0) {
+          state_.handshaking.erase(address);
+        }
       }
-      if (full) {
-        // Past the limit a connection is closed at once: a flood of them cannot exhaust the server.
+      if (full || crowded) {
+        // Closed at once: a flood of connections cannot exhaust the server.
         beast::error_code ignored;
         socket.close(ignored);
-        if (!refusing_) state_.log("connection limit (" + std::to_string(state_.max_connections) + ") reached: refusing new connections");
-        refusing_ = true;
+        state_.service.count_refused_connection();
+        if (full && !refusing_)
+          state_.log("connection limit (" + std::to_string(state_.max_connections) + ") reached: refusing new connections");
+        if (crowded && crowded_logged_.insert(address).second)
+          state_.log("address " + address + " has " + std::to_string(state_.config.handshakes_per_address) +
+                     " connections in their TLS handshake: refusing more from it until they end");
+        refusing_ = full;
       } else {
         refusing_ = false;
-        auto s = std::make_shared<Session>(std::move(socket), ctx_, state_);
-        {
-          std::lock_guard lock(state_.mu);
-          state_.sessions.emplace(s.get(), s);
-        }
+        crowded_logged_.erase(address);
         s->run();
       }
     }
@@ -291,6 +324,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::steady_timer pause_;  // after a failed accept
   ServerState& state_;
   bool refusing_ = false;  // these on the acceptor's strand
+  std::set<std::string> crowded_logged_;  // addresses refused for their handshakes, logged once each
   bool accept_failing_ = false;
   std::chrono::milliseconds accept_pause_{0};
 };
@@ -301,6 +335,13 @@ ssl::context make_tls_context(const HqConfig& c) {
   protocol::load_tls_files(ctx, {"tls.ca_file", "tls.cert_file", "tls.key_file"}, c.ca_file, c.cert_file, c.key_file);
   // Every client presents a certificate of the chain's CA: no certificate, no connection.
   ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  // Sessions resume from tickets (TLS 1.3) or the session cache (TLS 1.2): a till that reconnects
+  // skips the certificate exchange and the key agreement. The context names which sessions are
+  // this server's; a resumed session keeps the client certificate it was made with.
+  static const unsigned char kContext[] = "loyalty-hq";
+  SSL_CTX_set_session_id_context(ctx.native_handle(), kContext, sizeof kContext - 1);
+  SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_timeout(ctx.native_handle(), 24 * 3600);
   return ctx;
 }
 

@@ -278,6 +278,13 @@ HttpResponse Service::metrics(std::int64_t now_us) {
   counter("loyalty_hq_sales_applied_total", "Sales applied.", sales_applied_);
   counter("loyalty_hq_duplicates_total", "Transactions received again and not applied again.", duplicates_);
   counter("loyalty_hq_rejections_total", "Transactions rejected.", rejections_);
+  out << "# HELP loyalty_hq_tls_handshakes_total TLS handshakes completed: full, or a session resumed.\n"
+         "# TYPE loyalty_hq_tls_handshakes_total counter\n";
+  out << "loyalty_hq_tls_handshakes_total{kind=\"full\"} " << handshakes_full_ << '\n';
+  out << "loyalty_hq_tls_handshakes_total{kind=\"resumed\"} " << handshakes_resumed_ << '\n';
+  counter("loyalty_hq_connections_refused_total",
+          "Connections closed before their handshake: too many at once from one address, or over the limit.",
+          connections_refused_);
   out << "# HELP loyalty_hq_store_last_batch_age_seconds Seconds since the store's last batch.\n"
          "# TYPE loyalty_hq_store_last_batch_age_seconds gauge\n";
   const auto stores = storage_.stores();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -47,6 +48,13 @@ class HttpsClient {
   // From any thread: aborts a request in progress (it throws NetworkError) and every later one.
   void cancel();
   void disconnect();
+
+  // The TLS handshakes this client made: full ones, and sessions resumed from headquarters' ticket
+  // (a reconnection costs no certificate exchange then).
+  struct Handshakes {
+    std::int64_t full = 0, resumed = 0;
+  };
+  Handshakes handshakes() const;
 
  private:
   struct Impl;

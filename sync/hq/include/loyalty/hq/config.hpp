@@ -30,6 +30,8 @@ struct HqConfig {
   std::int32_t timeout_seconds = 30;                  // each read or write of a request or answer
   std::int32_t changes_page_limit = 1000;             // most records in one changes page
   std::int32_t max_connections = 4096;                // connections open at once; more are closed at once
+  std::int32_t handshake_seconds = 10;                // a TLS handshake not done by then is closed
+  std::int32_t handshakes_per_address = 64;           // connections of one address still in their handshake
   // How often `serve` looks for the ledger's daily work (the tier pass once a day in the rules'
   // offset, and expiry of due lots); 0: never (the `tiers` and `expire` commands do it).
   std::int32_t ledger_timer_seconds = 60;

@@ -36,6 +36,10 @@ class Service {
   HttpResponse handle(const HttpRequest& request, std::int64_t now_us);
   // Counts a request the server answered itself (a body over the limit, a malformed request).
   void count(int status);
+  // Counts a TLS handshake: a full one, or a session resumed from a ticket; and a connection refused
+  // before its handshake (too many from its address at once).
+  void count_handshake(bool resumed) { ++(resumed ? handshakes_resumed_ : handshakes_full_); }
+  void count_refused_connection() { ++connections_refused_; }
 
  private:
   HttpResponse route(const HttpRequest& request, std::int64_t now_us);
@@ -50,7 +54,7 @@ class Service {
   Log log_;
   std::atomic<std::int64_t> requests_2xx_{0}, requests_3xx_{0}, requests_4xx_{0}, requests_5xx_{0};
   std::atomic<std::int64_t> batches_{0}, batches_replayed_{0}, sales_applied_{0}, applied_{0}, duplicates_{0},
-      rejections_{0}, batches_refused_{0};
+      rejections_{0}, batches_refused_{0}, handshakes_full_{0}, handshakes_resumed_{0}, connections_refused_{0};
 };
 
 std::int64_t unix_micros_now();
