@@ -1,5 +1,7 @@
 #include "pki.hpp"
 
+#include <ctime>
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -121,6 +123,40 @@ Issued TestCa::issue(const std::string& common_name, const std::vector<std::stri
   X509_free(c);
   EVP_PKEY_free(key);
   return out;
+}
+
+std::string TestCa::crl_pem(const std::vector<std::string>& revoked_cert_pems) const {
+  X509_CRL* crl = X509_CRL_new();
+  check(crl != nullptr, "CRL");
+  X509_CRL_set_version(crl, 1);
+  X509_CRL_set_issuer_name(crl, X509_get_subject_name(cert_));
+  ASN1_TIME* now = ASN1_TIME_adj(nullptr, std::time(nullptr), -1, 0);
+  ASN1_TIME* next = ASN1_TIME_adj(nullptr, std::time(nullptr), 7, 0);
+  X509_CRL_set1_lastUpdate(crl, now);
+  X509_CRL_set1_nextUpdate(crl, next);
+  for (const std::string& pem : revoked_cert_pems) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    X509* c = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    check(c != nullptr, "read a certificate to revoke");
+    X509_REVOKED* r = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(c));
+    X509_REVOKED_set_revocationDate(r, now);
+    X509_CRL_add0_revoked(crl, r);
+    X509_free(c);
+  }
+  X509_CRL_sort(crl);
+  check(X509_CRL_sign(crl, key_, EVP_sha256()), "sign CRL");
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_CRL(out, crl);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string pem(data, static_cast<std::size_t>(n));
+  BIO_free(out);
+  ASN1_TIME_free(now);
+  ASN1_TIME_free(next);
+  X509_CRL_free(crl);
+  return pem;
 }
 
 }  // namespace loyalty::test

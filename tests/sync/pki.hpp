@@ -35,6 +35,8 @@ class TestCa {
   // (negative: in the past).
   Issued issue(const std::string& common_name, const std::vector<std::string>& sans, bool server,
                int valid_from_days = -1, int valid_to_days = 30) const;
+  // A CRL of this CA (PEM), current for a week, revoking these certificates (PEM).
+  std::string crl_pem(const std::vector<std::string>& revoked_cert_pems) const;
 
  private:
   evp_pkey_st* key_ = nullptr;

@@ -17,15 +17,22 @@ using nlohmann::json;
 
 namespace {
 
+// No daily timer (the tests run the ledger's commands), and no store's rate in the way of tills that
+// sync as fast as they can.
+const json kUnlimited = {{"ledger", {{"timer_seconds", 0}}},
+                         {"limits", {{"store_requests_per_second", 1'000'000}, {"store_burst", 1'000'000}}}};
+
 // A second headquarters on the first one's database, serving.
 struct TwoInstances : SyncWorld {
-  TwoInstances() : SyncWorld(json{{"ledger", {{"timer_seconds", 0}}}}), b(tmp.path() / "hq-b", tmp.path() / "pki", storage()) {
+  TwoInstances() : SyncWorld(kUnlimited), b(tmp.path() / "hq-b", tmp.path() / "pki", storage()) {
     b.start();
   }
   json storage() const {
     REQUIRE(postgres_mode());
     REQUIRE(!hq.storage_url().empty());
-    return json{{"storage", {{"kind", "postgres"}, {"url", hq.storage_url()}}}, {"ledger", {{"timer_seconds", 0}}}};
+    json c = kUnlimited;
+    c["storage"] = {{"kind", "postgres"}, {"url", hq.storage_url()}};
+    return c;
   }
   HqProcess b;
 };

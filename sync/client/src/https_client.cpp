@@ -200,6 +200,9 @@ struct HttpsClient::Impl {
     HttpResult out;
     out.status = static_cast<int>(res.result_int());
     out.etag = std::string(res[http::field::etag]);
+    if (const auto ra = res[http::field::retry_after]; !ra.empty() && ra.size() <= 9 &&
+                                                         ra.find_first_not_of("0123456789") == std::string_view::npos)
+      out.retry_after_seconds = std::stoll(std::string(ra));
     out.body = std::move(res.body());
     if (!res.keep_alive()) close();
     return out;

@@ -1,5 +1,7 @@
 #include "loyalty/sync/syncer.hpp"
 
+#include <algorithm>
+
 #include <openssl/rand.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -90,7 +92,9 @@ std::optional<std::string> Syncer::fetch_sale(const std::string& sale_store, con
     std::string target = "/v1/sales?store_id=" + protocol::url_encode(sale_store) +
                          "&receipt_id=" + protocol::url_encode(receipt_id);
     if (txn_id) target += "&txn_id=" + protocol::url_encode(*txn_id);
+    check_not_before();
     const auto res = fetch_client_->request("GET", target, "", "", timeout_for(0), deadline);
+    honour(res);
     if (res.status == 404) return std::nullopt;
     // Several tills of the store used the receipt id: not a network fault, and no retry will help.
     if (res.status == 409)
@@ -136,7 +140,31 @@ SyncReport Syncer::sync_now() {
   }
 }
 
+void Syncer::check_not_before() {
+  std::chrono::steady_clock::time_point until;
+  {
+    std::lock_guard lock(state_mu_);
+    until = not_before_;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now < until)
+    throw SyncError("headquarters asked this store to wait (429): no request for " +
+                    std::to_string(std::chrono::ceil<std::chrono::seconds>(until - now).count()) + " s more");
+}
+
+void Syncer::honour(const HttpResult& res) {
+  if (res.status != 429) return;
+  const std::int64_t wait = std::clamp<std::int64_t>(res.retry_after_seconds, 1, 3600);
+  {
+    std::lock_guard lock(state_mu_);
+    not_before_ = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
+  }
+  throw SyncError("headquarters is limiting this store's requests (429): the till waits " + std::to_string(wait) +
+                  " s as it asked");
+}
+
 SyncReport Syncer::run_locked() {
+  check_not_before();
   SyncReport report;
   // The outbox goes up before anything comes down: an answer lost on the way is asked for again (as
   // a duplicate) before a member record that includes it can arrive (docs/protocol.md).
@@ -225,6 +253,7 @@ bool Syncer::send_batch(const std::vector<store::Unsent>& entries, SyncReport& r
     res = client().request("POST", "/v1/batches",
                            protocol::batch_json(cfg.till_id, batch_id_, bodies, till::local_now(), queued_), "",
                            timeout_for(entries.size()));
+    honour(res);
     const auto err = res.status == 409 ? protocol::parse_error(res.body) : std::nullopt;
     if (attempt == 0 && err && err->first == "batch_conflict") {
       batch_id_ = random_batch_id();  // an id of this till's past (a restored backup): take another
@@ -290,6 +319,7 @@ bool Syncer::download(SyncReport& report, const std::pair<std::string, std::stri
   // The rules first: a member record may name a tier that only the new rules have.
   const std::string version = till_->rules_version();
   const auto rules = client().request("GET", "/v1/rules", "", version.empty() ? "" : "\"" + version + "\"", timeout);
+  honour(rules);
   const auto no_rules = [&] {
     const auto err = rules.status == 404 ? protocol::parse_error(rules.body) : std::nullopt;
     return err && err->first == "no_rules";  // none published yet
@@ -325,6 +355,7 @@ bool Syncer::download(SyncReport& report, const std::pair<std::string, std::stri
       if (!seen.second.empty()) target += "&applied=" + seen.second;
     }
     const auto res = client().request("GET", target, "", "", timeout);
+    honour(res);
     if (res.status != 200) throw SyncError("headquarters answered GET /v1/changes with " + describe(res));
     store::Store::Applied applied;
     try {
@@ -381,6 +412,13 @@ void Syncer::thread_main(std::chrono::seconds interval) {
       // Full jitter over the upper half: tills that lost headquarters together do not return together.
       std::uniform_int_distribution<long long> jitter(backoff.count() / 2, backoff.count());
       wait = std::chrono::milliseconds(jitter(rng));
+      {
+        // Never before headquarters said it takes this store's requests again.
+        std::lock_guard lock(state_mu_);
+        const auto now = std::chrono::steady_clock::now();
+        if (not_before_ > now)
+          wait = std::max(wait, std::chrono::ceil<std::chrono::milliseconds>(not_before_ - now));
+      }
       log(LOY_LOG_WARN, std::string("sync failed: ") + e.what() + "; next try in " +
                             std::to_string(wait.count() / 1000.0).substr(0, 4) + " s");
       backoff = std::min(backoff * 2, max_backoff);

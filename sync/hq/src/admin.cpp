@@ -1,5 +1,9 @@
 #include "admin.hpp"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -136,6 +140,38 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
     out.push_back(std::move(m));
   }
   return out;
+}
+
+std::string certificate_fingerprint(const std::string& pem_file) {
+  BIO* bio = BIO_new_file(pem_file.c_str(), "r");
+  if (!bio) throw std::runtime_error("cannot read " + pem_file);
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (!cert) {
+    ERR_clear_error();
+    throw std::runtime_error(pem_file + " holds no certificate (PEM)");
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  const bool ok = X509_digest(cert, EVP_sha256(), md, &n) == 1;
+  X509_free(cert);
+  if (!ok) throw std::runtime_error("cannot take the fingerprint of " + pem_file);
+  static const char* const digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) (out += digits[md[i] >> 4]) += digits[md[i] & 15];
+  return out;
+}
+
+std::string normal_fingerprint(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == ':') continue;
+    if (c >= '0' && c <= '9') out += c;
+    else if (c >= 'a' && c <= 'f') out += c;
+    else if (c >= 'A' && c <= 'F') out += static_cast<char>(c - 'A' + 'a');
+    else return {};
+  }
+  return out.size() == 64 ? out : std::string();
 }
 
 }  // namespace loyalty::hq

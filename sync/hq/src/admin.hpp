@@ -14,4 +14,11 @@ namespace loyalty::hq {
 // naming the line.
 std::vector<ImportedMember> read_members_csv(const std::string& text, const std::vector<std::string>& tier_ids);
 
+// A certificate's fingerprint as the stores registry keeps it: the SHA-256 of its DER, lowercase hex,
+// from a PEM file. Throws std::runtime_error naming the file.
+std::string certificate_fingerprint(const std::string& pem_file);
+// A fingerprint as an operator types it (upper or lower case, with or without colons), or "" when it
+// is not 32 bytes of hexadecimal.
+std::string normal_fingerprint(const std::string& text);
+
 }  // namespace loyalty::hq

@@ -78,6 +78,7 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
     c.cert_file = path_in(t, "cert_file", base, true);
     c.key_file = path_in(t, "key_file", base, true);
     c.ca_file = path_in(t, "ca_file", base, true);
+    if (t.optional("crl_file")) c.crl_file = path_in(t, "crl_file", base, true);
     t.finish();
   }
   // The chain's key inline, or in a file of its own (readable by headquarters' user only).
@@ -113,6 +114,9 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
       c.handshake_seconds = static_cast<std::int32_t>(l.integer("handshake_seconds", 1, 600));
     if (l.optional("handshakes_per_address"))
       c.handshakes_per_address = static_cast<std::int32_t>(l.integer("handshakes_per_address", 1, 1'000'000));
+    if (l.optional("store_requests_per_second"))
+      c.store_requests_per_second = static_cast<double>(l.integer("store_requests_per_second", 1, 1'000'000));
+    if (l.optional("store_burst")) c.store_burst = static_cast<double>(l.integer("store_burst", 1, 1'000'000));
     if (l.optional("changes_page"))
       c.changes_page_limit = static_cast<std::int32_t>(l.integer("changes_page", 1, 10000));
     l.finish();

@@ -485,6 +485,29 @@ class LedgerStorage final : public Storage {
     return out;
   }
 
+  std::vector<RegistryRow> registry() override {
+    std::vector<RegistryRow> out;
+    backend_->read([&](Tx& tx) { out = tx.registry(); });
+    return out;
+  }
+
+  bool register_store(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) override {
+    bool added = false;
+    backend_->write([&](Tx& tx) {
+      added = false;
+      // Pinning a certificate registers its store too.
+      if (!fingerprint.empty()) tx.insert_registry(store_id, "", now_us);
+      added = tx.insert_registry(store_id, fingerprint, now_us);
+    });
+    return added;
+  }
+
+  bool revoke(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) override {
+    std::int64_t changed = 0;
+    backend_->write([&](Tx& tx) { changed = tx.revoke_registry(store_id, fingerprint, now_us); });
+    return changed > 0;
+  }
+
  private:
   // A new generation of this database (inside a write transaction): tills start their cursor over.
   std::string roll_generation(Tx& tx, std::string_view why, bool flag = true) {

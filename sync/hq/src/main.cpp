@@ -21,6 +21,7 @@
 #include "loyalty/hq/server.hpp"
 #include "loyalty/hq/service.hpp"
 #include "loyalty/hq/storage.hpp"
+#include "loyalty/protocol/limits.hpp"
 
 namespace {
 
@@ -328,6 +329,48 @@ int stores(const std::string& config_path, bool json) {
   return 0;
 }
 
+// The fingerprint named by --cert FILE or --fingerprint HEX ("" for neither: the store itself).
+std::string named_fingerprint(const std::string& cert, const std::string& fingerprint) {
+  if (!cert.empty() && !fingerprint.empty()) throw CliError("give --cert or --fingerprint, not both");
+  if (!cert.empty()) return hq::certificate_fingerprint(cert);
+  if (fingerprint.empty()) return {};
+  const std::string f = hq::normal_fingerprint(fingerprint);
+  if (f.empty()) throw CliError("--fingerprint must be a SHA-256: 64 hexadecimal digits (colons allowed)");
+  return f;
+}
+
+int stores_add(const std::string& config_path, const std::string& store, const std::string& cert,
+               const std::string& fingerprint) {
+  if (!protocol::limits::is_store_id(store)) throw CliError("a store id is 1..32 letters, digits, '-' or '_'");
+  const std::string f = named_fingerprint(cert, fingerprint);
+  Hq h = open_hq(config_path);
+  const bool first = h.storage->registry().empty();
+  const bool added = h.storage->register_store(store, f, hq::unix_micros_now());
+  std::cout << (f.empty() ? "store " + store : "certificate " + f + " of store " + store)
+            << (added ? " registered" : " was registered already") << "\n";
+  if (first)
+    std::cout << "the stores registry is in force from now on: only the stores it holds are let in\n";
+  return 0;
+}
+
+int stores_revoke(const std::string& config_path, const std::string& store, const std::string& cert,
+                  const std::string& fingerprint) {
+  const std::string f = named_fingerprint(cert, fingerprint);
+  Hq h = open_hq(config_path);
+  if (!h.storage->revoke(store, f, hq::unix_micros_now()))
+    throw CliError(f.empty() ? "store " + store + " is not registered, or was revoked already"
+                             : "certificate " + f + " of store " + store + " was revoked already");
+  std::cout << (f.empty() ? "store " + store : "certificate " + f + " of store " + store)
+            << " revoked: refused from its next request on, within seconds\n";
+  return 0;
+}
+
+int stores_list(const std::string& config_path, bool json) {
+  Hq h = open_hq(config_path);
+  hq::print_registry(h.storage->registry(), display_offset(*h.storage), json, std::cout);
+  return 0;
+}
+
 int member(const std::string& config_path, const std::string& id, bool json) {
   Hq h = open_hq(config_path);
   const auto d = h.storage->member_detail(id);
@@ -434,8 +477,22 @@ int main(int argc, char** argv) {
   issue_cmd->add_option("--code", co.code, "The code, for one member (default: generated)");
   issue_cmd->add_option("--prefix", co.prefix, "Prefix of generated codes (default C)");
   issue_cmd->add_flag("--json", json, "Print JSON");
-  CLI::App* stores_cmd = with_config(app.add_subcommand("stores", "Each store's last sync, backlog, clock skew and flags"));
+  CLI::App* stores_cmd = with_config(app.add_subcommand(
+      "stores", "Each store's last sync, backlog, clock skew and flags; the stores registry (add, revoke, list)"));
   stores_cmd->add_flag("--json", json, "Print JSON");
+  stores_cmd->require_subcommand(0, 1);
+  std::string store_arg, cert_arg, fingerprint_arg;
+  CLI::App* stores_add_cmd = stores_cmd->add_subcommand("add", "Register a store, or pin one of its certificates")->fallthrough();
+  stores_add_cmd->add_option("STORE", store_arg, "The store id (its certificates' CN)")->required();
+  stores_add_cmd->add_option("--cert", cert_arg, "Pin this certificate (PEM): the store is let in with pinned ones only");
+  stores_add_cmd->add_option("--fingerprint", fingerprint_arg, "Pin the certificate of this SHA-256");
+  CLI::App* stores_revoke_cmd =
+      stores_cmd->add_subcommand("revoke", "Revoke a store, or one certificate of it (a stolen till's)")->fallthrough();
+  stores_revoke_cmd->add_option("STORE", store_arg, "The store id")->required();
+  stores_revoke_cmd->add_option("--cert", cert_arg, "Revoke this certificate (PEM) only");
+  stores_revoke_cmd->add_option("--fingerprint", fingerprint_arg, "Revoke the certificate of this SHA-256 only");
+  CLI::App* stores_list_cmd = stores_cmd->add_subcommand("list", "The stores registry")->fallthrough();
+  stores_list_cmd->add_flag("--json", json, "Print JSON");
   CLI::App* member_cmd = with_config(app.add_subcommand("member", "One member: balance, lots, tier history, sales, flags"));
   member_cmd->add_option("ID", member_id, "Member id (or an alias a till made)")->required();
   member_cmd->add_flag("--json", json, "Print JSON");
@@ -482,6 +539,9 @@ int main(int argc, char** argv) {
     if (*expire_cmd) return expire(config, now);
     if (*tiers_cmd) return tiers(config, now);
     if (*issue_cmd) return coupons_issue(config, co, json);
+    if (*stores_add_cmd) return stores_add(config, store_arg, cert_arg, fingerprint_arg);
+    if (*stores_revoke_cmd) return stores_revoke(config, store_arg, cert_arg, fingerprint_arg);
+    if (*stores_list_cmd) return stores_list(config, json);
     if (*stores_cmd) return stores(config, json);
     if (*member_cmd) return member(config, member_id, json);
     if (*flags_cmd) return flags(config, all, limit, json);

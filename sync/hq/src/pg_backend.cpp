@@ -28,7 +28,7 @@ using pg::Params;
 using pg::PgError;
 using pg::Result;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Each migration is applied once, in order, in a transaction of its own, while the instance holds
 // the migrations' advisory lock: instances starting together apply it once.
@@ -190,6 +190,15 @@ CREATE TABLE refused(
   reason TEXT NOT NULL,
   body TEXT NOT NULL,
   received_us BIGINT NOT NULL);
+)sql",
+    // 2: the stores registry. A store registered (fingerprint ''), or a certificate of it pinned.
+    R"sql(
+CREATE TABLE registry(
+  store_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  added_us BIGINT NOT NULL,
+  revoked_us BIGINT,
+  PRIMARY KEY(store_id, fingerprint));
 )sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
@@ -884,6 +893,32 @@ class PgTx final : public Tx {
         row.tills.push_back(TillRow{t.text(i, 0), t.integer(i, 1), t.optional_integer(i, 2), t.optional_integer(i, 3)});
     }
     return out;
+  }
+
+  std::vector<RegistryRow> registry() override {
+    const Result r = c_.query("SELECT store_id, fingerprint, added_us, revoked_us FROM registry "
+                              "ORDER BY store_id, fingerprint");
+    std::vector<RegistryRow> out;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(RegistryRow{r.text(i, 0), r.text(i, 1), r.integer(i, 2), r.optional_integer(i, 3)});
+    return out;
+  }
+  bool insert_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) override {
+    return !c_.query("INSERT INTO registry(store_id, fingerprint, added_us) VALUES($1, $2, $3) "
+                     "ON CONFLICT DO NOTHING RETURNING 1",
+                     Params().add(store).add(fingerprint).add(now_us))
+                .empty();
+  }
+  std::int64_t revoke_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) override {
+    if (fingerprint.empty())
+      return c_.query("UPDATE registry SET revoked_us = $2 WHERE store_id = $1 AND revoked_us IS NULL RETURNING 1",
+                      Params().add(store).add(now_us))
+          .rows();
+    return c_.query("INSERT INTO registry(store_id, fingerprint, added_us, revoked_us) VALUES($1, $2, $3, $3) "
+                    "ON CONFLICT(store_id, fingerprint) DO UPDATE SET revoked_us = excluded.revoked_us "
+                    "WHERE registry.revoked_us IS NULL RETURNING 1",
+                    Params().add(store).add(fingerprint).add(now_us))
+        .rows();
   }
 
   std::vector<FeedMember> changed_members(std::int64_t after, std::int64_t limit) override {

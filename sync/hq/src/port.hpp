@@ -301,6 +301,14 @@ class Tx {
   virtual std::optional<std::int64_t> till_sent(const std::string& store, const std::string& till) = 0;
   virtual std::vector<StoreRow> stores() = 0;
 
+  // The stores registry.
+  virtual std::vector<RegistryRow> registry() = 0;
+  // Adds (store, fingerprint); false when there already (a revoked row is not added again).
+  virtual bool insert_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) = 0;
+  // Revokes the store's rows (fingerprint empty: all of them, else that one, added revoked when it was
+  // not there); the number of rows changed.
+  virtual std::int64_t revoke_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) = 0;
+
   // The changes feed after `after`, at most `limit` of each kind, in feed order.
   virtual std::vector<FeedMember> changed_members(std::int64_t after, std::int64_t limit) = 0;
   virtual std::vector<FeedCoupon> changed_coupons(std::int64_t after, std::int64_t limit) = 0;

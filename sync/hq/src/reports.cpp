@@ -241,4 +241,30 @@ std::string coupon_definition(const std::string& kind, std::int64_t value, std::
   return def.dump();
 }
 
+void print_registry(const std::vector<RegistryRow>& rows, std::int32_t offset, bool json, std::ostream& out) {
+  if (json) {
+    ojson doc = ojson::array();
+    for (const RegistryRow& r : rows)
+      doc.push_back({{"store_id", r.store_id},
+                     {"fingerprint", r.fingerprint.empty() ? ojson(nullptr) : ojson(r.fingerprint)},
+                     {"added_at", when(r.added_us, offset)},
+                     {"revoked_at", r.revoked_us ? ojson(when(*r.revoked_us, offset)) : ojson(nullptr)}});
+    out << doc.dump(2) << "\n";
+    return;
+  }
+  if (rows.empty()) {
+    out << "the stores registry is empty: every store with a certificate of the chain's CA is let in\n";
+    return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "%-12s %-64s %-27s %s\n", "store", "certificate (SHA-256)", "added", "revoked");
+  out << line;
+  for (const RegistryRow& r : rows) {
+    std::snprintf(line, sizeof line, "%-12s %-64s %-27s %s\n", r.store_id.c_str(),
+                  r.fingerprint.empty() ? "(the store)" : r.fingerprint.c_str(), when(r.added_us, offset).c_str(),
+                  r.revoked_us ? when(*r.revoked_us, offset).c_str() : "-");
+    out << line;
+  }
+}
+
 }  // namespace loyalty::hq

@@ -16,6 +16,7 @@ void print_stores(const std::vector<StoreRow>& stores, std::int64_t now_us, std:
                   std::ostream& out);
 void print_member(const MemberDetail& m, std::int32_t offset_minutes, bool json, std::ostream& out);
 void print_flags(const std::vector<FlagRow>& flags, std::int32_t offset_minutes, bool json, std::ostream& out);
+void print_registry(const std::vector<RegistryRow>& rows, std::int32_t offset_minutes, bool json, std::ostream& out);
 // `held` lists (the body only with `with_body`: `held show`).
 void print_held(const std::vector<HeldRow>& rows, std::int32_t offset_minutes, bool json, bool with_body,
                 std::ostream& out);

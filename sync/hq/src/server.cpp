@@ -2,11 +2,14 @@
 // timeout before every operation and a body limit on every request.
 #include "loyalty/hq/server.hpp"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/resource.h>
 
 #include <array>
+#include <filesystem>
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
@@ -50,6 +53,7 @@ struct ServerState {
   std::mutex mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::unordered_map<std::string, int> handshaking;  // connections in their handshake, by client address
+  std::set<std::string> revoked;                      // serial numbers tls.crl_file revokes
   // Storage work runs here, off the threads that serve connections: batches on theirs, reads on
   // theirs, so that a large batch (or many) never holds up a health check, a changes page or a handshake.
   net::thread_pool batches, reads;
@@ -65,6 +69,60 @@ std::string peer_store_id(SSL* ssl) {
   if (n <= 0 || static_cast<std::size_t>(n) >= sizeof cn) return {};
   const std::string id(cn, static_cast<std::size_t>(n));
   return protocol::limits::is_store_id(id) ? id : std::string();
+}
+
+// The client certificate's SHA-256 (of its DER), lowercase hex: how the stores registry names it.
+std::string peer_fingerprint(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return {};
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  const bool ok = X509_digest(cert, EVP_sha256(), md, &n) == 1;
+  X509_free(cert);
+  if (!ok) return {};
+  static const char* const digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) (out += digits[md[i] >> 4]) += digits[md[i] & 15];
+  return out;
+}
+
+// The certificates a CRL of the chain's CA revokes, by serial number (hex), loaded at start. Checked
+// on every connection once its handshake is done, full or resumed from a ticket.
+std::set<std::string> revoked_serials(const std::filesystem::path& crl_file) {
+  std::set<std::string> out;
+  if (crl_file.empty()) return out;
+  BIO* bio = BIO_new_file(crl_file.c_str(), "r");
+  if (!bio) throw std::runtime_error("tls.crl_file: cannot read " + crl_file.string());
+  int crls = 0;
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr)) {
+    ++crls;
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+    for (int i = 0; revoked && i < sk_X509_REVOKED_num(revoked); ++i) {
+      const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
+      BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);
+      char* hex = bn ? BN_bn2hex(bn) : nullptr;
+      if (hex) out.insert(hex);
+      OPENSSL_free(hex);
+      BN_free(bn);
+    }
+    X509_CRL_free(crl);
+  }
+  ERR_clear_error();
+  BIO_free(bio);
+  if (crls == 0) throw std::runtime_error("tls.crl_file: " + crl_file.string() + " holds no CRL (PEM)");
+  return out;
+}
+
+std::string peer_serial(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return {};
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  char* hex = bn ? BN_bn2hex(bn) : nullptr;
+  std::string out = hex ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(bn);
+  X509_free(cert);
+  return out;
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -120,7 +178,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     state_.service.count_handshake(SSL_session_reused(stream_.native_handle()) == 1);
+    if (!state_.revoked.empty() && state_.revoked.count(peer_serial(stream_.native_handle()))) {
+      state_.log("client " + peer_ + " refused: its certificate is revoked by tls.crl_file");
+      return do_close();
+    }
     store_id_ = peer_store_id(stream_.native_handle());
+    fingerprint_ = peer_fingerprint(stream_.native_handle());
     if (store_id_.empty()) {
       state_.log("client " + peer_ + " refused: its certificate names no store (CN of 1..32 letters, digits, '-', '_')");
       return do_close();
@@ -157,6 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(req.body());
     r.if_none_match = std::string(req[http::field::if_none_match]);
     r.store_id = store_id_;
+    r.fingerprint = fingerprint_;
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     auto& workers = r.method == "POST" ? state_.batches : state_.reads;
@@ -183,6 +247,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.result(static_cast<http::status>(res.status));
     res_.set(http::field::server, "loyalty-hq");
     if (!res.etag.empty()) res_.set(http::field::etag, res.etag);
+    if (res.retry_after_seconds > 0) res_.set(http::field::retry_after, std::to_string(res.retry_after_seconds));
     if (res.status != 304) res_.set(http::field::content_type, res.content_type);
     res_.body() = std::move(res.body);
     res_.keep_alive(keep_alive && !state_.stopping);
@@ -228,7 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string address_;
   bool handshaking_ = true;  // under state_.mu
   std::string peer_ = "(unknown)";
-  std::string store_id_;
+  std::string store_id_, fingerprint_;
   bool idle_ = false;
   bool draining_ = false;
   std::uint64_t drained_ = 0;
@@ -369,6 +434,7 @@ void run_server(const HqConfig& config, Service& service, const std::function<vo
   ssl::context ctx = make_tls_context(config);
   // Declared before the io_context: sessions destroyed with it at a forced stop still reach it.
   ServerState state{config, service, log, connection_cap(config.max_connections, log)};
+  state.revoked = revoked_serials(config.crl_file);
   net::io_context ioc(config.threads);
 
   beast::error_code ec;

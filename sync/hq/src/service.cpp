@@ -5,6 +5,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "gate.hpp"
 #include "loyalty/engine/text.hpp"
 #include "loyalty/protocol/batch.hpp"
 #include "loyalty/store/database.hpp"
@@ -53,7 +54,13 @@ std::int64_t unix_micros_now() {
 }
 
 Service::Service(Storage& storage, const HqConfig& config, Log log)
-    : storage_(storage), config_(config), log_(std::move(log)) {}
+    : storage_(storage),
+      config_(config),
+      log_(std::move(log)),
+      gate_(std::make_unique<StoreGate>([&storage] { return storage.registry(); }, config.store_requests_per_second,
+                                        config.store_burst)) {}
+
+Service::~Service() = default;
 
 void Service::count(int status) {
   if (status < 300) ++requests_2xx_;
@@ -65,6 +72,26 @@ void Service::count(int status) {
 HttpResponse Service::handle(const HttpRequest& request, std::int64_t now_us) {
   HttpResponse r;
   try {
+    const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+    // A health check or a metrics scrape costs no rate; neither is let in past the registry.
+    const bool rated = path != "/v1/health" && path != "/metrics";
+    if (const auto refusal = gate_->check(request.store_id, request.fingerprint, rated)) {
+      r = error(refusal->status, refusal->code, refusal->message);
+      r.retry_after_seconds = refusal->retry_after_seconds;
+      if (refusal->status != 429) {
+        // Once a minute for each store, certificate and reason: a revoked till retrying floods no log.
+        const std::string key = request.store_id + " " + request.fingerprint + " " + refusal->code;
+        std::lock_guard lock(refusals_mu_);
+        auto& last = refusals_logged_[key];
+        if (now_us - last >= 60'000'000) {
+          last = now_us;
+          log_("refused store " + request.store_id + " (certificate " + request.fingerprint.substr(0, 16) + "...): " +
+               refusal->message);
+        }
+      }
+      count(r.status);
+      return r;
+    }
     r = route(request, now_us);
   } catch (const RequestError& e) {
     r = error(e.status(), e.code(), e.what());
@@ -101,7 +128,7 @@ HttpResponse Service::route(const HttpRequest& request, std::int64_t now_us) {
   }
   if (path == "/v1/sales") {
     only("GET");
-    return get_sale(query);
+    return get_sale(query, request.store_id);
   }
   if (path == "/v1/health") {
     only("GET");
@@ -217,7 +244,7 @@ HttpResponse Service::get_rules(const HttpRequest& request) {
   return r;
 }
 
-HttpResponse Service::get_sale(const std::string& query) {
+HttpResponse Service::get_sale(const std::string& query, const std::string& store_id) {
   const auto param = [&](std::string_view key) -> std::string {
     const auto raw = query_value(query, key);
     const auto decoded = raw ? protocol::url_decode(*raw) : std::nullopt;
@@ -248,6 +275,8 @@ HttpResponse Service::get_sale(const std::string& query) {
                                                " sales with receipt " + receipt + ", at tills " + tills);
   }
   const SaleRecord& rec = sales.front();
+  // Another store's sale is read only to refund it there; every such read is logged.
+  if (store != store_id) log_("store " + store_id + " read sale " + receipt + " of store " + store + " (a refund)");
   nlohmann::ordered_json doc;
   doc["sale"] = nlohmann::ordered_json::parse(rec.body);
   doc["member_id"] = rec.member_id ? nlohmann::ordered_json(*rec.member_id) : nlohmann::ordered_json(nullptr);

@@ -29,7 +29,7 @@ using store::Statement;
 using store::Transaction;
 using namespace detail;
 
-constexpr std::int64_t kSchemaVersion = 3;
+constexpr std::int64_t kSchemaVersion = 4;
 
 // Schema 1. Instants are UTC microseconds with the offset they were written in. Every change of a
 // member or coupon takes the next number of the changes feed (meta.feed_seq) as its `seq`. Tables with
@@ -225,6 +225,16 @@ CREATE TABLE refused(
   reason TEXT NOT NULL,
   body TEXT NOT NULL,
   received_us INTEGER NOT NULL);
+)sql";
+
+// Schema 4: the stores registry. A store registered (fingerprint ''), or a certificate of it pinned.
+const char* const kSchema4 = R"sql(
+CREATE TABLE registry(
+  store_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  added_us INTEGER NOT NULL,
+  revoked_us INTEGER,
+  PRIMARY KEY(store_id, fingerprint)) WITHOUT ROWID;
 )sql";
 using store::month_day_from_int;
 using store::month_day_to_int;
@@ -1073,6 +1083,30 @@ class SqliteTx final : public Tx {
     return out;
   }
 
+  std::vector<RegistryRow> registry() override {
+    Statement s(db_, "SELECT store_id, fingerprint, added_us, revoked_us FROM registry ORDER BY store_id, fingerprint");
+    std::vector<RegistryRow> out;
+    while (s.step()) out.push_back(RegistryRow{s.text(0), s.text(1), s.integer(2), s.optional_integer(3)});
+    return out;
+  }
+  bool insert_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) override {
+    Statement s(db_, "INSERT INTO registry(store_id, fingerprint, added_us) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+    s.bind(1, store).bind(2, fingerprint).bind(3, now_us).run();
+    return db_.changes() > 0;
+  }
+  std::int64_t revoke_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) override {
+    if (fingerprint.empty()) {
+      Statement s(db_, "UPDATE registry SET revoked_us = ?2 WHERE store_id = ?1 AND revoked_us IS NULL");
+      s.bind(1, store).bind(2, now_us).run();
+      return db_.changes();
+    }
+    Statement s(db_, "INSERT INTO registry(store_id, fingerprint, added_us, revoked_us) VALUES(?1, ?2, ?3, ?3) "
+                     "ON CONFLICT(store_id, fingerprint) DO UPDATE SET revoked_us = excluded.revoked_us "
+                     "WHERE revoked_us IS NULL");
+    s.bind(1, store).bind(2, fingerprint).bind(3, now_us).run();
+    return db_.changes();
+  }
+
   std::vector<FeedMember> changed_members(std::int64_t after, std::int64_t limit) override {
     std::vector<FeedMember> out;
     changed_members_.bind(1, after).bind(2, limit);
@@ -1254,6 +1288,7 @@ class SqliteBackend final : public Backend {
                "received_us, store_id, till_id, NULL, "
                "txn_id, json_object('reason', reason, 'kind', kind) FROM txns WHERE status != 'applied'");
     }
+    if (v < 4) db_.exec(kSchema4);
     db_.set_user_version(kSchemaVersion);
     t.commit();
   }

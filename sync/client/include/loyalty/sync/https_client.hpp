@@ -28,6 +28,7 @@ struct HttpResult {
   int status = 0;
   std::string body;
   std::string etag;
+  std::int64_t retry_after_seconds = 0;  // Retry-After (delta-seconds), 0 when absent
 };
 
 class HttpsClient {

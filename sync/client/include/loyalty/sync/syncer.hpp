@@ -72,6 +72,10 @@ class Syncer {
   // changes request.
   bool download(SyncReport& report, const std::pair<std::string, std::string>& seen);
   void thread_main(std::chrono::seconds interval);
+  // Headquarters limiting this store (429): no request until its Retry-After has passed. Throws
+  // SyncError for a 429; does nothing otherwise.
+  void honour(const HttpResult& res);
+  void check_not_before();
   std::chrono::milliseconds timeout_for(std::size_t entries) const;
   void log(std::int32_t level, const std::string& message);
 
@@ -90,6 +94,7 @@ class Syncer {
   std::size_t batch_count_ = 0;
 
   mutable std::mutex state_mu_;
+  std::chrono::steady_clock::time_point not_before_{};  // under state_mu_: headquarters asked to wait until then
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;

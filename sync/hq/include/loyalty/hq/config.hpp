@@ -32,6 +32,9 @@ struct HqConfig {
   std::int32_t max_connections = 4096;                // connections open at once; more are closed at once
   std::int32_t handshake_seconds = 10;                // a TLS handshake not done by then is closed
   std::int32_t handshakes_per_address = 64;           // connections of one address still in their handshake
+  double store_requests_per_second = 20;              // each store's requests, on average (429 past it)
+  double store_burst = 200;                           // ... and at once
+  std::filesystem::path crl_file;                     // optional: revoked certificates of the chain's CA (PEM)
   // How often `serve` looks for the ledger's daily work (the tier pass once a day in the rules'
   // offset, and expiry of due lots); 0: never (the `tiers` and `expire` commands do it).
   std::int32_t ledger_timer_seconds = 60;

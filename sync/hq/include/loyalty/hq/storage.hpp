@@ -177,9 +177,25 @@ struct TillView {
   std::string store_id;                                       // the till's store (its certificate's)
 };
 
+// A row of the stores registry: a store registered (fingerprint empty: any certificate of the
+// chain's CA naming it), or one of its certificates pinned (SHA-256 of its DER, lowercase hex);
+// revoked when revoked_us is set.
+struct RegistryRow {
+  std::string store_id, fingerprint;
+  std::int64_t added_us = 0;
+  std::optional<std::int64_t> revoked_us;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
+
+  // The stores registry (docs/operations.md, "The stores registry"). `register_store` adds the
+  // store, or pins a certificate of it; false when it was there already. `revoke` revokes the store
+  // (fingerprint empty) or one certificate; false when nothing matched.
+  virtual std::vector<RegistryRow> registry() = 0;
+  virtual bool register_store(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) = 0;
+  virtual bool revoke(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) = 0;
 
   // Applies a batch from `store_id` (the client certificate's) in one write transaction: every
   // transaction exactly once by txn_id, a replayed batch id answered from the store, a reused id
