@@ -138,13 +138,14 @@ Result Connection::checked(PGresult* r, std::string_view what) {
   PGconn* conn = conn_;
   const ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Result(r);
-  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  // Copied before the result is freed: the error fields live in it.
+  const char* field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string sqlstate = field ? field : (PQstatus(conn) == CONNECTION_OK ? "XX000" : "08006");
   std::string message = r ? PQresultErrorMessage(r) : error_of(conn);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   if (message.empty()) message = error_of(conn);
   PQclear(r);
   std::string sql(what.substr(0, 120));
-  const std::string sqlstate = state ? state : (PQstatus(conn) == CONNECTION_OK ? "XX000" : "08006");
   if (failure_.empty()) failure_ = sqlstate;
   throw PgError("PostgreSQL: " + message + " (in: " + sql + ")", sqlstate);
 }
