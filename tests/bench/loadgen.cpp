@@ -9,6 +9,8 @@
 //   loyalty-loadgen --url https://127.0.0.1:8443 --pki DIR --stores 300 --tills 10 --seconds 120
 //                   [--interval-ms 10000] [--sales 3] [--members 10000] [--threads 2]
 //                   [--check-postgres URL | --check-sqlite FILE] [--json FILE]
+//   loyalty-loadgen --print-rules            # the rule set headquarters must hold
+//   loyalty-loadgen --print-members N        # its members, as `loyalty-hq members import` reads them
 //
 // DIR holds ca.pem and store-<ID>.pem/.key for stores S0001..; headquarters holds the rules
 // (tests/bench/bench_rules.hpp) and members M-0000000.. (silver, purchases 10).
@@ -56,6 +58,7 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+namespace engine = loyalty::engine;
 
 struct Options {
   std::string url = "https://127.0.0.1:8443";
@@ -100,6 +103,19 @@ struct Stats {
   std::map<std::string, std::int64_t> errors;  // by kind: requests that failed and were retried
   std::set<std::string> committed_ids;
 };
+
+// This run's mark in every receipt id: a run against a database that holds another's makes no
+// receipt that run made.
+const std::string& run_id() {
+  static const std::string id = random_hex(4);
+  return id;
+}
+
+// The connection's slot for its till (Asio keeps its own verify callback in the app data).
+int till_slot() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
 
 class Till : public std::enable_shared_from_this<Till> {
  public:
@@ -182,7 +198,8 @@ class Till : public std::enable_shared_from_this<Till> {
     engine::detail::JsonWriter w(2048);
     w.begin_object().field("txn_id", s.txn_id).field("kind", "sale").field("store_id", store_).field("till_id", till_)
         .field("at", engine::format_instant(in.now)).field("member_id", std::optional<std::string>(m.id))
-        .field("receipt_id", till_ + "-" + std::to_string(++receipts_)).field("rules_version", rules_.version)
+        .field("receipt_id", till_ + "-" + run_id() + "-" + std::to_string(++receipts_))
+        .field("rules_version", rules_.version)
         .key("input");
     engine::detail::write_quote_input(w, in);
     w.key("quote");
@@ -272,7 +289,7 @@ class Till : public std::enable_shared_from_this<Till> {
 
   void connect() {
     stream_.emplace(strand_, ctx_);
-    SSL_set_app_data(stream_->native_handle(), this);
+    SSL_set_ex_data(stream_->native_handle(), till_slot(), this);
     if (session_) SSL_set_session(stream_->native_handle(), session_);
     beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(30));
     beast::get_lowest_layer(*stream_).async_connect(hq_, [self = shared_from_this()](beast::error_code ec) {
@@ -369,7 +386,7 @@ class Till : public std::enable_shared_from_this<Till> {
 };
 
 int on_new_session(SSL* ssl, SSL_SESSION* s) {
-  auto* till = static_cast<Till*>(SSL_get_app_data(ssl));
+  auto* till = static_cast<Till*>(SSL_get_ex_data(ssl, till_slot()));
   if (!till) return 0;
   till->keep_session(s);
   return 1;
@@ -464,6 +481,20 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    if (argc == 2 && std::string(argv[1]) == "--print-rules") {
+      std::cout << loyalty::bench::kRules << "\n";
+      return 0;
+    }
+    if (argc == 3 && std::string(argv[1]) == "--print-members") {
+      const int n = std::stoi(argv[2]);
+      std::cout << "id,name,phone,card,birthday,tier,points,purchases,last_purchase_at\n";
+      for (int i = 0; i < n; ++i) {
+        char line[160];
+        std::snprintf(line, sizeof line, "M-%07d,Member %d,,LOAD-%07d,,silver,0,10,2026-11-01T10:00:00+08:00\n", i, i, i);
+        std::cout << line;
+      }
+      return 0;
+    }
     const Options o = parse(argc, argv);
     auto loaded = loyalty::engine::load_rules(loyalty::bench::kRules);
     if (!loaded) throw std::runtime_error("the bench rules do not load: " + loaded.error().message);

@@ -86,14 +86,19 @@ std::vector<tcp::endpoint> resolve(const std::string& host, const std::string& p
 
 struct HttpsClient::Impl {
   ~Impl() {
-    SSL_CTX_set_app_data(ctx.native_handle(), nullptr);  // no ticket is kept from here on
+    SSL_CTX_set_ex_data(ctx.native_handle(), slot(), nullptr);  // no ticket is kept from here on
     close();
     if (session) SSL_SESSION_free(session);
     session = nullptr;
   }
+  // The context's slot for its client (Asio keeps its own callbacks in the context's app data).
+  static int slot() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+  }
   // Headquarters' newest session ticket, offered at the next connection to resume.
   static int on_new_session(SSL* ssl, SSL_SESSION* s) {
-    auto* self = static_cast<Impl*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    auto* self = static_cast<Impl*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), slot()));
     if (!self) return 0;
     if (self->session) SSL_SESSION_free(self->session);
     self->session = s;
@@ -240,7 +245,7 @@ HttpsClient::HttpsClient(const std::string& url, const TlsFiles& tls) : impl_(st
   protocol::load_tls_files(ctx, {"hq.ca_file", "hq.cert_file", "hq.key_file"}, tls.ca_file, tls.cert_file, tls.key_file);
   ctx.set_verify_mode(ssl::verify_peer);
   SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-  SSL_CTX_set_app_data(ctx.native_handle(), impl_.get());
+  SSL_CTX_set_ex_data(ctx.native_handle(), Impl::slot(), impl_.get());
   SSL_CTX_sess_set_new_cb(ctx.native_handle(), &Impl::on_new_session);
 }
 
