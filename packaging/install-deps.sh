@@ -17,6 +17,7 @@ packages=(
   libpq-dev         # libpq 15: headquarters' PostgreSQL storage
   postgresql        # PostgreSQL 15's server: the postgres tests start a throwaway cluster
   postgresql-client # pg_dump and pg_restore: the tests' backups of headquarters
+  haproxy           # two headquarters behind a load balancer (tests/bench/scale.sh and its test)
   liblz4-dev        # LZ4: the till packs its outbox bodies
   nlohmann-json3-dev
   libcli11-dev

@@ -255,3 +255,32 @@ TEST_CASE("a client that reconnects resumes its TLS session: no second full hand
   REQUIRE(resumed_at != std::string::npos);
   CHECK(std::stoll(metrics.substr(resumed_at + 48)) >= 3);
 }
+
+TEST_CASE("with a ticket key of its own, headquarters restarted (or another instance) resumes the session", "[sync]") {
+  World w;
+  HttpsClient client(w.hq.url(), w.store("store-S001"));
+  // Without one, each process draws its keys: after a restart the ticket is worth nothing.
+  CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
+  w.hq.stop();
+  w.hq.start();
+  CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
+  CHECK(client.handshakes().full == 2);
+  CHECK(client.handshakes().resumed == 0);
+  // With tls.ticket_key_file, every process holding it takes the others' tickets.
+  write_text(w.chain.dir() / "ticket.key", std::string(160, 'a').replace(0, 8, "0123abcd") + "\n");
+  w.hq.stop();
+  w.hq.edit_config({{"tls", {{"ticket_key_file", (w.chain.dir() / "ticket.key").string()}}}});
+  w.hq.start();
+  CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);  // full: a key it did not know
+  w.hq.stop();
+  w.hq.start();
+  CHECK(client.request("GET", "/v1/health", "", "", kTimeout).status == 200);
+  CHECK(client.handshakes().full == 3);
+  CHECK(client.handshakes().resumed == 1);
+  // A key file that is not 80 bytes of hexadecimal stops headquarters at start, saying so.
+  w.hq.stop();
+  write_text(w.chain.dir() / "ticket.key", "0123\n");
+  const auto r = w.hq.cli({"serve"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.out.find("ticket_key_file") != std::string::npos);
+}

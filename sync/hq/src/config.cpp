@@ -79,6 +79,27 @@ HqConfig read(const engine::detail::json& doc, const std::filesystem::path& base
     c.key_file = path_in(t, "key_file", base, true);
     c.ca_file = path_in(t, "ca_file", base, true);
     if (t.optional("crl_file")) c.crl_file = path_in(t, "crl_file", base, true);
+    if (t.optional("ticket_key_file")) {
+      // 80 bytes in hexadecimal (`openssl rand -hex 80`): a ticket one instance issued resumes at any.
+      const auto p = path_in(t, "ticket_key_file", base, true);
+      std::ifstream in(p, std::ios::binary);
+      std::string hex;
+      in >> hex;
+      const auto fail_key = [&] {
+        fail(t.path_of("ticket_key_file"), p.string() + " must hold 80 bytes in hexadecimal (openssl rand -hex 80)");
+      };
+      if (hex.size() != 160) fail_key();
+      for (std::size_t i = 0; i < hex.size(); i += 2) {
+        const auto nibble = [&](char ch) -> int {
+          if (ch >= '0' && ch <= '9') return ch - '0';
+          if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+          if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+          fail_key();
+          return 0;
+        };
+        c.ticket_key.push_back(static_cast<std::uint8_t>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
+      }
+    }
     t.finish();
   }
   // The chain's key inline, or in a file of its own (readable by headquarters' user only).

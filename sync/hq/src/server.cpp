@@ -407,6 +407,12 @@ ssl::context make_tls_context(const HqConfig& c) {
   SSL_CTX_set_session_id_context(ctx.native_handle(), kContext, sizeof kContext - 1);
   SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_timeout(ctx.native_handle(), 24 * 3600);
+  // Instances sharing the ticket key resume each other's sessions (behind a load balancer a till
+  // reconnects to any of them); without it each instance draws its own at start.
+  if (!c.ticket_key.empty() &&
+      SSL_CTX_set_tlsext_ticket_keys(ctx.native_handle(), const_cast<std::uint8_t*>(c.ticket_key.data()),
+                                     static_cast<long>(c.ticket_key.size())) != 1)
+    throw std::runtime_error("tls.ticket_key_file: OpenSSL refused the key");
   return ctx;
 }
 

@@ -35,6 +35,7 @@ struct HqConfig {
   double store_requests_per_second = 20;              // each store's requests, on average (429 past it)
   double store_burst = 200;                           // ... and at once
   std::filesystem::path crl_file;                     // optional: revoked certificates of the chain's CA (PEM)
+  std::vector<std::uint8_t> ticket_key;               // optional: the session ticket key every instance shares (80 bytes)
   // How often `serve` looks for the ledger's daily work (the tier pass once a day in the rules'
   // offset, and expiry of due lots); 0: never (the `tiers` and `expire` commands do it).
   std::int32_t ledger_timer_seconds = 60;
