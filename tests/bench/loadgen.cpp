@@ -8,7 +8,11 @@
 //
 //   loyalty-loadgen --url https://127.0.0.1:8443 --pki DIR --stores 300 --tills 10 --seconds 120
 //                   [--interval-ms 10000] [--sales 3] [--members 10000] [--threads 2]
-//                   [--check-postgres URL | --check-sqlite FILE] [--json FILE]
+//                   [--check-postgres URL | --check-sqlite FILE] [--seeded] [--json FILE]
+//
+// --seeded: each till starts following the changes feed where it ends now (read from the database
+// given to check), as a till seeded from a snapshot of the members does; without it every till first
+// downloads every member.
 //   loyalty-loadgen --print-rules            # the rule set headquarters must hold
 //   loyalty-loadgen --print-members N        # its members, as `loyalty-hq members import` reads them
 //
@@ -66,6 +70,7 @@ struct Options {
   int stores = 10, tills = 10, seconds = 30, interval_ms = 10'000, sales = 3, members = 10'000, threads = 2;
   int batch_limit = 100;
   std::string check_postgres, check_sqlite, json_out;
+  bool seeded = false;
 };
 
 std::string random_hex(std::size_t bytes) {
@@ -135,6 +140,10 @@ class Till : public std::enable_shared_from_this<Till> {
     schedule(std::chrono::milliseconds(phase(rng_)));
   }
   bool drained() const { return done_; }
+  void seed(std::int64_t cursor, std::string generation) {
+    cursor_ = cursor;
+    generation_ = std::move(generation);
+  }
   std::size_t queued() const { return queued_.size() + in_flight_.size(); }
 
   // The newest session ticket, kept for the next connection (the client context's callback).
@@ -445,6 +454,35 @@ Held read_sqlite(const std::string& file) {
   return h;
 }
 
+// Where the changes feed ends now, and the database's generation.
+std::pair<std::int64_t, std::string> feed_end(const Options& o) {
+  if (!o.check_postgres.empty()) {
+    PGconn* c = PQconnectdb(o.check_postgres.c_str());
+    if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(std::string("seed: ") + PQerrorMessage(c));
+    PGresult* r = PQexec(c, "SELECT (SELECT last FROM feed), (SELECT value FROM meta WHERE key = 'generation')");
+    std::pair<std::int64_t, std::string> out{std::stoll(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 1)};
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(o.check_sqlite.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("seed: cannot open " + o.check_sqlite);
+  }
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'feed_seq'), "
+                         "(SELECT value FROM meta WHERE key = 'generation')", -1, &st, nullptr);
+  std::pair<std::int64_t, std::string> out;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    out.first = sqlite3_column_int64(st, 0);
+    if (const auto* g = sqlite3_column_text(st, 1)) out.second = reinterpret_cast<const char*>(g);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -471,9 +509,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--check-postgres") o.check_postgres = value();
     else if (a == "--check-sqlite") o.check_sqlite = value();
     else if (a == "--json") o.json_out = value();
+    else if (a == "--seeded") o.seeded = true;
     else throw std::runtime_error("unknown argument " + a + " (see the comment at the top of loadgen.cpp)");
   }
   if (o.pki.empty()) throw std::runtime_error("--pki DIR is required");
+  if (o.seeded && o.check_postgres.empty() && o.check_sqlite.empty())
+    throw std::runtime_error("--seeded reads where the feed ends from --check-postgres or --check-sqlite");
   return o;
 }
 
@@ -520,6 +561,8 @@ int main(int argc, char** argv) {
       contexts.push_back(std::move(ctx));
     }
     Stats stats;
+    std::pair<std::int64_t, std::string> seed{0, ""};
+    if (o.seeded) seed = feed_end(o);
     std::vector<std::shared_ptr<Till>> tills;
     const auto t0 = Clock::now();
     const auto stop_selling = t0 + std::chrono::seconds(o.seconds);
@@ -530,6 +573,7 @@ int main(int argc, char** argv) {
         std::snprintf(till, sizeof till, "T%03d", t + 1);
         tills.push_back(std::make_shared<Till>(ioc, *contexts[static_cast<std::size_t>(s)], o, rules, stats, hq,
                                                store_name(s), till, static_cast<std::uint64_t>(s * 1000 + t + 1)));
+        if (o.seeded) tills.back()->seed(seed.first, seed.second);
         tills.back()->start(stop_selling, give_up);
       }
     std::cerr << "loadgen: " << tills.size() << " tills of " << o.stores << " stores against " << o.url << " for "

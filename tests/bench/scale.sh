@@ -9,7 +9,9 @@
 # postgres: a throwaway cluster (tests/support/pg_cluster.sh), N instances behind HAProxy in TCP
 # mode (mutual TLS end to end, round robin; the instances share one ticket key, so that a till
 # resumes its session at any of them). sqlite: one instance, the tills straight to it. --kill-at: SIGKILL the last
-# instance that many seconds into the load (the tills go on through the others). Prints the load
+# instance that many seconds into the load (the tills go on through the others). The tills start
+# seeded (following the changes feed from where it ends, as tills seeded from a snapshot of the
+# members do), then pull every change at each sync. Prints the load
 # generator's report; exits non-zero when a sale was lost or doubled.
 set -euo pipefail
 storage=postgres instances=2 stores=300 tills=10 seconds=120 interval=30000 sales=2 kill_at= out=
@@ -131,7 +133,7 @@ fi
 echo "scale: $((stores * tills)) tills, $storage, $instances instance(s), ${seconds}s" >&2
 set +e
 "$loadgen" --url "https://127.0.0.1:$target" --pki pki --stores "$stores" --tills "$tills" --seconds "$seconds" \
-  --interval-ms "$interval" --sales "$sales" --members "$members" "${check[@]}" --json report.json
+  --interval-ms "$interval" --sales "$sales" --members "$members" "${check[@]}" --seeded --json report.json
 rc=$?
 set -e
 [[ -n $out ]] && cp report.json "$out"

@@ -314,10 +314,5 @@ bool Ledger::expire_slice(std::int64_t now_us, std::int64_t limit, ExpiryReport&
   return true;
 }
 
-std::optional<engine::PointsExpiry> Ledger::next_expiry(const std::string& member, const engine::RuleSet* rules) {
-  const auto next = tx_.next_expiry(member);
-  if (!next) return std::nullopt;
-  return engine::PointsExpiry{next->second, engine::Instant{next->first, rules ? rules->utc_offset_minutes : 0}};
-}
 
 }  // namespace loyalty::hq::detail

@@ -107,9 +107,6 @@ class Ledger {
   // goes on the changes feed. False when none was due.
   bool expire_slice(std::int64_t now_us, std::int64_t limit, ExpiryReport& report);
 
-  // What a till shows: the next expiry (points, and the instant in the rules' offset).
-  std::optional<engine::PointsExpiry> next_expiry(const std::string& member, const engine::RuleSet* rules);
-
  private:
   // The member's tier at an instant.
   std::string tier_at(const MemberState& m, std::int64_t at_us);

@@ -197,11 +197,17 @@ class LedgerStorage final : public Storage {
         }
       }
       doc.more = mi < members.size() || ci < coupons.size();
-      for (protocol::MemberRecord& rec : doc.members) {
-        rec.member.next_expiry = ledger.next_expiry(rec.member.id, rules.get());
-        if (rec.member.next_expiry)
-          rec.member.next_expiry->points = std::clamp<std::int64_t>(rec.member.next_expiry->points, 0, engine::kMaxPoints);
-        rec.codes = tx.codes_of(rec.member.id);
+      std::vector<std::string> ids;
+      ids.reserve(doc.members.size());
+      for (const protocol::MemberRecord& rec : doc.members) ids.push_back(rec.member.id);
+      auto expiries = tx.next_expiry(ids);
+      auto codes = tx.codes_of(ids);
+      for (std::size_t i = 0; i < doc.members.size(); ++i) {
+        protocol::MemberRecord& rec = doc.members[i];
+        if (const auto& next = expiries[i])
+          rec.member.next_expiry = engine::PointsExpiry{std::clamp<std::int64_t>(next->second, 0, engine::kMaxPoints),
+                                                        engine::Instant{next->first, rules ? rules->utc_offset_minutes : 0}};
+        rec.codes = std::move(codes[i]);
       }
     });
     if (generation) doc.generation = current;

@@ -955,6 +955,37 @@ class PgTx final : public Tx {
                                r.text(i, 5) == "t"});
     return out;
   }
+  using Tx::codes_of;
+  using Tx::next_expiry;
+  std::vector<std::vector<protocol::CodeHash>> codes_of(const std::vector<std::string>& members) override {
+    std::vector<std::vector<protocol::CodeHash>> out(members.size());
+    if (members.empty()) return out;
+    const Result r = c_.query("SELECT t.ord, c.hash FROM unnest($1::text[]) WITH ORDINALITY AS t(id, ord) "
+                              "JOIN member_codes c ON c.member_id = t.id ORDER BY t.ord, c.kind, c.hash",
+                              Params().add_array(members));
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::string blob = r.bytes(i, 1);
+      protocol::CodeHash h{};
+      if (blob.size() != h.size()) throw store::StorageError("a member code hash is not 32 bytes");
+      std::memcpy(h.data(), blob.data(), h.size());
+      out[static_cast<std::size_t>(r.integer(i, 0) - 1)].push_back(h);
+    }
+    return out;
+  }
+  std::vector<std::optional<std::pair<std::int64_t, std::int64_t>>> next_expiry(
+      const std::vector<std::string>& members) override {
+    std::vector<std::optional<std::pair<std::int64_t, std::int64_t>>> out(members.size());
+    if (members.empty()) return out;
+    // Each member's first expiry among its open lots, and the points left in the lots of that instant.
+    const Result r = c_.query(
+        "SELECT t.ord, e.expires_us, e.points FROM unnest($1::text[]) WITH ORDINALITY AS t(id, ord) "
+        "CROSS JOIN LATERAL (SELECT expires_us, LEAST(SUM(points_left), 1000000000000000000)::BIGINT AS points "
+        "FROM lots WHERE member_id = t.id AND points_left > 0 GROUP BY expires_us ORDER BY expires_us LIMIT 1) e",
+        Params().add_array(members));
+    for (int i = 0; i < r.rows(); ++i)
+      out[static_cast<std::size_t>(r.integer(i, 0) - 1)] = std::make_pair(r.integer(i, 1), r.integer(i, 2));
+    return out;
+  }
   std::vector<protocol::CodeHash> codes_of(const std::string& member) override {
     const Result r = c_.query("SELECT hash FROM member_codes WHERE member_id = $1 ORDER BY kind, hash",
                               Params().add(member));

@@ -313,6 +313,20 @@ class Tx {
   virtual std::vector<FeedMember> changed_members(std::int64_t after, std::int64_t limit) = 0;
   virtual std::vector<FeedCoupon> changed_coupons(std::int64_t after, std::int64_t limit) = 0;
   virtual std::vector<protocol::CodeHash> codes_of(const std::string& member) = 0;
+  // The same for many members at once (a changes page): one query where a backend pays for each.
+  virtual std::vector<std::vector<protocol::CodeHash>> codes_of(const std::vector<std::string>& members) {
+    std::vector<std::vector<protocol::CodeHash>> out;
+    out.reserve(members.size());
+    for (const auto& m : members) out.push_back(codes_of(m));
+    return out;
+  }
+  virtual std::vector<std::optional<std::pair<std::int64_t, std::int64_t>>> next_expiry(
+      const std::vector<std::string>& members) {
+    std::vector<std::optional<std::pair<std::int64_t, std::int64_t>>> out;
+    out.reserve(members.size());
+    for (const auto& m : members) out.push_back(next_expiry(m));
+    return out;
+  }
 };
 
 // A database behind the port.

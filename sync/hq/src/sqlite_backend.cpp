@@ -1140,6 +1140,8 @@ class SqliteTx final : public Tx {
     changed_coupons_.reset();
     return out;
   }
+  using Tx::codes_of;
+  using Tx::next_expiry;
   std::vector<protocol::CodeHash> codes_of(const std::string& member) override {
     std::vector<protocol::CodeHash> out;
     codes_of_.bind(1, member);
