@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "ingest.hpp"
 #include "ledger.hpp"
@@ -214,11 +215,7 @@ class LedgerStorage final : public Storage {
     return protocol::changes_to_json(doc);
   }
 
-  std::optional<RulesRecord> current_rules() override {
-    std::optional<RulesRecord> out;
-    backend_->read([&](Tx& tx) { out = tx.current_rules(); });
-    return out;
-  }
+  std::optional<RulesRecord> current_rules() override { return reading([&](Tx& tx) { return tx.current_rules(); }); }
 
   bool publish_rules(const RulesRecord& rules, std::int64_t now_us) override {
     bool added = false;
@@ -296,21 +293,13 @@ class LedgerStorage final : public Storage {
   }
 
   std::optional<MemberRow> member(std::string_view id) override {
-    std::optional<MemberRow> out;
-    backend_->read([&](Tx& tx) { out = tx.member_row(id); });
-    return out;
+    return reading([&](Tx& tx) { return tx.member_row(id); });
   }
 
-  std::vector<StoreRow> stores() override {
-    std::vector<StoreRow> out;
-    backend_->read([&](Tx& tx) { out = tx.stores(); });
-    return out;
-  }
+  std::vector<StoreRow> stores() override { return reading([&](Tx& tx) { return tx.stores(); }); }
 
   std::vector<SaleRecord> sales_by_receipt(std::string_view store_id, std::string_view receipt_id) override {
-    std::vector<SaleRecord> out;
-    backend_->read([&](Tx& tx) { out = tx.sales_by_receipt(store_id, receipt_id); });
-    return out;
+    return reading([&](Tx& tx) { return tx.sales_by_receipt(store_id, receipt_id); });
   }
 
   ExpiryReport expire(std::int64_t now_us) override {
@@ -434,27 +423,19 @@ class LedgerStorage final : public Storage {
   }
 
   std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) override {
-    std::vector<FlagRow> out;
-    backend_->read([&](Tx& tx) { out = tx.flags(include_closed, limit); });
-    return out;
+    return reading([&](Tx& tx) { return tx.flags(include_closed, limit); });
   }
 
   std::optional<MemberDetail> member_detail(std::string_view id) override {
-    std::optional<MemberDetail> out;
-    backend_->read([&](Tx& tx) { out = tx.member_detail(id); });
-    return out;
+    return reading([&](Tx& tx) { return tx.member_detail(id); });
   }
 
   std::vector<HeldRow> held(bool include_applied, std::int64_t limit) override {
-    std::vector<HeldRow> out;
-    backend_->read([&](Tx& tx) { out = tx.held(include_applied, limit); });
-    return out;
+    return reading([&](Tx& tx) { return tx.held(include_applied, limit); });
   }
 
   std::optional<HeldRow> held_txn(std::string_view id) override {
-    std::optional<HeldRow> out;
-    backend_->read([&](Tx& tx) { out = tx.held_txn(id); });
-    return out;
+    return reading([&](Tx& tx) { return tx.held_txn(id); });
   }
 
   std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us, bool accept) override {
@@ -491,11 +472,7 @@ class LedgerStorage final : public Storage {
     return out;
   }
 
-  std::vector<RegistryRow> registry() override {
-    std::vector<RegistryRow> out;
-    backend_->read([&](Tx& tx) { out = tx.registry(); });
-    return out;
-  }
+  std::vector<RegistryRow> registry() override { return reading([&](Tx& tx) { return tx.registry(); }); }
 
   bool register_store(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) override {
     bool added = false;
@@ -515,6 +492,14 @@ class LedgerStorage final : public Storage {
   }
 
  private:
+  // What `f` reads, in one read transaction.
+  template <class F>
+  std::invoke_result_t<F, Tx&> reading(F f) {
+    std::invoke_result_t<F, Tx&> out{};
+    backend_->read([&](Tx& tx) { out = f(tx); });
+    return out;
+  }
+
   // A new generation of this database (inside a write transaction): tills start their cursor over.
   std::string roll_generation(Tx& tx, std::string_view why, bool flag = true) {
     unsigned char b[16];
