@@ -98,6 +98,11 @@ TEST_CASE("the stores registry: once it holds a store, only registered stores an
   CHECK(rows.size() == 4);  // S001, its old certificate (revoked), its new one; S002 (revoked)
   // Revoking what is revoked already is an error that says so.
   CHECK(w.hq.cli({"stores", "revoke", "S002"}).exit_code != 0);
+  // Registered again, the store is let in again.
+  const auto again = w.hq.cli({"stores", "add", "S002"});
+  ok(again);
+  CHECK(again.out.find("S002 registered") != std::string::npos);
+  CHECK(sync_until(b, LOY_OK) == LOY_OK);
   CHECK(w.hq.cli({"stores", "add", "S 3"}).exit_code != 0);
   CHECK(w.hq.cli({"stores", "add", "S003", "--fingerprint", "abc"}).exit_code != 0);
 }

@@ -157,7 +157,8 @@ void Syncer::honour(const HttpResult& res) {
   const std::int64_t wait = std::clamp<std::int64_t>(res.retry_after_seconds, 1, 3600);
   {
     std::lock_guard lock(state_mu_);
-    not_before_ = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
+    // A shorter wait asked on another connection (a refund's lookup) never cuts a longer one short.
+    not_before_ = std::max(not_before_, std::chrono::steady_clock::now() + std::chrono::seconds(wait));
   }
   throw SyncError("headquarters is limiting this store's requests (429): the till waits " + std::to_string(wait) +
                   " s as it asked");

@@ -478,7 +478,7 @@ class LedgerStorage final : public Storage {
     bool added = false;
     backend_->write([&](Tx& tx) {
       added = false;
-      // Pinning a certificate registers its store too.
+      // Pinning a certificate registers its store too (again, when it was revoked).
       if (!fingerprint.empty()) tx.insert_registry(store_id, "", now_us);
       added = tx.insert_registry(store_id, fingerprint, now_us);
     });

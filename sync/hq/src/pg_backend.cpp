@@ -905,7 +905,8 @@ class PgTx final : public Tx {
   }
   bool insert_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) override {
     return !c_.query("INSERT INTO registry(store_id, fingerprint, added_us) VALUES($1, $2, $3) "
-                     "ON CONFLICT DO NOTHING RETURNING 1",
+                     "ON CONFLICT(store_id, fingerprint) DO UPDATE SET added_us = excluded.added_us, revoked_us = NULL "
+                     "WHERE registry.revoked_us IS NOT NULL RETURNING 1",
                      Params().add(store).add(fingerprint).add(now_us))
                 .empty();
   }
@@ -1067,21 +1068,29 @@ class PgBackend final : public Backend {
   void write(const std::function<void(Tx&)>& body) override {
     for (int attempt = 1;; ++attempt) {
       auto c = pool_.take();
+      bool committing = false;
       try {
         if (!c->ok()) c->reset();
         c->clear_failure();
         c->exec("BEGIN");
         PgTx tx(*c, true);
         body(tx);
+        // A statement that failed aborted the transaction, even when the body went on past it:
+        // PostgreSQL would answer COMMIT with a rollback, and nothing would be stored.
+        if (!c->failure().empty())
+          throw PgError("a statement of the transaction failed (SQLSTATE " + c->failure() + ")", c->failure());
         tx.assign_feed();
+        committing = true;
         c->exec("COMMIT");
         return;
       } catch (...) {
         // The transaction's first failure decides, whatever the body made of it: a conflict with
         // another transaction (or a lost connection) runs it again; anything else is the caller's.
+        // A COMMIT whose answer was lost may have committed: running the body again could do its
+        // work twice (coupons issued again), so that is the caller's to find out.
         const std::string state = c->failure();
         rollback(*c);
-        if (attempt >= kAttempts || !(pg::retryable(state) || !c->ok())) throw;
+        if (committing || attempt >= kAttempts || !(pg::retryable(state) || !c->ok())) throw;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(attempt * attempt, 50)));
     }

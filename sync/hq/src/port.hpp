@@ -303,7 +303,7 @@ class Tx {
 
   // The stores registry.
   virtual std::vector<RegistryRow> registry() = 0;
-  // Adds (store, fingerprint); false when there already (a revoked row is not added again).
+  // Adds (store, fingerprint), or registers again one that was revoked; false when it is there already.
   virtual bool insert_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) = 0;
   // Revokes the store's rows (fingerprint empty: all of them, else that one, added revoked when it was
   // not there); the number of rows changed.

@@ -1090,7 +1090,9 @@ class SqliteTx final : public Tx {
     return out;
   }
   bool insert_registry(const std::string& store, const std::string& fingerprint, std::int64_t now_us) override {
-    Statement s(db_, "INSERT INTO registry(store_id, fingerprint, added_us) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+    Statement s(db_, "INSERT INTO registry(store_id, fingerprint, added_us) VALUES(?1, ?2, ?3) "
+                     "ON CONFLICT(store_id, fingerprint) DO UPDATE SET added_us = excluded.added_us, revoked_us = NULL "
+                     "WHERE revoked_us IS NOT NULL");
     s.bind(1, store).bind(2, fingerprint).bind(3, now_us).run();
     return db_.changes() > 0;
   }

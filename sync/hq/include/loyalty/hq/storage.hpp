@@ -191,8 +191,9 @@ class Storage {
   virtual ~Storage() = default;
 
   // The stores registry (docs/operations.md, "The stores registry"). `register_store` adds the
-  // store, or pins a certificate of it; false when it was there already. `revoke` revokes the store
-  // (fingerprint empty) or one certificate; false when nothing matched.
+  // store, or pins a certificate of it, or registers again one that was revoked; false when it was
+  // there already. `revoke` revokes the store (fingerprint empty) or one certificate; false when
+  // nothing matched.
   virtual std::vector<RegistryRow> registry() = 0;
   virtual bool register_store(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) = 0;
   virtual bool revoke(const std::string& store_id, const std::string& fingerprint, std::int64_t now_us) = 0;
