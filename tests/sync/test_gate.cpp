@@ -53,3 +53,23 @@ TEST_CASE("a store's bucket: the burst at once, then its rate; refused until a w
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("the gate goes on with its copy of the registry when reading it again fails", "[gate]") {
+  int reads = 0;
+  StoreGate gate(
+      [&] {
+        if (++reads > 1) throw std::runtime_error("the database is down");
+        return std::vector<RegistryRow>{RegistryRow{"S1", "", 1, std::nullopt}};
+      },
+      1000, 1000, std::chrono::milliseconds(0));
+  CHECK_FALSE(gate.check("S1", "aa", true));
+  CHECK(gate.check("S2", "aa", true)->code == "store_not_registered");
+  CHECK(reads >= 2);  // read again, failed, and the copy still decided
+  // With no copy yet, a failed read is the request's failure.
+  StoreGate empty([]() -> std::vector<RegistryRow> { throw std::runtime_error("down"); }, 1, 1);
+  CHECK_THROWS(empty.check("S1", "aa", true));
+}
+
+}  // namespace

@@ -56,17 +56,38 @@ std::int64_t RateLimit::take(const std::string& store_id, std::chrono::steady_cl
 
 std::optional<Refusal> StoreGate::check(const std::string& store_id, const std::string& fingerprint, bool rated) {
   const auto now = std::chrono::steady_clock::now();
+  // The copy is read again off the lock, by one request at a time; the others go on with the old
+  // copy meanwhile (and when reading it fails: the database is down, the old rules still hold).
   std::shared_ptr<const Snapshot> snapshot;
+  bool reload = false;
   {
     std::lock_guard lock(mu_);
-    if (!loaded_ || now - *loaded_ >= refresh_) {
-      auto fresh = std::make_shared<Snapshot>();
+    snapshot = snapshot_;
+    if ((!loaded_ || now - *loaded_ >= refresh_) && (!loading_ || !snapshot)) {
+      loading_ = true;
+      reload = true;
+    }
+  }
+  if (reload) {
+    std::shared_ptr<Snapshot> fresh;
+    try {
+      fresh = std::make_shared<Snapshot>();
       for (RegistryRow& r : load_()) {
         fresh->in_force = true;
         fresh->by_store[r.store_id].push_back(std::move(r));
       }
+    } catch (...) {
+      std::lock_guard lock(mu_);
+      loading_ = false;
+      loaded_ = now;  // tried again after `refresh_`
+      if (!snapshot_) throw;  // nothing to go on with
+      fresh.reset();
+    }
+    std::lock_guard lock(mu_);
+    if (fresh) {
       snapshot_ = std::move(fresh);
       loaded_ = now;
+      loading_ = false;
     }
     snapshot = snapshot_;
   }

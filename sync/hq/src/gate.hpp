@@ -65,6 +65,7 @@ class StoreGate {
   std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::optional<std::chrono::steady_clock::time_point> loaded_;
+  bool loading_ = false;  // a request is reading the registry again
 };
 
 }  // namespace loyalty::hq
