@@ -320,12 +320,15 @@ class LedgerStorage final : public Storage {
     return report;
   }
 
-  TierPassReport tier_pass(std::int64_t now_us) override { return run_pass(now_us, "", false, {}); }
+  TierPassReport tier_pass(std::int64_t now_us) override { return run_pass(now_us, "", false, {}, 0); }
 
   // The pass in slices from after member `after`; `daily`: the progress is kept in meta with each
   // slice, so that a pass cut short (a stop, an error) resumes where it was, and an instance that
   // runs it beside another continues from the other's progress (each member evaluated once a day).
-  TierPassReport run_pass(std::int64_t now_us, std::string after, bool daily, const std::function<bool()>& stopping) {
+  // `day`: the day (its start) a daily pass is for; it stops when the progress kept is another day's
+  // (an instance began the next day's pass meanwhile: that one evaluates every member as of then).
+  TierPassReport run_pass(std::int64_t now_us, std::string after, bool daily, const std::function<bool()>& stopping,
+                          std::int64_t day) {
     TierPassReport report;
     while (!(stopping && stopping())) {
       TierPassReport slice;
@@ -338,7 +341,7 @@ class LedgerStorage final : public Storage {
         tx.lock("tier pass");
         if (daily) {
           // Another instance may have run slices of today's pass since: go on from its progress.
-          if (tx.meta_int("tier_pass_done") == tx.meta_int("tier_pass_day")) {
+          if (tx.meta_int("tier_pass_day") != day || tx.meta_int("tier_pass_done") == day) {
             done = true;
             last.reset();
             return;
@@ -349,7 +352,7 @@ class LedgerStorage final : public Storage {
         ledger.refresh();
         last = ledger.tier_pass_slice(now_us, from, kSlice, slice);
         if (daily && last) tx.set_meta("tier_pass_after", *last);
-        if (daily && !last) tx.set_meta("tier_pass_done", tx.meta_int("tier_pass_day"));
+        if (daily && !last) tx.set_meta("tier_pass_done", day);
       });
       report.members += slice.members;
       report.upgraded += slice.upgraded;
@@ -367,6 +370,7 @@ class LedgerStorage final : public Storage {
       std::int64_t now_us, const std::function<bool()>& stopping) override {
     std::optional<TierPassReport> tiers;
     bool due = false, ruled = false;
+    std::int64_t today = 0;
     backend_->write([&](Tx& tx) {
       due = ruled = false;
       tx.lock("tier pass");
@@ -375,7 +379,9 @@ class LedgerStorage final : public Storage {
       const auto rules = ledger.current_rules();
       if (!rules) return;
       ruled = true;
-      const std::int64_t today = day_start(now_us, rules->utc_offset_minutes);
+      today = day_start(now_us, rules->utc_offset_minutes);
+      // Never back to an earlier day: an instance whose clock is behind leaves a newer pass alone.
+      if (tx.meta_int("tier_pass_day") > today) return;
       if (tx.meta_int("tier_pass_done") != today) {
         if (tx.meta_int("tier_pass_day") != today) {
           // A new day: its pass starts from the first member.
@@ -386,7 +392,7 @@ class LedgerStorage final : public Storage {
       }
     });
     if (!ruled) return std::nullopt;
-    if (due) tiers = run_pass(now_us, "", true, stopping);
+    if (due) tiers = run_pass(now_us, "", true, stopping, today);
     if (stopping && stopping()) return std::nullopt;
     ExpiryReport expired = expire(now_us);
     if (!tiers && expired.lots == 0) return std::nullopt;
