@@ -28,16 +28,22 @@ struct World : SyncWorld {
   }
 };
 
-// Plain bytes to a TLS port: what comes back, until the server closes.
-std::string plain_exchange(std::uint16_t port, const std::string& request) {
+// A TCP connection to 127.0.0.1:port, its reads given up after `seconds`.
+int loopback_socket(std::uint16_t port, int seconds) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  timeval tv{5, 0};
+  timeval tv{seconds, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Plain bytes to a TLS port: what comes back, until the server closes.
+std::string plain_exchange(std::uint16_t port, const std::string& request) {
+  const int fd = loopback_socket(port, 5);
   REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
   std::string out;
   char buf[4096];
@@ -175,15 +181,7 @@ namespace {
 
 // A TCP connection to headquarters that never starts its TLS handshake.
 struct Silent {
-  explicit Silent(std::uint16_t port) : fd(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    timeval tv{15, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
+  explicit Silent(std::uint16_t port) : fd(loopback_socket(port, 15)) {}
   ~Silent() { ::close(fd); }
   Silent(const Silent&) = delete;
   Silent& operator=(const Silent&) = delete;

@@ -142,6 +142,16 @@ std::vector<ImportedMember> read_members_csv(const std::string& text, const std:
   return out;
 }
 
+std::string certificate_fingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return {};
+  static const char* const digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) (out += digits[md[i] >> 4]) += digits[md[i] & 15];
+  return out;
+}
+
 std::string certificate_fingerprint(const std::string& pem_file) {
   BIO* bio = BIO_new_file(pem_file.c_str(), "r");
   if (!bio) throw std::runtime_error("cannot read " + pem_file);
@@ -151,14 +161,9 @@ std::string certificate_fingerprint(const std::string& pem_file) {
     ERR_clear_error();
     throw std::runtime_error(pem_file + " holds no certificate (PEM)");
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  const bool ok = X509_digest(cert, EVP_sha256(), md, &n) == 1;
+  const std::string out = certificate_fingerprint(cert);
   X509_free(cert);
-  if (!ok) throw std::runtime_error("cannot take the fingerprint of " + pem_file);
-  static const char* const digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) (out += digits[md[i] >> 4]) += digits[md[i] & 15];
+  if (out.empty()) throw std::runtime_error("cannot take the fingerprint of " + pem_file);
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "admin.hpp"
 #include "loyalty/protocol/batch.hpp"
 #include "loyalty/protocol/tls.hpp"
 
@@ -75,14 +76,8 @@ std::string peer_store_id(SSL* ssl) {
 std::string peer_fingerprint(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (!cert) return {};
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  const bool ok = X509_digest(cert, EVP_sha256(), md, &n) == 1;
+  std::string out = certificate_fingerprint(cert);
   X509_free(cert);
-  if (!ok) return {};
-  static const char* const digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) (out += digits[md[i] >> 4]) += digits[md[i] & 15];
   return out;
 }
 
