@@ -189,6 +189,30 @@ TEST_CASE("points form lots that redemptions consume oldest first and that expir
   require_no_recheck_flags(w.hq);
 }
 
+TEST_CASE("tiers: a pass dated before a sale already applied counts that sale (a member's window never moves back)",
+          "[ledger]") {
+  // The pass of an instance whose clock is behind, or a slice reached after a later sale was applied
+  // while the pass ran.
+  Newcomer world;
+  SyncWorld& w = world.w;
+  TestTill& a = world.a;
+  sell_at(a, "Y-1", "13900000009", "2025-01-10T12:00:00+08:00", 100000);
+  sell_at(a, "Y-2", "13900000009", "2025-01-20T12:00:00+08:00", 250000);
+  synced(a);
+  REQUIRE(cli_json(w.hq, {"member", "M-9"})["tier"] == "gold");
+  const CliResult pass = w.hq.cli({"tiers", "--now", "2025-01-15T03:00:00+08:00"});
+  REQUIRE(pass.exit_code == 0);
+  const json m = cli_json(w.hq, {"member", "M-9"});
+  CHECK(m["tier"] == "gold");
+  CHECK(m["grace_until"].is_null());
+  CHECK(m["window_spend_minor"] == 330000);
+  CHECK(m["tier_history"].size() == 2);
+  // The next day's pass, after both sales, sees the same.
+  REQUIRE(w.hq.cli({"tiers", "--now", "2025-01-21T03:00:00+08:00"}).exit_code == 0);
+  CHECK(cli_json(w.hq, {"member", "M-9"})["window_spend_minor"] == 330000);
+  CHECK(cli_json(w.hq, {"member", "M-9"})["tier_history"].size() == 2);
+}
+
 TEST_CASE("tiers: an upgrade with the sale that earns it, grace when the window moves on, then a downgrade",
           "[ledger]") {
   Newcomer world;

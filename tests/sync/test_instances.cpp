@@ -269,3 +269,63 @@ TEST_CASE("two instances: a till reading the changes feed while both commit miss
     CHECK(lookup(reader, phone(m)).confirmed_points == w.hq.member(id)["points"]);
   }
 }
+
+TEST_CASE("two instances: held transactions released by an operator on one while the till sends them again to the "
+          "other are applied once and stay applied",
+          "[instances]") {
+  TwoInstances w;
+  const auto config = w.till("S001", "T01");
+  constexpr int kSales = 30;
+  {
+    TestTill t(config);
+    REQUIRE(sync(t) == LOY_OK);
+    for (int i = 0; i < kSales; ++i) REQUIRE(sell(t, "R-" + std::to_string(i), "13800000001", 1000 + 7 * i).status == LOY_OK);
+  }
+  // A till whose clock ran years ahead: every sale is held (future_timestamp) until an operator accepts it.
+  const auto db = w.tmp.path() / "S001-T01" / "data" / "till.db";
+  tamper_outbox(db, "UPDATE outbox SET body = json_set(body, '$.at', '2099-01-01T02:00:00Z', '$.input.now', "
+                    "'2099-01-01T02:00:00Z')");
+  const auto bodies = queued_bodies(db);
+  REQUIRE(bodies.size() == kSales);
+  const loyalty::sync::TlsFiles tls{w.chain.dir() / "ca.pem", w.chain.dir() / "store-S001.pem",
+                                    w.chain.dir() / "store-S001.key"};
+  loyalty::sync::HttpsClient a(w.hq.url(), tls), b(w.b.url(), tls);
+  const auto first = a.request("POST", "/v1/batches", loyalty::protocol::batch_json("T01", "B-0", bodies), "",
+                               std::chrono::milliseconds(20000));
+  REQUIRE(first.status == 200);
+  REQUIRE(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'held'") == kSales);
+  const std::int64_t before = w.hq.member("M-1")["points"];
+
+  // The operator accepts them on the first instance while the till, not yet answered, sends them again
+  // and again to the second: no answer of the second may take an applied transaction back to held.
+  std::atomic<bool> released{false};
+  std::vector<int> statuses;
+  CliResult accepted;
+  at_once([&] { accepted = w.hq.cli({"held", "retry", "--all", "--accept"}); released = true; },
+          [&] {
+            for (int k = 0; !released || k < 3; ++k) {
+              const auto r = b.request("POST", "/v1/batches",
+                                       loyalty::protocol::batch_json("T01", "B-again-" + std::to_string(k), bodies), "",
+                                       std::chrono::milliseconds(20000));
+              statuses.push_back(r.status);
+            }
+          });
+  INFO(accepted.out << "\n" << w.b.log());
+  REQUIRE(accepted.exit_code == 0);
+  for (const int s : statuses) CHECK(s == 200);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == kSales);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns WHERE status = 'applied'") == kSales);
+  // Each applied transaction has its sale, and each sale an applied transaction.
+  CHECK(w.hq.query("SELECT COUNT(*) FROM txns t JOIN sales s ON s.row = t.row WHERE t.status = 'applied'") == kSales);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM flags WHERE kind = 'held' AND closed_us IS NULL") == 0);
+  CHECK(w.hq.member("M-1")["points"] > before);
+  CHECK(w.hq.member("M-1")["purchases"] == kSales);
+  // The till sends them once more: each a duplicate now, on either instance.
+  const auto again = b.request("POST", "/v1/batches", loyalty::protocol::batch_json("T01", "B-last", bodies), "",
+                               std::chrono::milliseconds(20000));
+  REQUIRE(again.status == 200);
+  for (const auto& r : json::parse(again.body)["results"]) CHECK(r["status"] == "duplicate");
+  // And nothing is left for a later retry to apply a second time.
+  CHECK(w.hq.cli({"held", "retry", "--all", "--accept"}).exit_code == 0);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == kSales);
+}

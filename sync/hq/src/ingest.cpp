@@ -137,9 +137,15 @@ void Ingest::retry(const Txn& t, std::int64_t row, protocol::TxnResult& r) {
   waits_for_.reset();
   std::string stored_reason;
   received_us_ = now_us_;
-  if (const auto received = tx_.received_of(row)) {
-    received_us_ = received->first;
-    stored_reason = received->second;
+  if (const auto received = tx_.received_of(row)) {  // locked from here on
+    // Applied in the meantime, by another instance or another transaction's release: never twice.
+    if (received->status == "applied" || received->status == "duplicate") {
+      future_flagged_ = flagged;
+      r.status = protocol::TxnStatus::duplicate;
+      return;
+    }
+    received_us_ = received->received_us;
+    stored_reason = received->reason;
   }
   // Sent with another store's certificate: applied only when an operator accepts it.
   sent_by_other_store_ =

@@ -241,8 +241,7 @@ std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const st
                                                    TierPassReport& report) {
   const auto rules = current_rules();
   if (!rules) return std::nullopt;
-  const auto rows = tx_.pass_slice(after, now_us - std::int64_t{rules->qualification_window_days} * kMicrosPerDay,
-                                   now_us, limit);
+  const auto rows = tx_.pass_slice(after, std::int64_t{rules->qualification_window_days} * kMicrosPerDay, now_us, limit);
   if (rows.empty()) return std::nullopt;
   for (const PassRow& r : rows) {
     ++report.members;
@@ -256,7 +255,7 @@ std::optional<std::string> Ledger::tier_pass_slice(std::int64_t now_us, const st
     }
     // Only what changed is written: most members' figures stay the same from one day to the next.
     if (step.tier == r.tier && step.grace_until_us == r.grace_until_us && r.spend == r.old_spend) continue;
-    tx_.set_tier(r.id, step.tier, step.grace_until_us, r.spend, now_us);
+    tx_.set_tier(r.id, step.tier, step.grace_until_us, r.spend, r.window_end_us);
     ++report.changed;
   }
   return rows.back().id;

@@ -669,23 +669,28 @@ class PgTx final : public Tx {
                      Params().add(member).add(after_us).add(through_us).add(tier))
                 .empty();
   }
-  std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_after_us,
-                                  std::int64_t window_through_us, std::int64_t limit) override {
-    // The slice's members are locked first; the figures are read after, by a statement of its own,
-    // so that they include every sale committed for them before the locks were granted.
+  std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_us, std::int64_t now_us,
+                                  std::int64_t limit) override {
+    // The slice's members are locked first; the figures are read after, by a statement of its own
+    // and of exactly the members locked, so that they include every sale committed for them before
+    // the locks were granted (a member enrolled in the meantime is left to the next pass).
     const Result ids = c_.query("SELECT id FROM members WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
                                 Params().add(after).add(limit));
     std::vector<PassRow> rows;
     if (ids.empty()) return rows;
+    std::vector<std::string> locked;
+    locked.reserve(static_cast<std::size_t>(ids.rows()));
+    for (int i = 0; i < ids.rows(); ++i) locked.push_back(ids.text(i, 0));
     static const std::string sql =
         std::string("SELECT m.id, m.tier, m.grace_until_us, m.spend_minor, (SELECT ") + kSpendSum +
-        " FROM sales s WHERE s.member_id = m.id AND s.at_us > $3 AND s.at_us <= $4) "
-        "FROM members m WHERE m.id > $1 AND m.id <= $2 ORDER BY m.id";
-    const Result r = c_.query(sql.c_str(), Params().add(after).add(ids.text(ids.rows() - 1, 0)).add(window_after_us)
-                                               .add(window_through_us));
+        " FROM sales s WHERE s.member_id = m.id AND s.at_us > GREATEST($3, m.spend_at_us) - $2 "
+        "AND s.at_us <= GREATEST($3, m.spend_at_us)), GREATEST($3, m.spend_at_us) "
+        "FROM members m WHERE m.id = ANY($1::text[]) ORDER BY m.id";
+    const Result r = c_.query(sql.c_str(), Params().add_array(locked).add(window_us).add(now_us));
     rows.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i)
-      rows.push_back(PassRow{r.text(i, 0), r.text(i, 1), r.optional_integer(i, 2), r.integer(i, 3), r.integer(i, 4)});
+      rows.push_back(PassRow{r.text(i, 0), r.text(i, 1), r.optional_integer(i, 2), r.integer(i, 3), r.integer(i, 4),
+                             r.integer(i, 5)});
     return rows;
   }
   void set_tier(const std::string& member, const std::string& tier, std::optional<std::int64_t> grace_until_us,
@@ -750,7 +755,10 @@ class PgTx final : public Tx {
   }
 
   std::optional<StoredTxn> find_txn(const std::string& txn_id) override {
-    const Result r = c_.query("SELECT digest, status, reason, member_id, member_version, row FROM txns WHERE txn_id = $1",
+    const Result r = c_.query(writing_ ? "SELECT digest, status, reason, member_id, member_version, row FROM txns "
+                                         "WHERE txn_id = $1 FOR UPDATE"
+                                       : "SELECT digest, status, reason, member_id, member_version, row FROM txns "
+                                         "WHERE txn_id = $1",
                               Params().add(txn_id));
     if (r.empty()) return std::nullopt;
     return StoredTxn{r.integer(0, 5), r.text(0, 0), r.text(0, 1), r.optional_text(0, 2).value_or(""),
@@ -775,7 +783,7 @@ class PgTx final : public Tx {
   }
   std::vector<std::int64_t> waiting_for(const std::string& key) override {
     const Result r =
-        c_.query("SELECT row FROM txns WHERE waits_for = $1 AND status = 'held' ORDER BY row", Params().add(key));
+        c_.query("SELECT row FROM txns WHERE waits_for = $1 AND status = 'held' ORDER BY row FOR UPDATE", Params().add(key));
     std::vector<std::int64_t> rows;
     for (int i = 0; i < r.rows(); ++i) rows.push_back(r.integer(i, 0));
     return rows;
@@ -784,10 +792,12 @@ class PgTx final : public Tx {
     const Result r = c_.query("SELECT body FROM txns WHERE row = $1", Params().add(row));
     return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
   }
-  std::optional<std::pair<std::int64_t, std::string>> received_of(std::int64_t row) override {
-    const Result r = c_.query("SELECT received_us, reason FROM txns WHERE row = $1", Params().add(row));
+  std::optional<ReceivedTxn> received_of(std::int64_t row) override {
+    const Result r = c_.query(writing_ ? "SELECT received_us, reason, status FROM txns WHERE row = $1 FOR UPDATE"
+                                       : "SELECT received_us, reason, status FROM txns WHERE row = $1",
+                              Params().add(row));
     if (r.empty()) return std::nullopt;
-    return std::make_pair(r.integer(0, 0), r.optional_text(0, 1).value_or(""));
+    return ReceivedTxn{r.integer(0, 0), r.optional_text(0, 1).value_or(""), r.text(0, 2)};
   }
   std::string original_of(const std::string& txn_id) override {
     const Result r = c_.query("SELECT duplicate_of FROM txns WHERE txn_id = $1", Params().add(txn_id));

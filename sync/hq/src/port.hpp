@@ -113,6 +113,11 @@ struct StoredTxn {
   std::optional<std::string> member_id;
   std::int64_t member_version = 0;
 };
+// A received transaction's row as it stands, read under its lock.
+struct ReceivedTxn {
+  std::int64_t received_us = 0;
+  std::string reason, status;
+};
 struct TxnRow {
   std::int64_t row = 0;
   std::string txn_id, store_id, till_id, kind, digest, status;
@@ -141,6 +146,9 @@ struct PassRow {
   std::string id, tier;
   std::optional<std::int64_t> grace_until_us;
   engine::Minor old_spend = 0, spend = 0;
+  // The end of the member's window: the pass's time, or the last sale's when a sale applied
+  // during the pass is later (the window never moves back).
+  std::int64_t window_end_us = 0;
 };
 
 // A member record of the changes feed, before its codes and next expiry are added.
@@ -255,9 +263,10 @@ class Tx {
   virtual std::optional<std::string> tier_at(const std::string& member, std::int64_t at_us) = 0;
   virtual bool tier_held_between(const std::string& member, const std::string& tier, std::int64_t after_us,
                                  std::int64_t through_us) = 0;
-  // Members after `after` in id order, each with the spend of (window_after, window_through].
-  virtual std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_after_us,
-                                          std::int64_t window_through_us, std::int64_t limit) = 0;
+  // Members after `after` in id order, locked, each with the spend of its window of `window_us`
+  // ending at max(now, the member's spend_at_us).
+  virtual std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_us, std::int64_t now_us,
+                                          std::int64_t limit) = 0;
   virtual void set_tier(const std::string& member, const std::string& tier, std::optional<std::int64_t> grace_until_us,
                         engine::Minor spend, std::int64_t spend_at_us) = 0;
 
@@ -275,15 +284,17 @@ class Tx {
   virtual void close_held_flags(const std::string& txn_id, std::int64_t now_us) = 0;
   virtual std::vector<FlagRow> flags(bool include_closed, std::int64_t limit) = 0;
 
-  // Transactions received, and those kept by digest only.
+  // Transactions received, and those kept by digest only. In a write transaction, find_txn,
+  // waiting_for and received_of lock the rows they return until it ends (several instances may
+  // apply one held transaction at once otherwise).
   virtual std::optional<StoredTxn> find_txn(const std::string& txn_id) = 0;
   virtual std::int64_t new_txn_row() = 0;  // the row the next transaction received takes
   virtual void insert_txn(const TxnRow& t) = 0;
   virtual void update_txn(const TxnUpdate& u) = 0;
   virtual std::vector<std::int64_t> waiting_for(const std::string& key) = 0;  // held rows, oldest first
   virtual std::optional<std::string> txn_body(std::int64_t row) = 0;
-  // When the row was first received, and the reason it holds.
-  virtual std::optional<std::pair<std::int64_t, std::string>> received_of(std::int64_t row) = 0;
+  // When the row was first received, the reason it holds and its status.
+  virtual std::optional<ReceivedTxn> received_of(std::int64_t row) = 0;
   // The transaction a duplicate stands for (itself when it is none).
   virtual std::string original_of(const std::string& txn_id) = 0;
   virtual std::vector<std::int64_t> unapplied_rows() = 0;  // held or rejected, oldest first

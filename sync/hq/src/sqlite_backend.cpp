@@ -480,9 +480,9 @@ class SqliteTx final : public Tx {
         held_between_(db, "SELECT 1 FROM tier_changes WHERE member_id = ?1 AND at_us > ?2 AND at_us <= ?3 "
                           "AND (from_tier = ?4 OR to_tier = ?4) LIMIT 1"),
         pass_slice_(db, "SELECT m.id, m.tier, m.grace_until_us, m.spend_minor, "
-                        "(SELECT TOTAL(s.spend_minor) FROM sales s "
-                        " WHERE s.member_id = m.id AND s.at_us > ?2 AND s.at_us <= ?3) "
-                        "FROM members m WHERE m.id > ?1 ORDER BY m.id LIMIT ?4"),
+                        "(SELECT TOTAL(s.spend_minor) FROM sales s WHERE s.member_id = m.id "
+                        " AND s.at_us > MAX(?3, m.spend_at_us) - ?2 AND s.at_us <= MAX(?3, m.spend_at_us)), "
+                        "MAX(?3, m.spend_at_us) FROM members m WHERE m.id > ?1 ORDER BY m.id LIMIT ?4"),
         set_tier_(db, "UPDATE members SET tier = ?2, grace_until_us = ?3, spend_minor = ?4, spend_at_us = ?5, "
                       "version = version + 1, seq = ?6 WHERE id = ?1"),
         coupon_(db, "SELECT member_id, definition, used_txn_id, used_store, used_at_us FROM coupons WHERE code = ?1"),
@@ -502,7 +502,7 @@ class SqliteTx final : public Tx {
                         "duplicate_of = ?6, waits_for = ?7 WHERE rowid = ?1"),
         waiting_for_(db, "SELECT rowid FROM txns WHERE waits_for = ?1 AND status = 'held' ORDER BY rowid"),
         txn_body_(db, "SELECT body FROM txns WHERE rowid = ?1"),
-        received_of_(db, "SELECT received_us, reason FROM txns WHERE rowid = ?1"),
+        received_of_(db, "SELECT received_us, reason, status FROM txns WHERE rowid = ?1"),
         original_of_(db, "SELECT COALESCE((SELECT duplicate_of FROM txns WHERE txn_id = ?1), ?1)"),
         find_refused_(db, "SELECT reason FROM refused WHERE digest = ?1"),
         insert_refused_(db, "INSERT INTO refused(store_id, till_id, txn_id, digest, reason, body, received_us) "
@@ -889,14 +889,14 @@ class SqliteTx final : public Tx {
     Row r(held_between_);
     return static_cast<bool>(r);
   }
-  std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_after_us, std::int64_t window_through_us,
+  std::vector<PassRow> pass_slice(const std::string& after, std::int64_t window_us, std::int64_t now_us,
                                   std::int64_t limit) override {
     std::vector<PassRow> rows;
     rows.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(limit, 100'000))));
-    pass_slice_.bind(1, after).bind(2, window_after_us).bind(3, window_through_us).bind(4, limit);
+    pass_slice_.bind(1, after).bind(2, window_us).bind(3, now_us).bind(4, limit);
     while (pass_slice_.step())
       rows.push_back(PassRow{pass_slice_.text(0), pass_slice_.text(1), pass_slice_.optional_integer(2),
-                             pass_slice_.integer(3), clamp_total(pass_slice_.real(4))});
+                             pass_slice_.integer(3), clamp_total(pass_slice_.real(4)), pass_slice_.integer(5)});
     pass_slice_.reset();
     return rows;
   }
@@ -983,11 +983,11 @@ class SqliteTx final : public Tx {
     Row r(txn_body_);
     return r ? std::optional<std::string>(r->text(0)) : std::nullopt;
   }
-  std::optional<std::pair<std::int64_t, std::string>> received_of(std::int64_t row) override {
+  std::optional<ReceivedTxn> received_of(std::int64_t row) override {
     received_of_.bind(1, row);
     Row r(received_of_);
     if (!r) return std::nullopt;
-    return std::make_pair(r->integer(0), r->optional_text(1).value_or(""));
+    return ReceivedTxn{r->integer(0), r->optional_text(1).value_or(""), r->text(2)};
   }
   std::string original_of(const std::string& txn_id) override {
     original_of_.bind(1, txn_id);
