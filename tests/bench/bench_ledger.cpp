@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench_pg.hpp"
 #include "bench_rules.hpp"
 
 extern char** environ;
@@ -66,13 +67,19 @@ void exec(sqlite3* db, const char* sql) {
 
 }  // namespace
 
-std::vector<Figure> ledger_figures(const std::filesystem::path& base, int members) {
-  const auto dir = base / "ledger";
+std::vector<Figure> ledger_figures(const std::filesystem::path& base, int members, const std::string& postgres) {
+  const bool pg = !postgres.empty();
+  const auto dir = base / (pg ? "ledger-postgres" : "ledger");
+  const std::string prefix = pg ? "pg_" : "";
+  const std::string url = pg ? fresh_database(postgres, "loyalty_bench_ledger") : "";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   // The ledger commands need no certificates, only files that exist.
   for (const char* f : {"ca.pem", "hq.pem", "hq.key", "enroll.pem"}) std::ofstream(dir / f) << "unused\n";
-  std::ofstream(dir / "hq.json") << R"({"listen": "127.0.0.1:0", "database": "hq.db",
+  std::ofstream(dir / "hq.json") << R"({"listen": "127.0.0.1:0", )"
+                                 << (pg ? R"("storage": {"kind": "postgres", "url": ")" + url + R"("})"
+                                        : std::string(R"("database": "hq.db")"))
+                                 << R"(,
     "tls": {"cert_file": "hq.pem", "key_file": "hq.key", "ca_file": "ca.pem"},
     "code_key": ")" << kKey << R"(", "enrollment_key_file": "enroll.pem"})";
   std::ofstream(dir / "rules.json") << kRules;
@@ -95,7 +102,31 @@ std::vector<Figure> ledger_figures(const std::filesystem::path& base, int member
   // sales table (the columns the tier pass reads) as its ingest would have left them.
   const std::int64_t pass_us = 1'780'254'000'000'000;  // 2026-06-01T03:00:00+08:00
   std::fprintf(stderr, "writing %d sales...\n", 3 * members);
-  {
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<std::int64_t> day(0, 399), amount(10'000, 250'000);
+  if (pg) {
+    PgDb db(url);
+    std::string lines;
+    char line[160];
+    for (int i = 0; i < members; ++i) {
+      const std::string id = member_id(i);
+      for (int k = 0; k < 3; ++k) {
+        const std::int64_t spend = amount(rng);
+        const int n = 3 * i + k;
+        std::snprintf(line, sizeof line, "%d\t%032x\tS001\t%032x\t%s\t%lld\t%lld\t%lld\t%lld\t0\t0\t0\tbench\n", n + 1, n,
+                      n, id.c_str(), static_cast<long long>(pass_us - day(rng) * kDayUs - 3600'000'000),
+                      static_cast<long long>(spend), static_cast<long long>(spend), static_cast<long long>(spend));
+        lines += line;
+      }
+      if (lines.size() > (8 << 20) || i + 1 == members) {
+        db.copy("sales(row, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, spend_sold_minor, spend_minor, "
+                "points_earned, points_redeemed, till_points_earned, rules_version)",
+                lines);
+        lines.clear();
+      }
+    }
+    db.exec("ANALYZE");
+  } else {
     sqlite3* db = nullptr;
     ensure(sqlite3_open((dir / "hq.db").c_str(), &db) == SQLITE_OK, "open hq.db");
     exec(db, "PRAGMA synchronous=OFF; BEGIN");
@@ -105,8 +136,6 @@ std::vector<Figure> ledger_figures(const std::filesystem::path& base, int member
                                   "VALUES(?1, 'S001', ?1, ?2, ?3, 0, 0, ?4, 0, 'bench', ?3, ?3)",
                               -1, &st, nullptr) == SQLITE_OK,
            std::string("prepare: ") + sqlite3_errmsg(db));
-    std::mt19937_64 rng(42);
-    std::uniform_int_distribution<std::int64_t> day(0, 399), amount(10'000, 250'000);
     char txn[40];
     for (int i = 0; i < members; ++i) {
       const std::string id = member_id(i);
@@ -127,7 +156,16 @@ std::vector<Figure> ledger_figures(const std::filesystem::path& base, int member
 
   // The bare limit: one query reading every member with its window's spend, as the pass reads them.
   double bare_seconds = 0;
-  {
+  if (pg) {
+    PgDb db(url);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string sum = db.value(
+        "SELECT SUM(w) FROM (SELECT m.id, m.tier, (SELECT COALESCE(SUM(s.spend_minor), 0) FROM sales s "
+        "WHERE s.member_id = m.id AND s.at_us > " + std::to_string(pass_us - 365 * kDayUs) + " AND s.at_us <= " +
+        std::to_string(pass_us) + ") AS w FROM members m ORDER BY m.id) r");
+    bare_seconds = seconds_since(t0);
+    ensure(!sum.empty() && sum != "0", "the bare read found no spend");
+  } else {
     sqlite3* db = nullptr;
     ensure(sqlite3_open_v2((dir / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "open hq.db");
     sqlite3_stmt* st = nullptr;
@@ -153,8 +191,8 @@ std::vector<Figure> ledger_figures(const std::filesystem::path& base, int member
   const double first = run_hq({"tiers", "--config", config, "--now", "2026-06-01T03:00:00+08:00"}, log);
   const double next = run_hq({"tiers", "--config", config, "--now", "2026-06-02T03:00:00+08:00"}, log);
   std::fprintf(stderr, "tier pass: %.1f s, the next day's %.1f s; bare read %.1f s\n", first, next, bare_seconds);
-  return {{"tier_pass_seconds", first, "s", "bare_window_read_seconds", bare_seconds},
-          {"tier_pass_next_day_seconds", next, "s", "bare_window_read_seconds", bare_seconds}};
+  return {{prefix + "tier_pass_seconds", first, "s", prefix + "bare_window_read_seconds", bare_seconds},
+          {prefix + "tier_pass_next_day_seconds", next, "s", prefix + "bare_window_read_seconds", bare_seconds}};
 }
 
 }  // namespace loyalty::bench

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "bench_till.hpp"
@@ -10,6 +11,7 @@
 namespace loyalty::bench {
 
 // `members` members (1,000,000 by default) with three sales each over the last 400 days.
-std::vector<Figure> ledger_figures(const std::filesystem::path& dir, int members);
+// With `postgres` (a server's URL, no database), on a fresh database of that server.
+std::vector<Figure> ledger_figures(const std::filesystem::path& dir, int members, const std::string& postgres = "");
 
 }  // namespace loyalty::bench

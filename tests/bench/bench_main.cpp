@@ -2,7 +2,9 @@
 // {name, value, unit, baseline, baseline_value, ratio}, each figure with this machine's raw limit
 // measured in the same run.
 //   loyalty-bench [--quick] [--out=FILE] [--data=DIR] [--engine-only] [--till-only] [--sync-only] [--sync-sales=N]
-//                 [--ledger-only] [--ledger-members=N] [Google Benchmark flags]
+//                 [--ledger-only] [--ledger-members=N] [--postgres=URL] [Google Benchmark flags]
+// --postgres=URL (a server, no database; tests/bench/pg_bench.sh starts one) runs the sync and ledger
+// figures on PostgreSQL instead of SQLite.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   std::filesystem::path data = "bench-data";
   bool quick = false, engine_only = false, sync_only = false, ledger_only = false, till_only = false;
   int sync_sales = 100'000, ledger_members = 1'000'000;
+  std::string postgres;
   std::vector<char*> args;
   static char min_time[] = "--benchmark_min_time=0.05";
   for (int i = 0; i < argc; ++i) {
@@ -82,6 +85,8 @@ int main(int argc, char** argv) {
       till_only = true;
     } else if (a.rfind("--sync-sales=", 0) == 0) {
       sync_sales = std::stoi(a.substr(13));
+    } else if (a.rfind("--postgres=", 0) == 0) {
+      postgres = a.substr(11);
     } else if (a == "--ledger-only") {
       ledger_only = true;
     } else if (a.rfind("--ledger-members=", 0) == 0) {
@@ -114,7 +119,7 @@ int main(int argc, char** argv) {
   }
   if (!engine_only && !ledger_only && !till_only) {
     try {
-      for (auto& f : loyalty::bench::sync_figures(data, quick ? std::min(sync_sales, 10'000) : sync_sales))
+      for (auto& f : loyalty::bench::sync_figures(data, quick ? std::min(sync_sales, 10'000) : sync_sales, postgres))
         figures.push_back(std::move(f));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "loyalty-bench: the sync benchmark failed: %s\n", e.what());
@@ -123,7 +128,8 @@ int main(int argc, char** argv) {
   }
   if (!engine_only && !sync_only && !till_only) {
     try {
-      for (auto& f : loyalty::bench::ledger_figures(data, quick ? std::min(ledger_members, 50'000) : ledger_members))
+      for (auto& f : loyalty::bench::ledger_figures(data, quick ? std::min(ledger_members, 50'000) : ledger_members,
+                                                       postgres))
         figures.push_back(std::move(f));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "loyalty-bench: the ledger benchmark failed: %s\n", e.what());

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "../sync/pki.hpp"
+#include "bench_pg.hpp"
 #include "bench_rules.hpp"
 #include "loyalty/loyalty.h"
 #include "loyalty/store/packed_body.hpp"
@@ -112,8 +113,10 @@ std::string phone(int i) {
 
 }  // namespace
 
-std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
-  const auto dir = base / "sync";
+std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales, const std::string& postgres) {
+  const bool pg = !postgres.empty();
+  const auto dir = base / (pg ? "sync-postgres" : "sync");
+  const std::string prefix = pg ? "pg_" : "";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir / "pki");
   const auto pki = dir / "pki";
@@ -129,9 +132,12 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
                       (pki / "enroll-public.pem").string() + "'")
                          .c_str()) == 0,
          "openssl could not make the enrollment key pair");
-  write(dir / "hq.json", std::string(R"({"listen": "127.0.0.1:0", "database": "hq.db",
+  const std::string storage =
+      pg ? R"("storage": {"kind": "postgres", "url": ")" + fresh_database(postgres, "loyalty_bench_sync") + R"("})"
+         : std::string(R"("database": "hq.db")");
+  write(dir / "hq.json", std::string(R"({"listen": "127.0.0.1:0", )") + storage + R"(,
     "tls": {"cert_file": "pki/hq.pem", "key_file": "pki/hq.key", "ca_file": "pki/ca.pem"},
-    "code_key": ")") + kKey + R"(", "enrollment_key_file": "pki/enroll.pem"})");
+    "code_key": ")" + kKey + R"(", "enrollment_key_file": "pki/enroll.pem"})");
   write(dir / "rules.json", kRules);
   std::string csv = "id,name,phone,card,birthday,tier,points\n";
   for (int i = 0; i < kMembers; ++i)
@@ -228,7 +234,8 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     const double sync_seconds = seconds_since(t0);
     ensure(r.applied == queued, "the sync did not apply every queued sale");
     synced_rows = static_cast<std::size_t>(queued);
-    out.push_back({"sync_sales_per_second", queued / sync_seconds, "sales/s", "bare_batched_insert_rows_per_second", 0});
+    out.push_back({prefix + "sync_sales_per_second", queued / sync_seconds, "sales/s",
+                   prefix + "bare_batched_insert_rows_per_second", 0});
     std::fprintf(stderr, "synced %d sales in %.2f s\n", queued, sync_seconds);
 
     // Checkouts while the till's background thread syncs another backlog, as a till in a store does.
@@ -255,9 +262,10 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
     const auto mean_of = [](const std::vector<double>& v) {
       return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
     };
-    out.push_back({"commit_mean_during_sync", mean_of(busy), "us", "commit_mean_idle", mean_of(idle)});
-    out.push_back({"bare_commit_mean_during_sync", mean_of(bare_busy), "us", "bare_commit_mean_idle", mean_of(bare_idle)});
-    out.push_back({"hq_peak_rss", peak_rss_bytes(hq), "bytes", "", 0});
+    out.push_back({prefix + "commit_mean_during_sync", mean_of(busy), "us", prefix + "commit_mean_idle", mean_of(idle)});
+    out.push_back({prefix + "bare_commit_mean_during_sync", mean_of(bare_busy), "us", prefix + "bare_commit_mean_idle",
+                   mean_of(bare_idle)});
+    out.push_back({prefix + "hq_peak_rss", peak_rss_bytes(hq), "bytes", "", 0});
     const auto pct = [](std::vector<double> v, double p) {
       std::sort(v.begin(), v.end());
       return v.empty() ? 0.0 : v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
@@ -301,7 +309,15 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales) {
   for (std::size_t i = 0, n = rows.size(); n > 0 && rows.size() < kBareRows; ++i)
     rows.emplace_back(rows[i % n].first + "-" + std::to_string(i / n + 1), rows[i % n].second);
   double bare_rate = 0;
-  {
+  if (pg) {
+    // The same rows into the same server: batches of 500 as one INSERT ... ON CONFLICT DO NOTHING each.
+    PgDb db(fresh_database(postgres, "loyalty_bench_bare"));
+    db.exec("CREATE TABLE t(txn_id TEXT PRIMARY KEY, body TEXT NOT NULL)");
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < rows.size(); i += kBatch) db.insert_batch(rows, i, std::min(rows.size(), i + kBatch));
+    bare_rate = static_cast<double>(rows.size()) / seconds_since(t0);
+    ensure(db.value("SELECT COUNT(*) FROM t") == std::to_string(rows.size()), "the bare insert lost rows");
+  } else {
     const auto path = dir / "bare.db";
     sqlite3* db = nullptr;
     ensure(sqlite3_open(path.c_str(), &db) == SQLITE_OK, "bare open");

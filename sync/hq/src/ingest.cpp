@@ -53,6 +53,27 @@ Ingest::Ingest(Tx& tx, Ledger& ledger, const EnrollmentOpener& opener, LedgerPol
   ledger_.refresh();
 }
 
+void Ingest::prefetch(const std::vector<Txn>& txns) {
+  BatchReads b;
+  const auto rules = ledger_.current_rules();
+  const std::int64_t window_us = rules ? std::int64_t{rules->qualification_window_days} * kMicrosPerDay : 0;
+  for (const Txn& t : txns) {
+    if (!t.invalid.empty()) continue;
+    ++b.rows;
+    b.txn_ids.push_back(t.txn_id);
+    if (t.member_id) b.member_ids.push_back(*t.member_id);
+    if (t.kind == TxnKind::enrollment && t.member_id) b.waiting_keys.push_back(*t.member_id);
+    if (t.kind == TxnKind::sale) {
+      b.receipts.emplace_back(t.store_id, t.receipt_id);
+      b.waiting_keys.push_back(t.txn_id);
+      b.waiting_keys.push_back(receipt_key(t.store_id, t.till_id, t.receipt_id));
+      // A sale's window ends no earlier than its own time or headquarters' (Ledger::evaluate).
+      if (rules) b.spend_after_us = std::min(b.spend_after_us, std::min(t.at.utc_micros, now_us_) - window_us);
+    }
+  }
+  tx_.prefetch(b);
+}
+
 Ingest::Outcome Ingest::receive(const Txn& t, protocol::TxnResult& r) {
   // One that cannot be read is kept by its digest, so that its id (if it has one) stays free for
   // the transaction it should have been.

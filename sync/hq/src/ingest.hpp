@@ -23,6 +23,9 @@ class Ingest {
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
 
+  // Tells the storage what receiving `txns` will read (Tx::prefetch).
+  void prefetch(const std::vector<Txn>& txns);
+
   enum class Outcome { fresh, answered, retried };
   // One transaction of a batch: stored and applied when it is new; answered from its record when it
   // was applied or refused for good; applied now when it was held and its cause is gone.

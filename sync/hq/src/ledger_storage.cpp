@@ -79,6 +79,7 @@ class LedgerStorage final : public Storage {
       }
       Ledger ledger(tx, rules_);
       Ingest ingest(tx, ledger, opener_, policy_, now_us);
+      ingest.prefetch(txns);
       protocol::BatchAnswer answer;
       answer.results.reserve(txns.size());
       std::int64_t newest_at = INT64_MIN;

@@ -48,6 +48,26 @@ Params& Params::add_array(const std::vector<std::string>& items) {
   return *this;
 }
 
+Params& Params::add_array(const std::vector<std::optional<std::string>>& items) {
+  std::string a = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) a += ',';
+    if (!items[i]) {
+      a += "NULL";
+      continue;
+    }
+    a += '"';
+    for (const char c : *items[i]) {
+      if (c == '"' || c == '\\') a += '\\';
+      a += c;
+    }
+    a += '"';
+  }
+  a += '}';
+  values_.emplace_back(std::move(a));
+  return *this;
+}
+
 Params& Params::add_bytes(const void* data, std::size_t size) {
   static const char* const digits = "0123456789abcdef";
   std::string hex = "\\x";
@@ -131,6 +151,8 @@ bool Connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; 
 void Connection::reset() {
   PQreset(conn_);
   prepared_.clear();
+  pipeline_ = false;
+  sent_.clear();
   if (PQstatus(conn_) != CONNECTION_OK) throw PgError("cannot connect to PostgreSQL again: " + error_of(conn_), "");
 }
 
@@ -152,14 +174,138 @@ Result Connection::checked(PGresult* r, std::string_view what) {
 
 void Connection::exec(const char* sql) { checked(PQexec(conn_, sql), sql); }
 
-Result Connection::query(const char* sql, const Params& params) {
+const std::string& Connection::prepared(const char* sql, int params) {
   auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    const std::string name = "s" + std::to_string(prepared_.size() + 1);
-    checked(PQprepare(conn_, name.c_str(), sql, params.size(), nullptr), sql);
-    it = prepared_.emplace(sql, name).first;
+  if (it != prepared_.end()) return it->second;
+  const std::string name = "s" + std::to_string(++names_);
+  if (pipeline_) {
+    if (PQsendPrepare(conn_, name.c_str(), sql, params, nullptr) != 1) {
+      if (failure_.empty()) failure_ = "08006";
+      throw PgError("PostgreSQL: cannot send a statement: " + error_of(conn_), "08006");
+    }
+    sent_.push_back(Sent{sql, -2});
+  } else {
+    checked(PQprepare(conn_, name.c_str(), sql, params, nullptr), sql);
   }
-  return checked(PQexecPrepared(conn_, it->second.c_str(), params.size(), params.values(), nullptr, nullptr, 0), sql);
+  return prepared_.emplace(sql, name).first->second;
+}
+
+Result Connection::query(const char* sql, const Params& params) {
+  const std::string& name = prepared(sql, params.size());
+  if (!pipeline_)
+    return checked(PQexecPrepared(conn_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0), sql);
+  if (PQsendQueryPrepared(conn_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0) != 1) {
+    if (failure_.empty()) failure_ = "08006";
+    throw PgError("PostgreSQL: cannot send a statement: " + error_of(conn_), "08006");
+  }
+  sent_.push_back(Sent{sql, -1});
+  return Result(collect(true));
+}
+
+void Connection::begin_pipeline() {
+  if (PQenterPipelineMode(conn_) != 1) throw PgError("PostgreSQL: cannot enter pipeline mode: " + error_of(conn_), "08006");
+  pipeline_ = true;
+}
+
+void Connection::send(const char* sql, const Params& params, int rows) {
+  if (!pipeline_) {
+    const Result r = query(sql, params);
+    (void)r;
+    return;
+  }
+  const std::string& name = prepared(sql, params.size());
+  if (PQsendQueryPrepared(conn_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0) != 1) {
+    if (failure_.empty()) failure_ = "08006";
+    throw PgError("PostgreSQL: cannot send a statement: " + error_of(conn_), "08006");
+  }
+  sent_.push_back(Sent{sql, rows});
+  // Never far ahead of the answers: a server blocked writing answers nobody reads would stop
+  // reading statements too.
+  if (sent_.size() >= 256) PQclear(collect(false));
+}
+
+pg_result* Connection::collect(bool keep_last) {
+  if (sent_.empty()) return nullptr;
+  if (PQsendFlushRequest(conn_) != 1 || PQflush(conn_) != 0) {
+    if (failure_.empty()) failure_ = "08006";
+    throw PgError("PostgreSQL: cannot send statements: " + error_of(conn_), "08006");
+  }
+  pg_result* last = nullptr;
+  while (!sent_.empty()) {
+    const Sent s = sent_.front();
+    PGresult* r = PQgetResult(conn_);
+    if (!r) {
+      if (failure_.empty()) failure_ = "08006";
+      throw PgError("PostgreSQL: an answer is missing: " + error_of(conn_), "08006");
+    }
+    sent_.pop_front();
+    // Each statement's results end with a null.
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    const ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+      if (failure_.empty()) failure_ = "25P02";
+      throw PgError("PostgreSQL: a statement sent before failed (in: " + std::string(s.sql).substr(0, 120) + ")",
+                    failure_);
+    }
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      if (s.rows == -2) prepared_.erase(s.sql);
+      checked(r, s.sql);  // throws
+    }
+    if (s.rows >= 0) {
+      const char* n = PQcmdTuples(r);
+      if (std::string(n) != std::to_string(s.rows)) {
+        PQclear(r);
+        if (failure_.empty()) failure_ = "XX000";
+        throw PgError("PostgreSQL: a statement changed " + std::string(*n ? n : "0") + " rows, not " +
+                          std::to_string(s.rows) + " (in: " + std::string(s.sql).substr(0, 120) + ")",
+                      "XX000");
+      }
+    }
+    if (keep_last && sent_.empty()) {
+      last = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  return last;
+}
+
+void Connection::end_pipeline() {
+  PQclear(collect(false));
+  if (PQpipelineSync(conn_) != 1) throw PgError("PostgreSQL: cannot end the pipeline: " + error_of(conn_), "08006");
+  PGresult* r = PQgetResult(conn_);
+  const bool synced = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+  PQclear(r);
+  if (!synced || PQexitPipelineMode(conn_) != 1) {
+    if (failure_.empty()) failure_ = "08006";
+    throw PgError("PostgreSQL: cannot leave the pipeline: " + error_of(conn_), "08006");
+  }
+  pipeline_ = false;
+}
+
+void Connection::abandon_pipeline() noexcept {
+  if (!pipeline_) return;
+  pipeline_ = false;
+  // Statements whose PREPARE was not answered may not exist on the server.
+  for (const Sent& s : sent_)
+    if (s.rows == -2) prepared_.erase(s.sql);
+  sent_.clear();
+  bool clean = PQpipelineSync(conn_) == 1 && PQflush(conn_) == 0;
+  for (int nulls = 0; clean;) {
+    PGresult* r = PQgetResult(conn_);
+    if (!r) {
+      if (++nulls > 100000 || PQstatus(conn_) != CONNECTION_OK) clean = false;
+      continue;
+    }
+    const bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  if (!clean || PQexitPipelineMode(conn_) != 1) {
+    PQreset(conn_);  // its prepared statements are gone with it
+    prepared_.clear();
+  }
 }
 
 bool retryable(const std::string& sqlstate) {

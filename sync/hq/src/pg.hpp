@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,8 @@ class Params {
   Params& null();
   // A text[] of these strings.
   Params& add_array(const std::vector<std::string>& items);
+  // An array of these values in text form (NULL for an empty one), cast by the statement.
+  Params& add_array(const std::vector<std::optional<std::string>>& items);
   // bytea, as its hex form.
   Params& add_bytes(const void* data, std::size_t size);
 
@@ -83,8 +86,23 @@ class Connection {
 
   // Runs SQL with no parameters (several statements allowed).
   void exec(const char* sql);
-  // Runs a statement, prepared on this connection the first time it is seen.
+  // Runs a statement, prepared on this connection the first time it is seen. In a pipeline, after
+  // everything sent before it.
   Result query(const char* sql, const Params& params = {});
+
+  // A pipeline (libpq's pipeline mode), inside a transaction begun with exec(): statements whose
+  // answer is not needed are sent without waiting for it, and the server runs them in order. The
+  // next query() waits for them first, so that it sees what they did; a failure of one is thrown
+  // there (or by end_pipeline), and recorded as failure() like any other.
+  void begin_pipeline();
+  // Sends a statement; `rows`, when not negative, is how many rows it must change.
+  void send(const char* sql, const Params& params, int rows = -1);
+  // Waits for everything sent, and leaves the pipeline (before COMMIT).
+  void end_pipeline();
+  // Leaves the pipeline after a failure, discarding what was sent (before ROLLBACK). Never throws;
+  // the connection is reset when it cannot be brought back.
+  void abandon_pipeline() noexcept;
+  bool in_pipeline() const { return pipeline_; }
   bool ok() const;
   // Connects again after the connection was lost; its prepared statements are gone with it.
   void reset();
@@ -94,10 +112,21 @@ class Connection {
 
  private:
   Result checked(pg_result* r, std::string_view what);
+  const std::string& prepared(const char* sql, int params);
+  // Reads the answers of what was sent, in order, checking each; the last one's result is returned
+  // when `keep_last` (a query's).
+  pg_result* collect(bool keep_last);
 
+  struct Sent {
+    const char* sql;
+    int rows;  // -1: any; -2: a PREPARE
+  };
   pg_conn* conn_ = nullptr;
   std::string failure_;
   std::unordered_map<std::string, std::string> prepared_;  // statement text -> its name
+  std::int64_t names_ = 0;
+  bool pipeline_ = false;
+  std::deque<Sent> sent_;
 };
 
 // SQLSTATEs after which a transaction is run again from its start: a serialization failure, a

@@ -8,10 +8,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <thread>
+#include <tuple>
 
 #include "ledger_storage.hpp"
 #include "loyalty/hq/storage.hpp"
@@ -263,9 +267,188 @@ std::vector<std::string> column(const Result& r) {
   return out;
 }
 
+// Rows for one INSERT, sent as a single statement of unnest()ed arrays: a batch's sales, lots and
+// transactions cost a statement each, not one a row.
+class InsertBuffer {
+ public:
+  // `sql`: INSERT INTO t(a, b) SELECT * FROM unnest($1::text[], $2::bigint[]) with `columns` arrays.
+  InsertBuffer(const char* sql, int columns) : sql_(sql), columns_(static_cast<std::size_t>(columns)) {}
+  template <class... V>
+  void add(const V&... values) {
+    std::size_t i = 0;
+    (columns_[i++].push_back(text_of(values)), ...);
+    ++rows_;
+  }
+  void send(Connection& c) {
+    if (rows_ == 0) return;
+    Params p;
+    for (const auto& col : columns_) p.add_array(col);
+    c.send(sql_, p, static_cast<int>(rows_));
+    for (auto& col : columns_) col.clear();
+    rows_ = 0;
+  }
+
+ private:
+  static std::optional<std::string> text_of(const std::string& v) { return v; }
+  static std::optional<std::string> text_of(const char* v) { return std::string(v); }
+  static std::optional<std::string> text_of(std::string_view v) { return std::string(v); }
+  static std::optional<std::string> text_of(std::int64_t v) { return std::to_string(v); }
+  static std::optional<std::string> text_of(const std::optional<std::string>& v) { return v; }
+  static std::optional<std::string> text_of(const std::optional<std::int64_t>& v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+  }
+  const char* sql_;
+  std::vector<std::vector<std::optional<std::string>>> columns_;
+  std::size_t rows_ = 0;
+};
+
 class PgTx final : public Tx {
  public:
-  PgTx(Connection& c, bool writing) : c_(c), writing_(writing) {}
+  PgTx(Connection& c, bool writing) : c_(c, *this), writing_(writing) {}
+
+  // Sends what the buffers hold (before any other statement, and before the transaction ends).
+  void flush() {
+    if (flushing_) return;
+    flushing_ = true;
+    Connection& c = c_.raw();
+    txn_rows_.send(c);
+    sale_rows_.send(c);
+    lot_rows_.send(c);
+    flag_rows_.send(c);
+    tier_rows_.send(c);
+    if (!saved_order_.empty()) {
+      std::vector<std::string> ids, tiers;
+      std::vector<std::optional<std::string>> points, grace, spend, at, n;
+      for (const std::string& id : saved_order_) {
+        const auto& [m, times] = saved_.at(id);
+        ids.push_back(id);
+        points.push_back(std::to_string(m.points));
+        tiers.push_back(m.tier);
+        grace.push_back(m.grace_until_us ? std::optional<std::string>(std::to_string(*m.grace_until_us)) : std::nullopt);
+        spend.push_back(std::to_string(m.spend));
+        at.push_back(std::to_string(m.spend_at_us));
+        n.push_back(std::to_string(times));
+      }
+      c.send("UPDATE members m SET points = t.points, tier = t.tier, grace_until_us = t.grace, spend_minor = t.spend, "
+             "spend_at_us = t.spend_at, version = m.version + t.n FROM unnest($1::text[], $2::bigint[], $3::text[], "
+             "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS t(id, points, tier, grace, spend, spend_at, n) "
+             "WHERE m.id = t.id",
+             Params().add_array(ids).add_array(points).add_array(tiers).add_array(grace).add_array(spend).add_array(at)
+                 .add_array(n),
+             static_cast<int>(ids.size()));
+      saved_.clear();
+      saved_order_.clear();
+    }
+    if (!purchase_order_.empty()) {
+      std::vector<std::string> ids;
+      std::vector<std::optional<std::string>> n, at, off;
+      for (const std::string& id : purchase_order_) {
+        const Purchases& p = purchases_.at(id);
+        ids.push_back(id);
+        n.push_back(std::to_string(p.n));
+        at.push_back(std::to_string(p.at.utc_micros));
+        off.push_back(std::to_string(p.at.offset_minutes));
+      }
+      c.send("UPDATE members m SET purchases = m.purchases + t.n, "
+             "last_purchase_off = CASE WHEN m.last_purchase_us IS NULL OR m.last_purchase_us < t.at "
+             "THEN t.off ELSE m.last_purchase_off END, "
+             "last_purchase_us = CASE WHEN m.last_purchase_us IS NULL OR m.last_purchase_us < t.at "
+             "THEN t.at ELSE m.last_purchase_us END "
+             "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[]) AS t(id, n, at, off) WHERE m.id = t.id",
+             Params().add_array(ids).add_array(n).add_array(at).add_array(off), static_cast<int>(ids.size()));
+      purchases_.clear();
+      purchase_order_.clear();
+    }
+    flushing_ = false;
+  }
+
+  // A batch's reads in a few statements. The members are locked here, in id order, before any sale
+  // of theirs is read; the answers are kept (below) and kept true by this transaction's writes, and
+  // whatever they do not answer is read from the database as before.
+  void prefetch(const BatchReads& b) override {
+    if (!writing_) return;
+    if (!b.txn_ids.empty()) {
+      const Result r = c_.query("SELECT txn_id, digest, status, reason, member_id, member_version, row FROM txns "
+                                "WHERE txn_id = ANY($1::text[]) FOR UPDATE",
+                                Params().add_array(b.txn_ids));
+      for (const std::string& id : b.txn_ids) txn_cache_.emplace(id, std::nullopt);
+      for (int i = 0; i < r.rows(); ++i)
+        txn_cache_[r.text(i, 0)] = StoredTxn{r.integer(i, 6), r.text(i, 1), r.text(i, 2), r.optional_text(i, 3).value_or(""),
+                                             r.optional_text(i, 4), r.optional_integer(i, 5).value_or(0)};
+    }
+    if (b.rows > 0) {
+      const Result r = c_.query("SELECT nextval('txns_row') FROM generate_series(1, $1)", Params().add(b.rows));
+      for (int i = 0; i < r.rows(); ++i) rows_.push_back(r.integer(i, 0));
+      std::sort(rows_.begin(), rows_.end());
+    }
+    if (!b.member_ids.empty()) {
+      const Result a = c_.query("SELECT alias, member_id FROM aliases WHERE alias = ANY($1::text[])",
+                                Params().add_array(b.member_ids));
+      for (const std::string& id : b.member_ids) alias_cache_.emplace(id, id);
+      for (int i = 0; i < a.rows(); ++i) alias_cache_[a.text(i, 0)] = a.text(i, 1);
+      std::vector<std::string> ids;
+      for (const std::string& id : b.member_ids) ids.push_back(alias_cache_[id]);
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      const Result m = c_.query("SELECT id, points, tier, grace_until_us, spend_minor, spend_at_us, birthday, version "
+                                "FROM members WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                                Params().add_array(ids));
+      for (const std::string& id : ids) member_cache_.emplace(id, std::nullopt);
+      std::vector<std::string> found;
+      for (int i = 0; i < m.rows(); ++i) {
+        CachedMember c;
+        c.m.id = m.text(i, 0);
+        c.m.points = m.integer(i, 1);
+        c.m.tier = m.text(i, 2);
+        c.m.grace_until_us = m.optional_integer(i, 3);
+        c.m.spend = m.integer(i, 4);
+        c.m.spend_at_us = m.integer(i, 5);
+        if (const auto bd = m.optional_integer(i, 6)) c.m.birthday = store::month_day_from_int(*bd);
+        c.version = m.integer(i, 7);
+        found.push_back(c.m.id);
+        member_cache_[c.m.id] = std::move(c);
+      }
+      if (!found.empty()) {
+        const Result t = c_.query("SELECT member_id, at_us, id, from_tier, to_tier FROM tier_changes "
+                                  "WHERE member_id = ANY($1::text[])",
+                                  Params().add_array(found));
+        for (const std::string& id : found) tier_cache_.emplace(id, std::vector<CachedTierChange>{});
+        for (int i = 0; i < t.rows(); ++i)
+          tier_cache_[t.text(i, 0)].push_back(CachedTierChange{t.integer(i, 1), t.integer(i, 2), t.text(i, 3), t.text(i, 4)});
+      }
+      if (b.spend_after_us != INT64_MAX && !found.empty()) {
+        const Result sp = c_.query("SELECT member_id, at_us, spend_minor FROM sales WHERE member_id = ANY($1::text[]) "
+                                   "AND at_us > $2",
+                                   Params().add_array(found).add(b.spend_after_us));
+        spend_floor_ = b.spend_after_us;
+        for (const std::string& id : found) spend_cache_.emplace(id, std::vector<std::pair<std::int64_t, engine::Minor>>{});
+        for (int i = 0; i < sp.rows(); ++i) spend_cache_[sp.text(i, 0)].emplace_back(sp.integer(i, 1), sp.integer(i, 2));
+      }
+    }
+    if (!b.receipts.empty()) {
+      std::vector<std::string> stores, receipts;
+      for (const auto& [store, receipt] : b.receipts) {
+        stores.push_back(store);
+        receipts.push_back(receipt);
+        receipt_cache_.emplace(std::make_pair(store, receipt), std::vector<std::pair<std::string, PriorTxn>>{});
+      }
+      const Result r = c_.query("SELECT s.store_id, s.receipt_id, t.till_id, t.txn_id, t.member_id, t.member_version, "
+                                "t.body FROM sales s JOIN txns t ON t.row = s.row "
+                                "WHERE (s.store_id, s.receipt_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+                                "ORDER BY s.row",
+                                Params().add_array(stores).add_array(receipts));
+      for (int i = 0; i < r.rows(); ++i)
+        receipt_cache_[{r.text(i, 0), r.text(i, 1)}].emplace_back(
+            r.text(i, 2), PriorTxn{r.text(i, 3), r.optional_text(i, 4), r.optional_integer(i, 5).value_or(0), r.text(i, 6)});
+    }
+    if (!b.waiting_keys.empty()) {
+      const Result r = c_.query("SELECT waits_for, row FROM txns WHERE waits_for = ANY($1::text[]) AND status = 'held' "
+                                "ORDER BY row FOR UPDATE",
+                                Params().add_array(b.waiting_keys));
+      for (const std::string& k : b.waiting_keys) waiting_cache_.emplace(k, std::vector<std::int64_t>{});
+      for (int i = 0; i < r.rows(); ++i) waiting_cache_[r.text(i, 0)].push_back(r.integer(i, 1));
+    }
+  }
 
   // The feed's numbers for what this transaction changed, in one step just before it commits.
   void assign_feed() {
@@ -325,6 +508,7 @@ class PgTx final : public Tx {
   }
 
   std::string resolve(const std::string& id) override {
+    if (const auto it = alias_cache_.find(id); it != alias_cache_.end()) return it->second;
     const Result r = c_.query("SELECT member_id FROM aliases WHERE alias = $1", Params().add(id));
     return r.empty() ? id : r.text(0, 0);
   }
@@ -336,6 +520,10 @@ class PgTx final : public Tx {
     return r.empty() ? 0 : r.integer(0, 0);
   }
   std::optional<MemberState> load_member(const std::string& id) override {
+    if (const auto it = member_cache_.find(id); it != member_cache_.end()) {
+      if (!it->second) return std::nullopt;
+      return it->second->m;
+    }
     const Result r = c_.query(writing_ ? "SELECT points, tier, grace_until_us, spend_minor, spend_at_us, birthday "
                                          "FROM members WHERE id = $1 FOR UPDATE"
                                        : "SELECT points, tier, grace_until_us, spend_minor, spend_at_us, birthday "
@@ -353,6 +541,15 @@ class PgTx final : public Tx {
     return m;
   }
   std::int64_t save_member(const MemberState& m) override {
+    if (const auto it = member_cache_.find(m.id); it != member_cache_.end() && it->second) {
+      auto [saved, fresh] = saved_.try_emplace(m.id, m, 0);
+      if (fresh) saved_order_.push_back(m.id);
+      saved->second.first = m;
+      ++saved->second.second;
+      it->second->m = m;
+      touch_member(m.id);
+      return ++it->second->version;
+    }
     const Result r = c_.query("UPDATE members SET points = $2, tier = $3, grace_until_us = $4, spend_minor = $5, "
                               "spend_at_us = $6, version = version + 1 WHERE id = $1 RETURNING version",
                               Params().add(m.id).add(m.points).add(m.tier).add(m.grace_until_us).add(m.spend)
@@ -362,14 +559,17 @@ class PgTx final : public Tx {
     return r.integer(0, 0);
   }
   void note_purchase(const std::string& id, const engine::Instant& at) override {
-    c_.query("UPDATE members SET purchases = purchases + 1, "
-             "last_purchase_off = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < $2 "
-             "THEN $3 ELSE last_purchase_off END, "
-             "last_purchase_us = CASE WHEN last_purchase_us IS NULL OR last_purchase_us < $2 "
-             "THEN $2 ELSE last_purchase_us END WHERE id = $1",
-             Params().add(id).add(at.utc_micros).add(std::int64_t{at.offset_minutes}));
+    auto [p, fresh] = purchases_.try_emplace(id);
+    if (fresh) {
+      purchase_order_.push_back(id);
+      p->second.at = at;
+    } else if (p->second.at.utc_micros < at.utc_micros) {
+      p->second.at = at;
+    }
+    ++p->second.n;
   }
   void insert_member(const NewMember& m) override {
+    forget_member(m.id);
     c_.query("INSERT INTO members(id, version, seq, name, phone, masked_name, tier, birthday, purchases, points, "
              "created_us) VALUES($1, 1, 0, $2, $3, $4, $5, $6, 0, 0, $7)",
              Params().add(m.id).add(m.name).add(m.phone).add(m.masked_name).add(m.tier).add(birthday_int(m.birthday))
@@ -378,6 +578,7 @@ class PgTx final : public Tx {
   }
   std::int64_t merge_member(const std::string& id, const std::string& name, const std::string& masked,
                             const std::string& phone, const std::optional<engine::MonthDay>& birthday) override {
+    forget_member(id);
     const Result r = c_.query("UPDATE members SET masked_name = CASE WHEN name = '' THEN $3 ELSE masked_name END, "
                               "name = CASE WHEN name = '' THEN $2 ELSE name END, "
                               "phone = COALESCE(phone, $4), birthday = COALESCE(birthday, $5), "
@@ -389,6 +590,7 @@ class PgTx final : public Tx {
   }
   void update_member(const std::string& id, const std::string& name, const std::optional<std::string>& phone,
                      const std::string& masked, const std::optional<engine::MonthDay>& birthday) override {
+    forget_member(id);
     c_.query("UPDATE members SET name = $2, phone = $3, masked_name = $4, birthday = $5, version = version + 1 "
              "WHERE id = $1",
              Params().add(id).add(name).add(phone).add(masked).add(birthday_int(birthday)));
@@ -399,10 +601,12 @@ class PgTx final : public Tx {
     return r.empty() ? std::string() : r.text(0, 0);
   }
   void set_imported_tier(const std::string& id, const std::string& tier) override {
+    forget_member(id);
     c_.query("UPDATE members SET tier = $2, grace_until_us = NULL WHERE id = $1", Params().add(id).add(tier));
   }
   void raise_history(const std::string& id, std::optional<std::int64_t> purchases,
                      const std::optional<engine::Instant>& last) override {
+    forget_member(id);
     if (purchases)
       c_.query("UPDATE members SET purchases = GREATEST(purchases, $2) WHERE id = $1", Params().add(id).add(*purchases));
     if (last)
@@ -504,6 +708,7 @@ class PgTx final : public Tx {
     c_.query("DELETE FROM member_codes WHERE member_id = $1", Params().add(member));
   }
   void insert_alias(const std::string& alias, const std::string& member) override {
+    alias_cache_[alias] = member;
     c_.query("INSERT INTO aliases(alias, member_id) VALUES($1, $2)", Params().add(alias).add(member));
   }
 
@@ -522,9 +727,7 @@ class PgTx final : public Tx {
     c_.query("UPDATE lots SET points_left = points_left - $2 WHERE id = $1", Params().add(lot).add(points));
   }
   void insert_lot(const NewLot& l) override {
-    c_.query("INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, points_left) "
-             "VALUES($1, $2, $3, $4, $5, $6)",
-             Params().add(l.member_id).add(l.txn_id).add(l.earned_us).add(l.expires_us).add(l.points).add(l.left));
+    lot_rows_.add(l.member_id, l.txn_id, l.earned_us, l.expires_us, l.points, l.left);
   }
   std::vector<DueLot> due_lots(std::int64_t now_us, std::int64_t limit) override {
     // Locked: a sale that takes from the lot meanwhile waits, and sees it expired.
@@ -539,6 +742,7 @@ class PgTx final : public Tx {
     c_.query("UPDATE lots SET expired = points_left, points_left = 0 WHERE id = $1", Params().add(lot));
   }
   void expire_points(const std::string& member, std::int64_t points) override {
+    forget_member(member);
     c_.query("UPDATE members SET points = points - $2, version = version + 1 WHERE id = $1",
              Params().add(member).add(points));
     touch_member(member);
@@ -552,6 +756,13 @@ class PgTx final : public Tx {
   }
 
   engine::Minor window_spend(const std::string& member, std::int64_t after_us, std::int64_t through_us) override {
+    if (const auto it = spend_cache_.find(member); it != spend_cache_.end() && after_us >= spend_floor_) {
+      std::int64_t sum = 0;
+      for (const auto& [at, spend] : it->second)
+        if (at > after_us && at <= through_us && __builtin_add_overflow(sum, spend, &sum))
+          sum = spend > 0 ? INT64_MAX : INT64_MIN;
+      return std::clamp<std::int64_t>(sum, 0, 1'000'000'000'000'000'000);  // as kSpendSum
+    }
     static const std::string sql =
         std::string("SELECT ") + kSpendSum + " FROM sales WHERE member_id = $1 AND at_us > $2 AND at_us <= $3";
     return c_.query(sql.c_str(), Params().add(member).add(after_us).add(through_us)).integer(0, 0);
@@ -563,12 +774,12 @@ class PgTx final : public Tx {
     return {r.integer(0, 0), r.optional_integer(0, 1)};
   }
   void insert_sale(const NewSale& s) override {
-    c_.query("INSERT INTO sales(row, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, spend_sold_minor, "
-             "spend_minor, points_earned, points_redeemed, till_points_earned, rules_version) "
-             "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)",
-             Params().add(s.row).add(s.txn_id).add(s.store_id).add(s.receipt_id).add(s.member_id).add(s.at_us)
-                 .add(s.payable_minor).add(s.spend_minor).add(s.points_earned).add(s.points_redeemed)
-                 .add(s.till_points_earned).add(s.rules_version));
+    receipt_cache_.erase({s.store_id, s.receipt_id});
+    if (s.member_id && s.at_us > spend_floor_)
+      if (const auto it = spend_cache_.find(*s.member_id); it != spend_cache_.end())
+        it->second.emplace_back(s.at_us, s.spend_minor);
+    sale_rows_.add(s.row, s.txn_id, s.store_id, s.receipt_id, s.member_id, s.at_us, s.payable_minor, s.spend_minor,
+                   s.points_earned, s.points_redeemed, s.till_points_earned, s.rules_version);
   }
   std::optional<SaleState> find_sale(const std::string& txn_id) override {
     // Locked: two refunds of one sale at once are applied one after the other.
@@ -601,6 +812,7 @@ class PgTx final : public Tx {
     return s;
   }
   void refund_sale(const SaleRefunded& r) override {
+    spend_cache_.clear();  // a sale's spend changes
     c_.query("UPDATE sales SET refunded_minor = refunded_minor + $2, till_taken_back = till_taken_back + $3, "
              "points_taken_back = points_taken_back + $4, points_given_back = points_given_back + $5, "
              "spend_minor = $6 WHERE row = $1",
@@ -613,6 +825,11 @@ class PgTx final : public Tx {
   }
   std::optional<PriorTxn> prior_sale(const std::string& store, const std::string& receipt,
                                      const std::string& till) override {
+    if (const auto it = receipt_cache_.find({store, receipt}); it != receipt_cache_.end()) {
+      for (const auto& [t, p] : it->second)
+        if (t == till) return p;
+      return std::nullopt;
+    }
     return prior(c_.query("SELECT t.txn_id, t.member_id, t.member_version, t.body FROM sales s "
                           "JOIN txns t ON t.row = s.row WHERE s.store_id = $1 AND s.receipt_id = $2 AND t.till_id = $3 "
                           "ORDER BY s.row LIMIT 1",
@@ -652,11 +869,17 @@ class PgTx final : public Tx {
 
   void insert_tier_change(const std::string& member, std::int64_t at_us, const std::string& from, const std::string& to,
                           engine::Minor spend, std::string_view reason) override {
-    c_.query("INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
-             "VALUES($1, $2, $3, $4, $5, $6)",
-             Params().add(member).add(at_us).add(from).add(to).add(spend).add(reason));
+    if (const auto it = tier_cache_.find(member); it != tier_cache_.end())
+      it->second.push_back(CachedTierChange{at_us, ++tier_ids_, from, to});  // after every stored one
+    tier_rows_.add(member, at_us, from, to, spend, reason);
   }
   std::optional<std::string> tier_at(const std::string& member, std::int64_t at_us) override {
+    if (const auto it = tier_cache_.find(member); it != tier_cache_.end()) {
+      const CachedTierChange* last = nullptr;
+      for (const CachedTierChange& c : it->second)
+        if (c.at_us <= at_us && (!last || std::tie(c.at_us, c.id) > std::tie(last->at_us, last->id))) last = &c;
+      return last ? std::optional<std::string>(last->to) : std::nullopt;
+    }
     const Result r = c_.query("SELECT to_tier FROM tier_changes WHERE member_id = $1 AND at_us <= $2 "
                               "ORDER BY at_us DESC, id DESC LIMIT 1",
                               Params().add(member).add(at_us));
@@ -664,6 +887,11 @@ class PgTx final : public Tx {
   }
   bool tier_held_between(const std::string& member, const std::string& tier, std::int64_t after_us,
                          std::int64_t through_us) override {
+    if (const auto it = tier_cache_.find(member); it != tier_cache_.end()) {
+      for (const CachedTierChange& c : it->second)
+        if (c.at_us > after_us && c.at_us <= through_us && (c.from == tier || c.to == tier)) return true;
+      return false;
+    }
     return !c_.query("SELECT 1 FROM tier_changes WHERE member_id = $1 AND at_us > $2 AND at_us <= $3 "
                      "AND (from_tier = $4 OR to_tier = $4) LIMIT 1",
                      Params().add(member).add(after_us).add(through_us).add(tier))
@@ -695,6 +923,7 @@ class PgTx final : public Tx {
   }
   void set_tier(const std::string& member, const std::string& tier, std::optional<std::int64_t> grace_until_us,
                 engine::Minor spend, std::int64_t spend_at_us) override {
+    forget_member(member);
     c_.query("UPDATE members SET tier = $2, grace_until_us = $3, spend_minor = $4, spend_at_us = $5, "
              "version = version + 1 WHERE id = $1",
              Params().add(member).add(tier).add(grace_until_us).add(spend).add(spend_at_us));
@@ -729,10 +958,7 @@ class PgTx final : public Tx {
   }
 
   void insert_flag(const NewFlag& f) override {
-    c_.query("INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
-             "VALUES($1, $2, $3, $4, $5, $6, $7)",
-             Params().add(f.kind).add(f.raised_us).add(f.store_id).add(f.till_id).add(f.member_id).add(f.txn_id)
-                 .add(f.detail));
+    flag_rows_.add(f.kind, f.raised_us, f.store_id, f.till_id, f.member_id, f.txn_id, f.detail);
   }
   void close_balance_flags(const std::string& member, std::int64_t now_us) override {
     c_.query("UPDATE flags SET closed_us = $2 WHERE member_id = $1 AND kind = 'negative_balance' AND closed_us IS NULL",
@@ -755,6 +981,7 @@ class PgTx final : public Tx {
   }
 
   std::optional<StoredTxn> find_txn(const std::string& txn_id) override {
+    if (const auto it = txn_cache_.find(txn_id); it != txn_cache_.end()) return it->second;
     const Result r = c_.query(writing_ ? "SELECT digest, status, reason, member_id, member_version, row FROM txns "
                                          "WHERE txn_id = $1 FOR UPDATE"
                                        : "SELECT digest, status, reason, member_id, member_version, row FROM txns "
@@ -764,17 +991,27 @@ class PgTx final : public Tx {
     return StoredTxn{r.integer(0, 5), r.text(0, 0), r.text(0, 1), r.optional_text(0, 2).value_or(""),
                      r.optional_text(0, 3), r.optional_integer(0, 4).value_or(0)};
   }
-  std::int64_t new_txn_row() override { return c_.query("SELECT nextval('txns_row')").integer(0, 0); }
+  std::int64_t new_txn_row() override {
+    if (!rows_.empty()) {
+      const std::int64_t row = rows_.front();
+      rows_.pop_front();
+      return row;
+    }
+    return c_.query("SELECT nextval('txns_row')").integer(0, 0); }
   void insert_txn(const TxnRow& t) override {
-    c_.query("INSERT INTO txns(row, txn_id, store_id, till_id, kind, digest, status, reason, member_id, member_version, "
-             "at_us, received_us, body, held_us, duplicate_of, waits_for) "
-             "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-             Params().add(t.row).add(t.txn_id).add(t.store_id).add(t.till_id).add(t.kind).add(t.digest).add(t.status)
-                 .add(t.reason).add(t.member_id)
-                 .add(t.member_id ? std::optional<std::int64_t>(t.member_version) : std::nullopt).add(t.at_us)
-                 .add(t.received_us).add(t.body).add(t.held_us).add(t.duplicate_of).add(t.waits_for));
+    if (writing_ && !txn_cache_.empty())
+      txn_cache_[t.txn_id] = StoredTxn{t.row, t.digest, t.status, t.reason.value_or(""), t.member_id,
+                                       t.member_id ? t.member_version : 0};
+    if (t.waits_for) waiting_cache_.erase(*t.waits_for);
+    txn_rows_.add(t.row, t.txn_id, t.store_id, t.till_id, t.kind, t.digest, t.status, t.reason, t.member_id,
+                  t.member_id ? std::optional<std::int64_t>(t.member_version) : std::nullopt, t.at_us, t.received_us,
+                  t.body, t.held_us, t.duplicate_of, t.waits_for);
   }
   void update_txn(const TxnUpdate& u) override {
+    for (auto it = txn_cache_.begin(); it != txn_cache_.end();)
+      it = it->second && it->second->row == u.row ? txn_cache_.erase(it) : std::next(it);
+    waiting_cache_.clear();
+    receipt_cache_.clear();
     c_.query("UPDATE txns SET status = $2, reason = $3, member_id = $4, member_version = $5, duplicate_of = $6, "
              "waits_for = $7 WHERE row = $1",
              Params().add(u.row).add(u.status).add(u.reason).add(u.member_id)
@@ -782,6 +1019,7 @@ class PgTx final : public Tx {
                  .add(u.waits_for));
   }
   std::vector<std::int64_t> waiting_for(const std::string& key) override {
+    if (const auto it = waiting_cache_.find(key); it != waiting_cache_.end()) return it->second;
     const Result r =
         c_.query("SELECT row FROM txns WHERE waits_for = $1 AND status = 'held' ORDER BY row FOR UPDATE", Params().add(key));
     std::vector<std::int64_t> rows;
@@ -867,15 +1105,16 @@ class PgTx final : public Tx {
   }
   void insert_batch(std::string_view store, std::string_view batch_id, const std::string& digest,
                     const std::string& answer, std::int64_t now_us) override {
-    c_.query("INSERT INTO batches(store_id, batch_id, digest, answer, received_us) VALUES($1, $2, $3, $4, $5)",
-             Params().add(store).add(batch_id).add(digest).add(answer).add(now_us));
+    c_.send("INSERT INTO batches(store_id, batch_id, digest, answer, received_us) VALUES($1, $2, $3, $4, $5)",
+             Params().add(store).add(batch_id).add(digest).add(answer).add(now_us), 1);
   }
   void note_sync(const StoreSync& s) override {
-    c_.query("INSERT INTO stores(store_id, last_batch_us, txns, last_txn_lag_us) VALUES($1, $2, $3, $4) "
+    till_sent_cache_.clear();
+    c_.send("INSERT INTO stores(store_id, last_batch_us, txns, last_txn_lag_us) VALUES($1, $2, $3, $4) "
              "ON CONFLICT(store_id) DO UPDATE SET last_batch_us = excluded.last_batch_us, "
              "txns = stores.txns + excluded.txns, last_txn_lag_us = excluded.last_txn_lag_us",
              Params().add(s.store_id).add(s.at_us).add(s.txns).add(s.newest_lag_us));
-    c_.query("INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us, sent_us) "
+    c_.send("INSERT INTO tills(store_id, till_id, last_batch_us, backlog, skew_us, sent_us) "
              "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(store_id, till_id) DO UPDATE SET "
              "last_batch_us = excluded.last_batch_us, backlog = excluded.backlog, skew_us = excluded.skew_us, "
              "sent_us = COALESCE(excluded.sent_us, tills.sent_us)",
@@ -884,9 +1123,13 @@ class PgTx final : public Tx {
                  .add(s.sent_at_us));
   }
   std::optional<std::int64_t> till_sent(const std::string& store, const std::string& till) override {
+    const std::string key = store + '\n' + till;
+    if (const auto it = till_sent_cache_.find(key); it != till_sent_cache_.end()) return it->second;
     const Result r = c_.query("SELECT sent_us FROM tills WHERE store_id = $1 AND till_id = $2",
                               Params().add(store).add(till));
-    return r.empty() ? std::nullopt : r.optional_integer(0, 0);
+    const auto sent = r.empty() ? std::nullopt : r.optional_integer(0, 0);
+    if (writing_) till_sent_cache_.emplace(key, sent);
+    return sent;
   }
   std::vector<StoreRow> stores() override {
     const Result r = c_.query("SELECT store_id, last_batch_us, txns, last_txn_lag_us, "
@@ -1021,10 +1264,90 @@ class PgTx final : public Tx {
     if (coupons_.insert(code).second) coupons_order_.push_back(code);
   }
 
-  Connection& c_;
+  void forget_member(const std::string& id) {
+    member_cache_.erase(id);
+    spend_cache_.erase(id);
+  }
+
+  // Every statement goes through here, after what the buffers hold: the database runs the
+  // transaction's statements in the order the ledger made them.
+  class Statements {
+   public:
+    Statements(Connection& c, PgTx& tx) : c_(c), tx_(tx) {}
+    Result query(const char* sql, const Params& params = {}) {
+      tx_.flush();
+      return c_.query(sql, params);
+    }
+    void send(const char* sql, const Params& params, int rows = -1) {
+      tx_.flush();
+      c_.send(sql, params, rows);
+    }
+    Connection& raw() { return c_; }
+
+   private:
+    Connection& c_;
+    PgTx& tx_;
+  };
+
+  Statements c_;
   bool writing_;
+  bool flushing_ = false;
+  InsertBuffer txn_rows_{"INSERT INTO txns(row, txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
+                         "member_version, at_us, received_us, body, held_us, duplicate_of, waits_for) "
+                         "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                         "$7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], "
+                         "$14::bigint[], $15::text[], $16::text[])",
+                         16};
+  InsertBuffer sale_rows_{"INSERT INTO sales(row, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, "
+                          "spend_sold_minor, spend_minor, points_earned, points_redeemed, till_points_earned, rules_version) "
+                          "SELECT r, t, s, rc, m, a, p, sp, sp, pe, pr, tp, v FROM unnest($1::bigint[], $2::text[], "
+                          "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
+                          "$10::bigint[], $11::bigint[], $12::text[]) AS u(r, t, s, rc, m, a, p, sp, pe, pr, tp, v)",
+                          12};
+  InsertBuffer lot_rows_{"INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, points_left) "
+                         "SELECT m, t, e, x, p, l FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], "
+                         "$5::bigint[], $6::bigint[]) WITH ORDINALITY AS u(m, t, e, x, p, l, o) ORDER BY o",
+                         6};
+  InsertBuffer flag_rows_{"INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
+                          "SELECT k, r, s, t, m, x, d FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                          "$7::text[]) WITH ORDINALITY AS u(k, r, s, t, m, x, d, o) ORDER BY o",
+                          7};
+  InsertBuffer tier_rows_{"INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
+                          "SELECT m, a, f, t, s, r FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], "
+                          "$5::bigint[], $6::text[]) WITH ORDINALITY AS u(m, a, f, t, s, r, o) ORDER BY o",
+                          6};
+  std::unordered_map<std::string, std::pair<MemberState, std::int64_t>> saved_;  // member -> last state, saves
+  std::vector<std::string> saved_order_;
+  struct Purchases {
+    std::int64_t n = 0;
+    engine::Instant at;  // the latest, the first of equals
+  };
+  std::unordered_map<std::string, Purchases> purchases_;
+  std::vector<std::string> purchase_order_;
   std::set<std::string> members_, coupons_;  // changed by this transaction: they go on the feed at its end
   std::vector<std::string> members_order_, coupons_order_;
+
+  // What prefetch read, as this transaction's writes left it. An entry answers its read; a missing
+  // one sends the read to the database.
+  struct CachedMember {
+    MemberState m;
+    std::int64_t version = 0;
+  };
+  std::unordered_map<std::string, std::optional<StoredTxn>> txn_cache_;
+  std::deque<std::int64_t> rows_;
+  std::unordered_map<std::string, std::string> alias_cache_;
+  std::unordered_map<std::string, std::optional<CachedMember>> member_cache_;
+  std::int64_t spend_floor_ = INT64_MAX;  // spend_cache_ holds each member's sales after this
+  std::unordered_map<std::string, std::vector<std::pair<std::int64_t, engine::Minor>>> spend_cache_;
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<std::string, PriorTxn>>> receipt_cache_;
+  std::unordered_map<std::string, std::vector<std::int64_t>> waiting_cache_;
+  std::unordered_map<std::string, std::optional<std::int64_t>> till_sent_cache_;
+  struct CachedTierChange {
+    std::int64_t at_us = 0, id = 0;
+    std::string from, to;
+  };
+  std::unordered_map<std::string, std::vector<CachedTierChange>> tier_cache_;
+  std::int64_t tier_ids_ = INT64_MAX / 2;  // above every id the table holds
 };
 
 // A fixed set of connections, each used by one transaction at a time.
@@ -1083,13 +1406,16 @@ class PgBackend final : public Backend {
         if (!c->ok()) c->reset();
         c->clear_failure();
         c->exec("BEGIN");
+        c->begin_pipeline();
         PgTx tx(*c, true);
         body(tx);
+        tx.flush();
+        tx.assign_feed();
+        c->end_pipeline();
         // A statement that failed aborted the transaction, even when the body went on past it:
         // PostgreSQL would answer COMMIT with a rollback, and nothing would be stored.
         if (!c->failure().empty())
           throw PgError("a statement of the transaction failed (SQLSTATE " + c->failure() + ")", c->failure());
-        tx.assign_feed();
         committing = true;
         c->exec("COMMIT");
         return;
@@ -1099,6 +1425,7 @@ class PgBackend final : public Backend {
         // A COMMIT whose answer was lost may have committed: running the body again could do its
         // work twice (coupons issued again), so that is the caller's to find out.
         const std::string state = c->failure();
+        c->abandon_pipeline();
         rollback(*c);
         if (committing || attempt >= kAttempts || !(pg::retryable(state) || !c->ok())) throw;
       }

@@ -176,9 +176,24 @@ struct StoreSync {
 
 // One transaction's reads and writes. Every write that changes a member or a coupon moves it on the
 // changes feed: the backend gives it the feed's next number, in the order of commits.
+// What a batch will read, named before it is applied, so that a storage across a network can read
+// it in a few statements instead of one per transaction (PostgreSQL). A storage may ignore it: each
+// read still answers exactly what the database holds, with this transaction's writes.
+struct BatchReads {
+  std::vector<std::string> txn_ids;                            // find_txn
+  std::vector<std::string> member_ids;                         // resolve, then load_member
+  std::vector<std::pair<std::string, std::string>> receipts;   // prior_sale: (store, receipt)
+  std::vector<std::string> waiting_keys;                       // waiting_for
+  std::int64_t spend_after_us = INT64_MAX;                     // window_spend of the members from here on
+  std::int64_t rows = 0;                                       // new_txn_row
+};
+
 class Tx {
  public:
   virtual ~Tx() = default;
+
+  // A hint: what the batch about to be applied reads (see BatchReads).
+  virtual void prefetch(const BatchReads&) {}
 
   // Serializes this transaction with every other that takes the same lock, until it ends (the
   // batches of one till, each slice of the daily work): instances sharing a database take turns.
