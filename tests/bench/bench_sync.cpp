@@ -24,6 +24,9 @@
 #include "bench_rules.hpp"
 #include "loyalty/loyalty.h"
 #include "loyalty/store/packed_body.hpp"
+#include "loyalty/sync/https_client.hpp"
+#include "loyalty/protocol/batch.hpp"
+#include <nlohmann/json.hpp>
 
 extern char** environ;
 
@@ -33,6 +36,7 @@ namespace {
 constexpr int kMembers = 1000;
 constexpr int kBatch = 500;
 constexpr std::size_t kBareRows = 100'300;  // a full run's timed sync: 100,000 sales and 300 more
+constexpr int kSenders = 4;                 // tills posting at once in the ingest figure
 const char* const kKey = "6c6f79616c74792d64656d6f2d636861696e2d6b65792d6e6f742d612d736563";
 
 void ensure(bool ok, const std::string& what) {
@@ -109,6 +113,63 @@ std::string phone(int i) {
   char b[16];
   std::snprintf(b, sizeof b, "139%08d", i);
   return b;
+}
+
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+// Posts `rows` to headquarters at `port` from kSenders tills at once, each in batches of kBatch of
+// its own members (as the stores of a chain do), and returns rows/s.
+double post_at_once(const Rows& rows, const std::string& port, const std::filesystem::path& pki) {
+  std::vector<std::vector<std::string>> bodies(kSenders);
+  for (const auto& [id, body] : rows) {
+    const auto j = nlohmann::json::parse(body);
+    const std::string member = j.value("member_id", std::string());
+    bodies[std::hash<std::string>{}(member) % kSenders].push_back(body);
+  }
+  std::atomic<int> failures{0};
+  std::string first_error;
+  std::mutex error_mu;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> senders;
+  for (int k = 0; k < kSenders; ++k) {
+    senders.emplace_back([&, k] {
+      try {
+        sync::HttpsClient client("https://127.0.0.1:" + port,
+                                 sync::TlsFiles{pki / "ca.pem", pki / "store.pem", pki / "store.key"});
+        const auto& mine = bodies[static_cast<std::size_t>(k)];
+        for (std::size_t i = 0, n = 0; i < mine.size(); i += kBatch, ++n) {
+          const std::vector<std::string> part(mine.begin() + static_cast<std::ptrdiff_t>(i),
+                                              mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), i + kBatch)));
+          const std::string till = "I" + std::to_string(k);
+          const auto r = client.request("POST", "/v1/batches",
+                                        protocol::batch_json(till, till + "-" + std::to_string(n), part), "",
+                                        std::chrono::milliseconds(60000));
+          if (r.status != 200) throw std::runtime_error("HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300));
+        }
+      } catch (const std::exception& e) {
+        ++failures;
+        std::lock_guard lock(error_mu);
+        first_error = e.what();
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  const double seconds = seconds_since(t0);
+  ensure(failures == 0, "the ingest failed: " + first_error);
+  return static_cast<double>(rows.size()) / seconds;
+}
+
+// `rows` again under new transaction and receipt ids (a run's copy `n`), until there are `want`.
+Rows padded(Rows rows, std::size_t want) {
+  for (std::size_t i = 0, n = rows.size(); n > 0 && rows.size() < want; ++i) {
+    auto j = nlohmann::json::parse(rows[i % n].second);
+    char id[40];
+    std::snprintf(id, sizeof id, "%08zx%024zx", i / n + 1, i % n);
+    j["txn_id"] = id;
+    j["receipt_id"] = j.value("receipt_id", std::string()) + "-" + std::to_string(i / n + 1);
+    rows.emplace_back(id, j.dump());
+  }
+  return rows;
 }
 
 }  // namespace
@@ -303,6 +364,7 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales, c
     sqlite3_close(db);
     rows.resize(std::min(rows.size(), synced_rows));  // the rows of the timed sync
   }
+  const Rows synced = rows;
   // The raw limit is the machine's, whatever the size of the run: it is measured on as many rows as a
   // full run syncs (the timed sync's rows again under other ids), since SQLite's rate into a table of
   // 10,000 rows is far above its rate into one of 100,000, and a quick run would read another limit.
@@ -342,6 +404,88 @@ std::vector<Figure> sync_figures(const std::filesystem::path& base, int sales, c
     sqlite3_close(db);
   }
   out[0].baseline_value = bare_rate;
+
+  // Headquarters' ingest capacity, as a chain's tills load it: the same rows (new ids again, as many
+  // as a full run's) to a headquarters and database of their own, from kSenders tills at once, each
+  // with its own members. Against the bare insert of those rows at its best: one connection, or
+  // kSenders at once.
+  const Rows ingest_rows = padded(synced, kBareRows);
+  {
+    const std::string storage_of_ingest =
+        pg ? R"("storage": {"kind": "postgres", "url": ")" + fresh_database(postgres, "loyalty_bench_ingest") + R"("})"
+           : std::string(R"("database": "ingest.db")");
+    std::filesystem::remove(dir / "ingest.db");
+    std::filesystem::remove(dir / "ingest-port");
+    write(dir / "ingest.json", std::string(R"({"listen": "127.0.0.1:0", )") + storage_of_ingest + R"(,
+      "tls": {"cert_file": "pki/hq.pem", "key_file": "pki/hq.key", "ca_file": "pki/ca.pem"},
+      "workers": {"batches": )" + std::to_string(kSenders) + R"(},
+      "limits": {"store_requests_per_second": 100000, "store_burst": 100000},
+      "code_key": ")" + kKey + R"(", "enrollment_key_file": "pki/enroll.pem"})");
+    const std::string ingest_config = (dir / "ingest.json").string();
+    run({hq_bin, "rules", "set", "--config", ingest_config, (dir / "rules.json").string()}, log);
+    run({hq_bin, "members", "import", "--config", ingest_config, (dir / "members.csv").string()}, log);
+    const pid_t ingest_hq =
+        spawn({hq_bin, "serve", "--config", ingest_config, "--port-file", (dir / "ingest-port").string()}, log);
+    for (int i = 0; i < 3000 && !std::filesystem::exists(dir / "ingest-port"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    double rate = 0;
+    try {
+      ensure(std::filesystem::exists(dir / "ingest-port"), "loyalty-hq did not start: see " + log.string());
+      std::fprintf(stderr, "ingest: %zu sales from %d tills at once...\n", ingest_rows.size(), kSenders);
+      rate = post_at_once(ingest_rows, std::to_string(std::stoi(read(dir / "ingest-port"))), pki);
+    } catch (...) {
+      kill(ingest_hq, SIGTERM);
+      wait_for(ingest_hq);
+      throw;
+    }
+    kill(ingest_hq, SIGTERM);
+    ensure(wait_for(ingest_hq) == 0, "loyalty-hq did not stop cleanly: see " + log.string());
+    std::string applied;
+    if (pg) {
+      applied = PgDb(postgres + "/loyalty_bench_ingest").value("SELECT COUNT(*) FROM sales");
+    } else {
+      sqlite3* db = nullptr;
+      ensure(sqlite3_open_v2((dir / "ingest.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK, "ingest.db");
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sales", -1, &st, nullptr);
+      if (sqlite3_step(st) == SQLITE_ROW) applied = std::to_string(sqlite3_column_int64(st, 0));
+      sqlite3_finalize(st);
+      sqlite3_close(db);
+    }
+    ensure(applied == std::to_string(ingest_rows.size()), "the ingest applied " + applied + " of " +
+                                                               std::to_string(ingest_rows.size()) + " sales");
+    double bare_best = bare_rate;  // SQLite has one writer
+    if (pg) {
+      for (const int connections : {1, kSenders}) {
+        PgDb setup(fresh_database(postgres, "loyalty_bench_bare"));
+        setup.exec("CREATE TABLE t(txn_id TEXT PRIMARY KEY, body TEXT NOT NULL)");
+        std::vector<Rows> parts(static_cast<std::size_t>(connections));
+        for (std::size_t i = 0; i < ingest_rows.size(); ++i)
+          parts[(i / kBatch) % static_cast<std::size_t>(connections)].push_back(ingest_rows[i]);
+        std::vector<std::thread> threads;
+        std::atomic<int> failed{0};
+        const auto t0 = std::chrono::steady_clock::now();
+        for (const Rows& part : parts)
+          threads.emplace_back([&, &part = part] {
+            try {
+              PgDb db(postgres + "/loyalty_bench_bare");
+              for (std::size_t i = 0; i < part.size(); i += kBatch) db.insert_batch(part, i, std::min(part.size(), i + kBatch));
+            } catch (const std::exception&) {
+              ++failed;
+            }
+          });
+        for (auto& t : threads) t.join();
+        const double r = static_cast<double>(ingest_rows.size()) / seconds_since(t0);
+        ensure(failed == 0 && setup.value("SELECT COUNT(*) FROM t") == std::to_string(ingest_rows.size()),
+               "the bare insert failed");
+        std::fprintf(stderr, "bare insert over %d connections: %.0f rows/s\n", connections, r);
+        bare_best = std::max(bare_best, r);
+      }
+    }
+    std::fprintf(stderr, "ingest: %.0f sales/s from %d tills at once\n", rate, kSenders);
+    out.push_back({prefix + "ingest_sales_per_second", rate, "sales/s", prefix + "bare_insert_best_rows_per_second",
+                   bare_best});
+  }
   return out;
 }
 
