@@ -4,17 +4,19 @@
 #
 #   tests/bench/scale.sh [--storage postgres|sqlite] [--instances N] [--stores 300] [--tills 10]
 #                        [--seconds 120] [--interval-ms 30000] [--sales 2] [--kill-at SECONDS]
-#                        [--build build/release] [--out FILE]
+#                        [--idle-seconds 120] [--read-workers 2] [--build build/release] [--out FILE]
 #
 # postgres: a throwaway cluster (tests/support/pg_cluster.sh), N instances behind HAProxy in TCP
 # mode (mutual TLS end to end, round robin; the instances share one ticket key, so that a till
 # resumes its session at any of them). sqlite: one instance, the tills straight to it. --kill-at: SIGKILL the last
 # instance that many seconds into the load (the tills go on through the others). The tills start
 # seeded (following the changes feed from where it ends, as tills seeded from a snapshot of the
-# members do), then pull every change at each sync. Prints the load
+# members do), then pull every change at each sync. --idle-seconds: headquarters closes a connection
+# idle that long (limits.timeout_seconds): below the interval, every sync reconnects and resumes its
+# TLS session. --read-workers: workers.reads of each instance. Prints the load
 # generator's report; exits non-zero when a sale was lost or doubled.
 set -euo pipefail
-storage=postgres instances=2 stores=300 tills=10 seconds=120 interval=30000 sales=2 kill_at= out=
+storage=postgres instances=2 stores=300 tills=10 seconds=120 interval=30000 sales=2 kill_at= out= idle=120 reads=2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build/release
 while [[ $# -gt 0 ]]; do
@@ -27,6 +29,8 @@ while [[ $# -gt 0 ]]; do
     --interval-ms) interval=$2; shift 2 ;;
     --sales) sales=$2; shift 2 ;;
     --kill-at) kill_at=$2; shift 2 ;;
+    --idle-seconds) idle=$2; shift 2 ;;
+    --read-workers) reads=$2; shift 2 ;;
     --build) build=$(cd "$2" && pwd); shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) echo "scale: unknown argument $1" >&2; exit 2 ;;
@@ -82,8 +86,8 @@ for ((i = 1; i <= instances; i++)); do
  "tls": {"cert_file": "pki/hq.pem", "key_file": "pki/hq.key", "ca_file": "pki/ca.pem", "ticket_key_file": "ticket.key"},
  "code_key": "6c6f79616c74792d64656d6f2d636861696e2d6b65792d6e6f742d612d736563",
  "enrollment_key_file": "pki/hq-enroll-private.pem",
- "threads": 2, "workers": {"batches": 4, "reads": 2},
- "limits": {"timeout_seconds": 120, "handshakes_per_address": 100000, "connections": 60000},
+ "threads": 2, "workers": {"batches": 4, "reads": $reads},
+ "limits": {"timeout_seconds": $idle, "handshakes_per_address": 100000, "connections": 60000},
  "ledger": {"timer_seconds": 0}}
 JSON
 done

@@ -131,6 +131,8 @@ TEST_CASE("a key given twice is refused, naming its path, rather than the last o
   CHECK(engine::load_rules(text).error().message == "tiers[1].discount_bp: duplicate key");
   CHECK(engine::load_rules(R"({"version": "a", "version": "b"})").error().message == "version: duplicate key");
   CHECK(engine::load_rules(R"({"x": [1, {"k": 1}, {"k": 2, "k": 3}]})").error().message == "x[2].k: duplicate key");
+  CHECK(engine::load_rules(R"({"x": [{"a": [1, [2]]}, {"k": 1, "b": {"c": 1}, "k": 2}]})").error().message ==
+        "x[1].k: duplicate key");
 }
 
 TEST_CASE("a rule set changed in code is checked again before any quote", "[rules]") {

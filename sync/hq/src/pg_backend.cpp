@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <thread>
 #include <tuple>
 
@@ -267,12 +268,13 @@ std::vector<std::string> column(const Result& r) {
   return out;
 }
 
-// Rows for one INSERT, sent as a single statement of unnest()ed arrays: a batch's sales, lots and
-// transactions cost a statement each, not one a row.
-class InsertBuffer {
+// Rows for one INSERT (or UPDATE ... FROM), sent as a single statement of unnest()ed arrays: a
+// batch's sales, lots and transactions, a pass slice's members, cost a statement each, not one a row.
+class RowBuffer {
  public:
-  // `sql`: INSERT INTO t(a, b) SELECT * FROM unnest($1::text[], $2::bigint[]) with `columns` arrays.
-  InsertBuffer(const char* sql, int columns) : sql_(sql), columns_(static_cast<std::size_t>(columns)) {}
+  // `sql`: INSERT INTO t(a, b) SELECT * FROM unnest($1::text[], $2::bigint[]) with `columns` arrays;
+  // each row changes one row of the table.
+  RowBuffer(const char* sql, int columns) : sql_(sql), columns_(static_cast<std::size_t>(columns)) {}
   template <class... V>
   void add(const V&... values) {
     std::size_t i = 0;
@@ -316,6 +318,8 @@ class PgTx final : public Tx {
     lot_rows_.send(c);
     flag_rows_.send(c);
     tier_rows_.send(c);
+    tier_sets_.send(c);
+    tier_set_ids_.clear();
     if (!saved_order_.empty()) {
       std::vector<std::string> ids, tiers;
       std::vector<std::optional<std::string>> points, grace, spend, at, n;
@@ -542,6 +546,7 @@ class PgTx final : public Tx {
   }
   std::int64_t save_member(const MemberState& m) override {
     if (const auto it = member_cache_.find(m.id); it != member_cache_.end() && it->second) {
+      if (tier_set_ids_.count(m.id)) flush();  // after the pass's change of it
       auto [saved, fresh] = saved_.try_emplace(m.id, m, 0);
       if (fresh) saved_order_.push_back(m.id);
       saved->second.first = m;
@@ -924,9 +929,10 @@ class PgTx final : public Tx {
   void set_tier(const std::string& member, const std::string& tier, std::optional<std::int64_t> grace_until_us,
                 engine::Minor spend, std::int64_t spend_at_us) override {
     forget_member(member);
-    c_.query("UPDATE members SET tier = $2, grace_until_us = $3, spend_minor = $4, spend_at_us = $5, "
-             "version = version + 1 WHERE id = $1",
-             Params().add(member).add(tier).add(grace_until_us).add(spend).add(spend_at_us));
+    // One row per member in a statement, and after the member's own saves.
+    if (tier_set_ids_.count(member) || saved_.count(member)) flush();
+    tier_set_ids_.insert(member);
+    tier_sets_.add(member, tier, grace_until_us, spend, spend_at_us);
     touch_member(member);
   }
 
@@ -1292,30 +1298,35 @@ class PgTx final : public Tx {
   Statements c_;
   bool writing_;
   bool flushing_ = false;
-  InsertBuffer txn_rows_{"INSERT INTO txns(row, txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
+  RowBuffer txn_rows_{"INSERT INTO txns(row, txn_id, store_id, till_id, kind, digest, status, reason, member_id, "
                          "member_version, at_us, received_us, body, held_us, duplicate_of, waits_for) "
                          "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
                          "$7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], "
                          "$14::bigint[], $15::text[], $16::text[])",
                          16};
-  InsertBuffer sale_rows_{"INSERT INTO sales(row, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, "
+  RowBuffer sale_rows_{"INSERT INTO sales(row, txn_id, store_id, receipt_id, member_id, at_us, payable_minor, "
                           "spend_sold_minor, spend_minor, points_earned, points_redeemed, till_points_earned, rules_version) "
                           "SELECT r, t, s, rc, m, a, p, sp, sp, pe, pr, tp, v FROM unnest($1::bigint[], $2::text[], "
                           "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
                           "$10::bigint[], $11::bigint[], $12::text[]) AS u(r, t, s, rc, m, a, p, sp, pe, pr, tp, v)",
                           12};
-  InsertBuffer lot_rows_{"INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, points_left) "
+  RowBuffer lot_rows_{"INSERT INTO lots(member_id, txn_id, earned_us, expires_us, points, points_left) "
                          "SELECT m, t, e, x, p, l FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], "
                          "$5::bigint[], $6::bigint[]) WITH ORDINALITY AS u(m, t, e, x, p, l, o) ORDER BY o",
                          6};
-  InsertBuffer flag_rows_{"INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
+  RowBuffer flag_rows_{"INSERT INTO flags(kind, raised_us, store_id, till_id, member_id, txn_id, detail) "
                           "SELECT k, r, s, t, m, x, d FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
                           "$7::text[]) WITH ORDINALITY AS u(k, r, s, t, m, x, d, o) ORDER BY o",
                           7};
-  InsertBuffer tier_rows_{"INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
+  RowBuffer tier_rows_{"INSERT INTO tier_changes(member_id, at_us, from_tier, to_tier, spend_minor, reason) "
                           "SELECT m, a, f, t, s, r FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], "
                           "$5::bigint[], $6::text[]) WITH ORDINALITY AS u(m, a, f, t, s, r, o) ORDER BY o",
                           6};
+  RowBuffer tier_sets_{"UPDATE members m SET tier = u.tier, grace_until_us = u.grace, spend_minor = u.spend, "
+                       "spend_at_us = u.at, version = m.version + 1 FROM unnest($1::text[], $2::text[], $3::bigint[], "
+                       "$4::bigint[], $5::bigint[]) AS u(id, tier, grace, spend, at) WHERE m.id = u.id",
+                       5};
+  std::unordered_set<std::string> tier_set_ids_;
   std::unordered_map<std::string, std::pair<MemberState, std::int64_t>> saved_;  // member -> last state, saves
   std::vector<std::string> saved_order_;
   struct Purchases {

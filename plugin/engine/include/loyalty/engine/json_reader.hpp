@@ -48,13 +48,32 @@ class ObjectReader {
   std::string path_of(std::string_view key) const;
   void finish() const;
 
+  // Each reads what is valid without making the key's path, which only an error names.
   std::int64_t integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
-    return as_integer(required(key), path_of(key), lo, hi);
+    const json& j = required(key);
+    if (j.is_number_integer()) {
+      if (j.is_number_unsigned()) {
+        const auto u = j.get<std::uint64_t>();
+        if (hi >= 0 && u <= static_cast<std::uint64_t>(hi) && static_cast<std::int64_t>(u) >= lo)
+          return static_cast<std::int64_t>(u);
+      } else if (const auto v = j.get<std::int64_t>(); v >= lo && v <= hi) {
+        return v;
+      }
+    }
+    return as_integer(j, path_of(key), lo, hi);  // refuses it, by its path
   }
   std::string string(std::string_view key, bool allow_empty = false) {
-    return as_string(required(key), path_of(key), allow_empty);
+    const json& j = required(key);
+    if (j.is_string() && (allow_empty || !j.get_ref<const std::string&>().empty()))
+      return j.get_ref<const std::string&>();
+    return as_string(j, path_of(key), allow_empty);
   }
-  Instant instant(std::string_view key) { return as_instant(required(key), path_of(key)); }
+  Instant instant(std::string_view key) {
+    const json& j = required(key);
+    if (j.is_string())
+      if (const auto t = parse_instant(j.get_ref<const std::string&>())) return *t;
+    return as_instant(j, path_of(key));
+  }
   std::optional<Instant> optional_instant(std::string_view key) {
     const json* j = optional(key);
     return j ? std::optional<Instant>(as_instant(*j, path_of(key))) : std::nullopt;
