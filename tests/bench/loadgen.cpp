@@ -101,10 +101,11 @@ struct Sale {
 // What every till reports; merged at the end.
 struct Stats {
   std::mutex mu;
-  std::vector<double> ack_ms;        // POST /v1/batches: request sent to answer read
+  std::vector<double> ack_ms;        // POST /v1/batches: request made (a connection's making included) to answer read
   std::vector<double> sale_ack_ms;   // a sale's commit to its acknowledgement
   std::int64_t committed = 0, acked = 0, batches = 0, changes_pages = 0;
   std::int64_t full = 0, resumed = 0;
+  std::int64_t reconnected = 0;  // requests sent again on a new connection after an idle one closed
   std::map<std::string, std::int64_t> errors;  // by kind: requests that failed and were retried
   std::set<std::string> committed_ids;
 };
@@ -292,6 +293,8 @@ class Till : public std::enable_shared_from_this<Till> {
     }
     req_.prepare_payload();
     on_answer_ = std::move(on_answer);
+    retried_ = false;
+    sent_at_ = Clock::now();  // a reconnection's handshake counts in the answer's time
     if (!stream_) return connect();
     write();
   }
@@ -317,16 +320,17 @@ class Till : public std::enable_shared_from_this<Till> {
   }
 
   void write() {
-    sent_at_ = Clock::now();
+    parser_.reset();
     beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(30));
     http::async_write(*stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->failed("write: " + ec.message());
+      if (ec) return self->stale() ? self->reconnect() : self->failed("write: " + ec.message());
       self->res_ = {};
       self->parser_.emplace();
       self->parser_->body_limit(64 << 20);
       http::async_read(*self->stream_, self->buffer_, *self->parser_, [self](beast::error_code e, std::size_t) {
-        if (e) return self->failed("read: " + e.message());
+        if (e) return self->stale() ? self->reconnect() : self->failed("read: " + e.message());
         self->res_ = self->parser_->release();
+        self->reused_ = true;
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - self->sent_at_).count();
         if (!self->res_.keep_alive()) self->close();
         auto on_answer = std::move(self->on_answer_);
@@ -335,7 +339,22 @@ class Till : public std::enable_shared_from_this<Till> {
     });
   }
 
+  // A kept-alive connection headquarters closed while it was idle (limits.timeout_seconds) fails
+  // before any answer: connected again (resuming the session) and sent once more, as libloyalty's
+  // client does. Every request of a sync may be sent again.
+  bool stale() const { return reused_ && !retried_ && (!parser_ || !parser_->got_some()); }
+  void reconnect() {
+    retried_ = true;
+    close();
+    {
+      std::lock_guard lock(stats_.mu);
+      ++stats_.reconnected;
+    }
+    connect();
+  }
+
   void close() {
+    reused_ = false;
     if (!stream_) return;
     // Ended without close_notify: marked shut down so that its session stays resumable.
     SSL_set_shutdown(stream_->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
@@ -391,6 +410,8 @@ class Till : public std::enable_shared_from_this<Till> {
   std::string batch_id_, generation_;
   std::int64_t cursor_ = 0, receipts_ = 0;
   std::chrono::milliseconds backoff_{250};
+  bool reused_ = false;   // the connection answered a request before
+  bool retried_ = false;  // this request was sent again on a new connection
   std::atomic<bool> done_{false};
 };
 
@@ -610,6 +631,7 @@ int main(int argc, char** argv) {
                 {"sale_to_ack_ms_p99", percentile(stats.sale_ack_ms, 0.99)},
                 {"handshakes_full", stats.full},
                 {"handshakes_resumed", stats.resumed},
+                {"reconnected_after_idle_close", stats.reconnected},
                 {"failed_requests", errors},
                 {"failed_by_kind", kinds},
                 {"left_queued", left}};

@@ -130,39 +130,9 @@ class LedgerStorage final : public Storage {
   std::string changes(std::int64_t after, std::int64_t limit, const std::optional<std::string>& generation,
                       const TillView& seen) override {
     std::string current;
-    if (generation) {
-      // What the till saw in this generation (or before it had one) that this database does not hold:
-      // the database went back since. A cursor alone proves nothing for a till of no generation yet
-      // (new, or seeded from a file): past the feed's end, it starts over.
-      std::string why;
-      backend_->read([&](Tx& tx) {
-        current = tx.meta_text("generation").value_or("");
-        const std::int64_t end = tx.feed_end();
-        why.clear();
-        if (generation->empty() && after > end) after = 0;
-        if (generation->empty() || *generation == current) {
-          if (after > end) {
-            why = "a till's cursor " + std::to_string(after) + " is past the feed's end " + std::to_string(end);
-          } else if (seen.applied && !tx.find_txn(*seen.applied)) {
-            why = "a till had transaction " + *seen.applied + " applied, which this database does not hold";
-          } else if (seen.member) {
-            const std::int64_t have = tx.member_version(seen.member->first);
-            if (have < seen.member->second)
-              why = "a till holds member " + seen.member->first + " at version " + std::to_string(seen.member->second) +
-                    ", this database at " + std::to_string(have);
-          }
-        }
-      });
-      // A store's till is authenticated; what it says costs, at worst, a download of the feed again,
-      // and the flag names the store.
-      if (!why.empty()) {
-        current = new_generation(why + (seen.store_id.empty() ? "" : " (store " + seen.store_id + ")"));
-        after = 0;
-      }
-      if (!generation->empty() && *generation != current) after = 0;  // another generation's cursor means nothing here
-    }
     protocol::ChangesDocument doc;
-    backend_->read([&](Tx& tx) {
+    // The page, from the transaction that checked the till's view: one read transaction per page.
+    const auto page = [&](Tx& tx) {
       doc = protocol::ChangesDocument{};
       // Member records go out whatever the rules: only their next_tier needs them.
       Ledger ledger(tx, rules_);
@@ -211,7 +181,41 @@ class LedgerStorage final : public Storage {
                                                         engine::Instant{next->first, rules ? rules->utc_offset_minutes : 0}};
         rec.codes = std::move(codes[i]);
       }
+    };
+    std::string why;
+    backend_->read([&](Tx& tx) {
+      why.clear();
+      if (generation) {
+        // What the till saw in this generation (or before it had one) that this database does not
+        // hold: the database went back since. A cursor alone proves nothing for a till of no
+        // generation yet (new, or seeded from a file): past the feed's end, it starts over.
+        current = tx.meta_text("generation").value_or("");
+        const std::int64_t end = tx.feed_end();
+        if (generation->empty() && after > end) after = 0;
+        if (generation->empty() || *generation == current) {
+          if (after > end) {
+            why = "a till's cursor " + std::to_string(after) + " is past the feed's end " + std::to_string(end);
+          } else if (seen.applied && !tx.find_txn(*seen.applied)) {
+            why = "a till had transaction " + *seen.applied + " applied, which this database does not hold";
+          } else if (seen.member) {
+            const std::int64_t have = tx.member_version(seen.member->first);
+            if (have < seen.member->second)
+              why = "a till holds member " + seen.member->first + " at version " + std::to_string(seen.member->second) +
+                    ", this database at " + std::to_string(have);
+          }
+        }
+        if (!why.empty()) return;
+        if (!generation->empty() && *generation != current) after = 0;  // another generation's cursor means nothing here
+      }
+      page(tx);
     });
+    if (!why.empty()) {
+      // A store's till is authenticated; what it says costs, at worst, a download of the feed again,
+      // and the flag names the store.
+      current = new_generation(why + (seen.store_id.empty() ? "" : " (store " + seen.store_id + ")"));
+      after = 0;
+      backend_->read(page);
+    }
     if (generation) doc.generation = current;
     return protocol::changes_to_json(doc);
   }
