@@ -133,6 +133,9 @@ TEST_CASE("a key given twice is refused, naming its path, rather than the last o
   CHECK(engine::load_rules(R"({"x": [1, {"k": 1}, {"k": 2, "k": 3}]})").error().message == "x[2].k: duplicate key");
   CHECK(engine::load_rules(R"({"x": [{"a": [1, [2]]}, {"k": 1, "b": {"c": 1}, "k": 2}]})").error().message ==
         "x[1].k: duplicate key");
+  // A number past a double's range is refused as nlohmann's own parser refuses it.
+  CHECK(engine::load_rules(R"({"version": 1e999})").error().message ==
+        "rules: [json.exception.out_of_range.406] number overflow parsing '1e999'");
 }
 
 TEST_CASE("a rule set changed in code is checked again before any quote", "[rules]") {

@@ -245,6 +245,23 @@ std::int64_t HqProcess::query(const std::string& sql) const {
   return v;
 }
 
+std::string HqProcess::query_text(const std::string& sql) const {
+  if (!pg_url_.empty()) return pg_exec(pg_server_, pg_database_, std::regex_replace(sql, std::regex("\\browid\\b"), "row"));
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir_ / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  INFO(sql << ": " << sqlite3_errmsg(db));
+  REQUIRE(rc == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  const auto* text = sqlite3_column_text(st, 0);
+  std::string v = text ? reinterpret_cast<const char*>(text) : "";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
 void HqProcess::execute(const std::string& sql) const {
   if (!pg_url_.empty()) {
     pg_exec(pg_server_, pg_database_, sql);

@@ -72,6 +72,7 @@ class HqProcess {
   // One integer from headquarters' database (read-only), e.g. "SELECT COUNT(*) FROM sales". On
   // PostgreSQL, SQLite's `rowid` of txns and `left` of lots are read as `row` and `points_left`.
   std::int64_t query(const std::string& sql) const;
+  std::string query_text(const std::string& sql) const;  // the first column of the first row, as text
   // Holds headquarters' database so that no write gets through until it is dropped, while reads still
   // do: SQLite's write lock (BEGIN IMMEDIATE), or PostgreSQL's EXCLUSIVE lock of the members table.
   class WriteHold {

@@ -3,6 +3,8 @@
 // operator retries it. The till tells waiting, held and refused transactions apart and deletes none.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "hq_fixture.hpp"
 
 using namespace loyalty::test;
@@ -214,4 +216,34 @@ TEST_CASE("an operator's retry of everything, with --accept, never applies a dup
   CHECK(k.w.hq.query("SELECT COUNT(*) FROM refunds") == 1);
   CHECK(k.w.hq.query("SELECT purchases FROM members WHERE phone = '13900000001'") == 1);
   CHECK(k.w.hq.query("SELECT points FROM members WHERE phone = '13900000001'") == points);
+}
+
+TEST_CASE("a transaction held for a member that arrives without releasing it (at another instance, at the same "
+          "moment) is applied at the ledger timer's next tick",
+          "[sync]") {
+  // The enrollment cannot be opened (another key), so the sale waits for its member and the refund
+  // for the sale. The member then reaches the database by another way than its enrollment (here an
+  // import; with several instances, an enrollment committed while this instance was holding the sale).
+  TempDir keys;
+  const auto wrong_key = keys.path() / "other-enroll-private.pem";
+  write_text(wrong_key, rsa_private_key_pem());
+  SyncWorld w(nlohmann::json{{"enrollment_key_file", wrong_key.string()}, {"ledger", {{"timer_seconds", 1}}}});
+  TestTill t(w.till("S001", "T01"));
+  REQUIRE(sync(t) == LOY_OK);
+  const Offline o = enroll_buy_and_refund(t);
+  REQUIRE(sync(t) == LOY_OK);
+  REQUIRE(held_list(w.hq).size() == 3);
+  const std::string member = w.hq.query_text("SELECT waits_for FROM txns WHERE kind = 'sale'");
+  REQUIRE(member.rfind("T-S001-", 0) == 0);
+  w.hq.import_members("id,name,phone,card,birthday,tier,points\n" + member + ",Zhang Wei,,CARD-Z1,,silver,0\n");
+  for (int i = 0; i < 200 && w.hq.query("SELECT COUNT(*) FROM refunds") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == 1);
+  CHECK(w.hq.query("SELECT COUNT(*) FROM refunds") == 1);
+  CHECK(w.hq.log().find("held transactions released: 2") != std::string::npos);
+  const auto held = held_list(w.hq);
+  REQUIRE(held.size() == 1);  // the enrollment, which only the right key opens
+  CHECK(held[0]["kind"] == "enrollment");
+  CHECK(w.hq.query("SELECT points FROM members WHERE id = '" + member + "'") ==
+        o.sale.points_earned - o.refund.points_taken_back);
 }

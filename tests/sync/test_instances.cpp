@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "hq_fixture.hpp"
+#include "pg.hpp"
 #include "loyalty/protocol/batch.hpp"
 #include "loyalty/sync/https_client.hpp"
 
@@ -328,4 +329,33 @@ TEST_CASE("two instances: held transactions released by an operator on one while
   // And nothing is left for a later retry to apply a second time.
   CHECK(w.hq.cli({"held", "retry", "--all", "--accept"}).exit_code == 0);
   CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == kSales);
+}
+
+TEST_CASE("a pipeline whose statement failed leaves its connection usable: no statement it prepared is taken as made",
+          "[instances]") {
+  // A transaction that went on past a failure (a read of the rules caught) and prepared statements
+  // after it, which the server never made: the connection's next transaction prepares them again.
+  SyncWorld w(kUnlimited);
+  REQUIRE(postgres_mode());
+  namespace pg = loyalty::hq::pg;
+  pg::Connection c(w.hq.storage_url());
+  c.exec("BEGIN");
+  c.begin_pipeline();
+  c.send("SELECT 1 / $1::int", pg::Params().add(0));
+  CHECK_THROWS_AS(c.query("SELECT $1::int + 1", pg::Params().add(1)), pg::PgError);
+  CHECK_THROWS_AS(c.query("SELECT $1::int + 2", pg::Params().add(1)), pg::PgError);
+  CHECK(c.failure() == "22012");  // the first failure: the division
+  c.abandon_pipeline();
+  c.exec("ROLLBACK");
+  c.clear_failure();
+  CHECK(c.query("SELECT $1::int + 1", pg::Params().add(1)).integer(0, 0) == 2);
+  CHECK(c.query("SELECT $1::int + 2", pg::Params().add(1)).integer(0, 0) == 3);
+  CHECK(c.query("SELECT 1 / $1::int", pg::Params().add(1)).integer(0, 0) == 1);
+  // And in a pipeline again, answered in order.
+  c.exec("BEGIN");
+  c.begin_pipeline();
+  c.send("SELECT $1::int + 2", pg::Params().add(5));
+  CHECK(c.query("SELECT $1::int + 1", pg::Params().add(7)).integer(0, 0) == 8);
+  c.end_pipeline();
+  c.exec("COMMIT");
 }

@@ -47,8 +47,13 @@ class DomBuilder {
     slot_ = &it->second;
     return true;
   }
+  // What nlohmann's parser would have thrown, of the same type.
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
     if (const auto* p = dynamic_cast<const json::parse_error*>(&e)) throw *p;
+    if (const auto* o = dynamic_cast<const json::out_of_range*>(&e)) throw *o;
+    if (const auto* t = dynamic_cast<const json::type_error*>(&e)) throw *t;
+    if (const auto* i = dynamic_cast<const json::invalid_iterator*>(&e)) throw *i;
+    if (const auto* x = dynamic_cast<const json::other_error*>(&e)) throw *x;
     throw JsonError{std::string("not valid JSON (") + e.what() + ")"};
   }
 

@@ -163,6 +163,8 @@ void Ingest::retry(const Txn& t, std::int64_t row, protocol::TxnResult& r) {
     if (received->status == "applied" || received->status == "duplicate") {
       future_flagged_ = flagged;
       r.status = protocol::TxnStatus::duplicate;
+      r.member_id = received->member_id;
+      r.member_version = received->member_version;
       return;
     }
     received_us_ = received->received_us;

@@ -449,6 +449,26 @@ class LedgerStorage final : public Storage {
     return reading([&](Tx& tx) { return tx.held_txn(id); });
   }
 
+  std::int64_t retry_waiting(std::int64_t now_us, std::int64_t limit) override {
+    std::int64_t applied = 0;
+    backend_->write([&](Tx& tx) {
+      applied = 0;
+      Ledger ledger(tx, rules_);
+      Ingest ingest(tx, ledger, opener_, policy_, now_us);
+      const std::vector<std::int64_t> rows = tx.waiting_rows(limit);
+      for (const std::int64_t row : rows) {
+        const auto before = tx.held_txn(std::to_string(row));
+        const auto body = tx.txn_body(row);
+        if (!before || before->status != "held" || !body) continue;  // released by one before it
+        auto t = engine::detail::guarded([&] { return read_txn(engine::detail::parse_json(*body, "txn"), "txn"); });
+        if (t) ingest.retry_held(row, *t, false, before->reason);
+      }
+      for (const std::int64_t row : rows)
+        if (const auto after = tx.held_txn(std::to_string(row)); after && after->status != "held") ++applied;
+    });
+    return applied;
+  }
+
   std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us, bool accept) override {
     std::vector<HeldRow> out;
     backend_->write([&](Tx& tx) {

@@ -126,6 +126,9 @@ class LedgerTimer {
           if (r->second) log_line(describe(*r->second));
           if (r->first.lots) log_line(describe(r->first));
         }
+        // What waits for a member or a sale another instance received meanwhile.
+        if (const auto n = storage_.retry_waiting(hq::unix_micros_now(), 1000))
+          log_line("held transactions released: " + std::to_string(n) + " (what they waited for has arrived)");
       } catch (const std::exception& e) {
         log_line(std::string("the ledger's daily work failed (tried again at the next tick): ") + e.what());
       }

@@ -243,6 +243,7 @@ pg_result* Connection::collect(bool keep_last) {
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
     const ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_PIPELINE_ABORTED) {
+      if (s.rows == -2) prepared_.erase(s.sql);  // never made: the pipeline had failed before it
       PQclear(r);
       if (failure_.empty()) failure_ = "25P02";
       throw PgError("PostgreSQL: a statement sent before failed (in: " + std::string(s.sql).substr(0, 120) + ")",

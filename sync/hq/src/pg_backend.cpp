@@ -284,10 +284,12 @@ class RowBuffer {
   void send(Connection& c) {
     if (rows_ == 0) return;
     Params p;
-    for (const auto& col : columns_) p.add_array(col);
-    c.send(sql_, p, static_cast<int>(rows_));
-    for (auto& col : columns_) col.clear();
-    rows_ = 0;
+    for (auto& col : columns_) {
+      p.add_array(col);
+      col.clear();  // taken, whatever the send does: never sent twice
+    }
+    const int rows = static_cast<int>(std::exchange(rows_, 0));
+    c.send(sql_, p, rows);
   }
 
  private:
@@ -304,6 +306,12 @@ class RowBuffer {
   std::size_t rows_ = 0;
 };
 
+std::vector<std::int64_t> integers(const Result& r) {
+  std::vector<std::int64_t> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.integer(i, 0));
+  return out;
+}
+
 class PgTx final : public Tx {
  public:
   PgTx(Connection& c, bool writing) : c_(c, *this), writing_(writing) {}
@@ -312,6 +320,10 @@ class PgTx final : public Tx {
   void flush() {
     if (flushing_) return;
     flushing_ = true;
+    struct Done {
+      bool& flag;
+      ~Done() { flag = false; }
+    } done{flushing_};
     Connection& c = c_.raw();
     txn_rows_.send(c);
     sale_rows_.send(c);
@@ -333,6 +345,8 @@ class PgTx final : public Tx {
         at.push_back(std::to_string(m.spend_at_us));
         n.push_back(std::to_string(times));
       }
+      saved_.clear();
+      saved_order_.clear();
       c.send("UPDATE members m SET points = t.points, tier = t.tier, grace_until_us = t.grace, spend_minor = t.spend, "
              "spend_at_us = t.spend_at, version = m.version + t.n FROM unnest($1::text[], $2::bigint[], $3::text[], "
              "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS t(id, points, tier, grace, spend, spend_at, n) "
@@ -340,8 +354,6 @@ class PgTx final : public Tx {
              Params().add_array(ids).add_array(points).add_array(tiers).add_array(grace).add_array(spend).add_array(at)
                  .add_array(n),
              static_cast<int>(ids.size()));
-      saved_.clear();
-      saved_order_.clear();
     }
     if (!purchase_order_.empty()) {
       std::vector<std::string> ids;
@@ -353,6 +365,8 @@ class PgTx final : public Tx {
         at.push_back(std::to_string(p.at.utc_micros));
         off.push_back(std::to_string(p.at.offset_minutes));
       }
+      purchases_.clear();
+      purchase_order_.clear();
       c.send("UPDATE members m SET purchases = m.purchases + t.n, "
              "last_purchase_off = CASE WHEN m.last_purchase_us IS NULL OR m.last_purchase_us < t.at "
              "THEN t.off ELSE m.last_purchase_off END, "
@@ -360,10 +374,7 @@ class PgTx final : public Tx {
              "THEN t.at ELSE m.last_purchase_us END "
              "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[]) AS t(id, n, at, off) WHERE m.id = t.id",
              Params().add_array(ids).add_array(n).add_array(at).add_array(off), static_cast<int>(ids.size()));
-      purchases_.clear();
-      purchase_order_.clear();
     }
-    flushing_ = false;
   }
 
   // A batch's reads in a few statements. The members are locked here, in id order, before any sale
@@ -397,7 +408,8 @@ class PgTx final : public Tx {
       const Result m = c_.query("SELECT id, points, tier, grace_until_us, spend_minor, spend_at_us, birthday, version "
                                 "FROM members WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
                                 Params().add_array(ids));
-      for (const std::string& id : ids) member_cache_.emplace(id, std::nullopt);
+      // Only members found are kept: one not found is looked for again when it is read (an
+      // enrollment another instance commits meanwhile).
       std::vector<std::string> found;
       for (int i = 0; i < m.rows(); ++i) {
         CachedMember c;
@@ -1037,15 +1049,22 @@ class PgTx final : public Tx {
     return r.empty() ? std::nullopt : std::optional<std::string>(r.text(0, 0));
   }
   std::optional<ReceivedTxn> received_of(std::int64_t row) override {
-    const Result r = c_.query(writing_ ? "SELECT received_us, reason, status FROM txns WHERE row = $1 FOR UPDATE"
-                                       : "SELECT received_us, reason, status FROM txns WHERE row = $1",
+    const Result r = c_.query(writing_ ? "SELECT received_us, reason, status, member_id, member_version FROM txns "
+                                         "WHERE row = $1 FOR UPDATE"
+                                       : "SELECT received_us, reason, status, member_id, member_version FROM txns "
+                                         "WHERE row = $1",
                               Params().add(row));
     if (r.empty()) return std::nullopt;
-    return ReceivedTxn{r.integer(0, 0), r.optional_text(0, 1).value_or(""), r.text(0, 2)};
+    return ReceivedTxn{r.integer(0, 0), r.optional_text(0, 1).value_or(""), r.text(0, 2), r.optional_text(0, 3),
+                       r.optional_integer(0, 4).value_or(0)};
   }
   std::string original_of(const std::string& txn_id) override {
     const Result r = c_.query("SELECT duplicate_of FROM txns WHERE txn_id = $1", Params().add(txn_id));
     return r.empty() || r.is_null(0, 0) ? txn_id : r.text(0, 0);
+  }
+  std::vector<std::int64_t> waiting_rows(std::int64_t limit) override {
+    return integers(c_.query("SELECT row FROM txns WHERE status = 'held' AND waits_for IS NOT NULL ORDER BY row LIMIT $1",
+                             Params().add(limit)));
   }
   std::vector<std::int64_t> unapplied_rows() override {
     const Result r = c_.query("SELECT row FROM txns WHERE status IN ('held', 'rejected') ORDER BY row");

@@ -117,6 +117,8 @@ struct StoredTxn {
 struct ReceivedTxn {
   std::int64_t received_us = 0;
   std::string reason, status;
+  std::optional<std::string> member_id;
+  std::int64_t member_version = 0;
 };
 struct TxnRow {
   std::int64_t row = 0;
@@ -313,6 +315,7 @@ class Tx {
   // The transaction a duplicate stands for (itself when it is none).
   virtual std::string original_of(const std::string& txn_id) = 0;
   virtual std::vector<std::int64_t> unapplied_rows() = 0;  // held or rejected, oldest first
+  virtual std::vector<std::int64_t> waiting_rows(std::int64_t limit) = 0;  // held for a member or a sale, oldest first
   virtual std::optional<std::string> refused_reason(const std::string& digest) = 0;
   virtual void insert_refused(const RefusedRow& r) = 0;
   virtual std::vector<HeldRow> held(bool include_applied, std::int64_t limit) = 0;

@@ -502,7 +502,7 @@ class SqliteTx final : public Tx {
                         "duplicate_of = ?6, waits_for = ?7 WHERE rowid = ?1"),
         waiting_for_(db, "SELECT rowid FROM txns WHERE waits_for = ?1 AND status = 'held' ORDER BY rowid"),
         txn_body_(db, "SELECT body FROM txns WHERE rowid = ?1"),
-        received_of_(db, "SELECT received_us, reason, status FROM txns WHERE rowid = ?1"),
+        received_of_(db, "SELECT received_us, reason, status, member_id, member_version FROM txns WHERE rowid = ?1"),
         original_of_(db, "SELECT COALESCE((SELECT duplicate_of FROM txns WHERE txn_id = ?1), ?1)"),
         find_refused_(db, "SELECT reason FROM refused WHERE digest = ?1"),
         insert_refused_(db, "INSERT INTO refused(store_id, till_id, txn_id, digest, reason, body, received_us) "
@@ -987,12 +987,20 @@ class SqliteTx final : public Tx {
     received_of_.bind(1, row);
     Row r(received_of_);
     if (!r) return std::nullopt;
-    return ReceivedTxn{r->integer(0), r->optional_text(1).value_or(""), r->text(2)};
+    return ReceivedTxn{r->integer(0), r->optional_text(1).value_or(""), r->text(2), r->optional_text(3),
+                       r->optional_integer(4).value_or(0)};
   }
   std::string original_of(const std::string& txn_id) override {
     original_of_.bind(1, txn_id);
     Row r(original_of_);
     return r->text(0);
+  }
+  std::vector<std::int64_t> waiting_rows(std::int64_t limit) override {
+    Statement s(db_, "SELECT rowid FROM txns WHERE status = 'held' AND waits_for IS NOT NULL ORDER BY rowid LIMIT ?1");
+    s.bind(1, limit);
+    std::vector<std::int64_t> rows;
+    while (s.step()) rows.push_back(s.integer(0));
+    return rows;
   }
   std::vector<std::int64_t> unapplied_rows() override {
     Statement s(db_, "SELECT rowid FROM txns WHERE status IN ('held', 'rejected') ORDER BY rowid");

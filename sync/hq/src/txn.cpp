@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <memory>
+#include <optional>
 
 #include "loyalty/engine/text.hpp"
 #include "loyalty/protocol/batch.hpp"
@@ -101,6 +102,23 @@ void read_enrollment(ObjectReader& r, Txn& t) {
   t.sealed = sealed.dump();
 }
 
+// Where a string (or a key) of `j` holds U+0000, as a path below it; nullopt when none does.
+std::optional<std::string> nul_at(const json& j) {
+  constexpr auto npos = std::string::npos;
+  if (j.is_string()) return j.get_ref<const std::string&>().find('\0') != npos ? std::optional<std::string>("") : std::nullopt;
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key().find('\0') != npos) return "." + it.key();
+      if (auto p = nul_at(it.value())) return "." + it.key() + *p;
+    }
+  }
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i)
+      if (auto p = nul_at(j[i])) return "[" + std::to_string(i) + "]" + *p;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string sha256_hex(std::string_view data) {
@@ -118,6 +136,13 @@ std::string sha256_hex(std::string_view data) {
 
 Txn read_txn(const json& j, const std::string& path) {
   ObjectReader r(j, path);
+  // No till makes text holding U+0000 (a C string cannot), and a database would cut it there
+  // (PostgreSQL refuses it): the transaction is refused for its own content, on either storage.
+  if (const auto at = nul_at(j)) {
+    std::string where = path + *at;
+    if (!where.empty() && where.front() == '.') where.erase(0, 1);
+    fail(where, "must not contain the character U+0000");
+  }
   Txn t;
   t.txn_id = r.string("txn_id");
   if (!protocol::is_txn_id(t.txn_id)) fail(r.path_of("txn_id"), "must be 32 lowercase hexadecimal digits");

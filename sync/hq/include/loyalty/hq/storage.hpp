@@ -247,6 +247,10 @@ class Storage {
   // Applies held transactions again at `now_us`, in the order they arrived (every one not applied
   // when `ids` is empty), as if their till had sent them again; the rows as they are after.
   // `accept`: a receipt_conflict is applied as a transaction of its own (the operator's decision).
+  // Held transactions waiting for a member or a sale (unknown_member, a refund's sale not yet
+  // received), the oldest `limit`, applied again: one whose cause arrived at another instance while
+  // it was being held is released here, on the timer's next tick. How many were applied.
+  virtual std::int64_t retry_waiting(std::int64_t now_us, std::int64_t limit) = 0;
   virtual std::vector<HeldRow> retry_held(const std::vector<std::string>& ids, std::int64_t now_us,
                                           bool accept = false) = 0;
 };
