@@ -231,22 +231,22 @@ std::int64_t HqProcess::query(const std::string& sql) const {
     REQUIRE(!v.empty());
     return std::stoll(v);
   }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((dir_ / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* st = nullptr;
-  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
-  INFO(sql << ": " << sqlite3_errmsg(db));
-  REQUIRE(rc == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  const std::int64_t v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  std::int64_t v = 0;
+  first_row(sql, [&](sqlite3_stmt* st) { v = sqlite3_column_int64(st, 0); });
   return v;
 }
 
 std::string HqProcess::query_text(const std::string& sql) const {
   if (!pg_url_.empty()) return pg_exec(pg_server_, pg_database_, std::regex_replace(sql, std::regex("\\browid\\b"), "row"));
+  std::string v;
+  first_row(sql, [&](sqlite3_stmt* st) {
+    const auto* text = sqlite3_column_text(st, 0);
+    v = text ? reinterpret_cast<const char*>(text) : "";
+  });
+  return v;
+}
+
+void HqProcess::first_row(const std::string& sql, const std::function<void(sqlite3_stmt*)>& read) const {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2((dir_ / "hq.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
@@ -255,11 +255,9 @@ std::string HqProcess::query_text(const std::string& sql) const {
   INFO(sql << ": " << sqlite3_errmsg(db));
   REQUIRE(rc == SQLITE_OK);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  const auto* text = sqlite3_column_text(st, 0);
-  std::string v = text ? reinterpret_cast<const char*>(text) : "";
+  read(st);
   sqlite3_finalize(st);
   sqlite3_close(db);
-  return v;
 }
 
 void HqProcess::execute(const std::string& sql) const {

@@ -2,6 +2,8 @@
 // tills use, and tills configured to sync with it.
 #pragma once
 
+#include <functional>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -14,6 +16,8 @@
 #include "../till/support.hpp"
 #include "loyalty/loyalty.h"
 #include "pki.hpp"
+
+struct sqlite3_stmt;
 
 namespace loyalty::test {
 
@@ -100,6 +104,8 @@ class HqProcess {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  // SQLite: runs `sql` and gives `read` its first row.
+  void first_row(const std::string& sql, const std::function<void(sqlite3_stmt*)>& read) const;
   std::string pg_server_, pg_database_, pg_url_;  // PostgreSQL: the cluster, this headquarters' database on it
 };
 

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <utility>
 
 namespace loyalty::hq::pg {
 namespace {
@@ -32,39 +33,42 @@ Params& Params::null() {
   return *this;
 }
 
-Params& Params::add_array(const std::vector<std::string>& items) {
-  std::string a = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) a += ',';
-    a += '"';
-    for (const char c : items[i]) {
-      if (c == '"' || c == '\\') a += '\\';
-      a += c;
-    }
-    a += '"';
-  }
-  a += '}';
-  values_.emplace_back(std::move(a));
-  return *this;
-}
-
-Params& Params::add_array(const std::vector<std::optional<std::string>>& items) {
-  std::string a = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) a += ',';
-    if (!items[i]) {
+// An array literal of `items`: each quoted, NULL for an empty one. The quoted text is copied in
+// runs between the characters to escape (a batch's bodies are hundreds of kilobytes).
+template <class Items, class Get>
+std::string array_literal(const Items& items, Get get) {
+  std::size_t size = 2;
+  for (const auto& item : items) size += (get(item) ? get(item)->size() : 0) + 3;
+  std::string a;
+  a.reserve(size + size / 16);
+  a += '{';
+  bool first = true;
+  for (const auto& item : items) {
+    if (!std::exchange(first, false)) a += ',';
+    const std::string* v = get(item);
+    if (!v) {
       a += "NULL";
       continue;
     }
     a += '"';
-    for (const char c : *items[i]) {
-      if (c == '"' || c == '\\') a += '\\';
-      a += c;
-    }
+    std::size_t from = 0;
+    for (std::size_t at; (at = v->find_first_of("\"\\", from)) != std::string::npos; from = at + 1)
+      (a.append(*v, from, at - from) += '\\') += (*v)[at];
+    a.append(*v, from, std::string::npos);
     a += '"';
   }
   a += '}';
-  values_.emplace_back(std::move(a));
+  return a;
+}
+
+Params& Params::add_array(const std::vector<std::string>& items) {
+  values_.emplace_back(array_literal(items, [](const std::string& s) { return &s; }));
+  return *this;
+}
+
+Params& Params::add_array(const std::vector<std::optional<std::string>>& items) {
+  values_.emplace_back(
+      array_literal(items, [](const std::optional<std::string>& s) { return s ? &*s : static_cast<const std::string*>(nullptr); }));
   return *this;
 }
 
