@@ -325,7 +325,8 @@ TEST_CASE("two instances: held transactions released by an operator on one while
   const auto again = b.request("POST", "/v1/batches", loyalty::protocol::batch_json("T01", "B-last", bodies), "",
                                std::chrono::milliseconds(20000));
   REQUIRE(again.status == 200);
-  for (const auto& r : json::parse(again.body)["results"]) CHECK(r["status"] == "duplicate");
+  const json answer = json::parse(again.body);
+  for (const auto& r : answer["results"]) CHECK(r["status"] == "duplicate");
   // And nothing is left for a later retry to apply a second time.
   CHECK(w.hq.cli({"held", "retry", "--all", "--accept"}).exit_code == 0);
   CHECK(w.hq.query("SELECT COUNT(*) FROM sales") == kSales);
