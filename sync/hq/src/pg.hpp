@@ -102,7 +102,6 @@ class Connection {
   // Leaves the pipeline after a failure, discarding what was sent (before ROLLBACK). Never throws;
   // the connection is reset when it cannot be brought back.
   void abandon_pipeline() noexcept;
-  bool in_pipeline() const { return pipeline_; }
   bool ok() const;
   // Connects again after the connection was lost; its prepared statements are gone with it.
   void reset();

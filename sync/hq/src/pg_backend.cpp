@@ -1038,11 +1038,8 @@ class PgTx final : public Tx {
   }
   std::vector<std::int64_t> waiting_for(const std::string& key) override {
     if (const auto it = waiting_cache_.find(key); it != waiting_cache_.end()) return it->second;
-    const Result r =
-        c_.query("SELECT row FROM txns WHERE waits_for = $1 AND status = 'held' ORDER BY row FOR UPDATE", Params().add(key));
-    std::vector<std::int64_t> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back(r.integer(i, 0));
-    return rows;
+    return integers(
+        c_.query("SELECT row FROM txns WHERE waits_for = $1 AND status = 'held' ORDER BY row FOR UPDATE", Params().add(key)));
   }
   std::optional<std::string> txn_body(std::int64_t row) override {
     const Result r = c_.query("SELECT body FROM txns WHERE row = $1", Params().add(row));
@@ -1067,10 +1064,7 @@ class PgTx final : public Tx {
                              Params().add(limit)));
   }
   std::vector<std::int64_t> unapplied_rows() override {
-    const Result r = c_.query("SELECT row FROM txns WHERE status IN ('held', 'rejected') ORDER BY row");
-    std::vector<std::int64_t> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back(r.integer(i, 0));
-    return rows;
+    return integers(c_.query("SELECT row FROM txns WHERE status IN ('held', 'rejected') ORDER BY row"));
   }
   std::optional<std::string> refused_reason(const std::string& digest) override {
     const Result r = c_.query("SELECT reason FROM refused WHERE digest = $1", Params().add(digest));
